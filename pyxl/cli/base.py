@@ -1,0 +1,148 @@
+"""What every pyxl command shares: xl's option-parsing behaviour and output.
+
+Commands are click commands built with `xl_command(name)`, which gives them
+xl's `-h`/`--help` (help on stdout, exit 0), xl's message for a bad option
+(``option `x' not supported.``, exit 2) and xl's "requires at least N
+arguments" rule. The command callback returns the exit status.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import click
+
+from pyxl.cli.cmdtable import CmdSpec, lookup
+from pyxl.errors import UsageError
+
+
+@dataclass
+class Globals:
+    """xl's global options (-v -N -f -t -T) and pyxl's own (--host, --as-domid)."""
+
+    verbose: int = 0
+    dryrun: bool = False
+    force: bool = False
+    progress_cr: bool = False
+    timestamps: bool = False
+    host: str | None = None
+    as_domid: int = 0
+
+
+def help_text(spec: CmdSpec) -> str:
+    """`xl help CMD` and `CMD -h`, byte for byte."""
+    text = (f"Usage: xl [-vtT{'f' if spec.modifies else ''}{'N' if spec.can_dryrun else ''}] "
+            f"{spec.name} {spec.usage}\n\n{spec.description}.\n\n")
+    if spec.options is not None:
+        text += f"Options:\n\n{spec.options}\n"
+    return text
+
+
+def full_help() -> str:
+    from pyxl.cli.cmdtable import CMD_TABLE
+
+    lines = ["Usage xl [-vfNtT] <subcommand> [args]\n\n", "xl full list of subcommands:\n\n"]
+    for spec in CMD_TABLE:
+        lines.append(f" {spec.name:<19} ")
+        if len(spec.name) > 19:
+            lines.append(f"\n {'':<19} ")
+        lines.append(f"{spec.description}\n")
+    return "".join(lines)
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def err(text: str) -> None:
+    """One message on stderr; a newline is added unless the text ends with one."""
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+
+
+def need_args(name: str, args: tuple | list, count: int) -> None:
+    """xl's SWITCH_FOREACH_OPT check on positional arguments (exit 2 with help)."""
+    if len(args) < count:
+        sys.stdout.write(help_text(lookup(name)))
+        raise UsageError(f"'xl {name}' requires at least {count} argument"
+                         f"{'s' if count > 1 else ''}.\n\n")
+
+
+def print_help_and_fail(name: str, code: int = 1) -> int:
+    """Several xl commands print their help and exit 1 on surplus arguments."""
+    sys.stdout.write(help_text(lookup(name)))
+    return code
+
+
+def _show_help(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        sys.stdout.write(help_text(lookup(ctx.info_name)))
+        ctx.exit(0)
+
+
+class XlCommand(click.Command):
+    """A click command that fails the way xl's getopt loop fails."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("add_help_option", False)
+        super().__init__(*args, **kwargs)
+        self.params.insert(0, click.Option(
+            ["-h", "--help"], is_flag=True, expose_value=False, is_eager=True,
+            callback=_show_help))
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as e:
+            raise UsageError(f"option `{_letter(e.option_name)}' not supported.") from None
+        except click.BadOptionUsage as e:
+            raise UsageError(f"option `{_letter(e.option_name)}' not supported.") from None
+
+
+def _letter(option: str) -> str:
+    return option[1:] if option.startswith("-") and not option.startswith("--") else option
+
+
+def xl_command(name: str, **kwargs):
+    """Decorator: a click command for table entry `name`."""
+    kwargs.setdefault("context_settings", {}).update(
+        ignore_unknown_options=False, allow_interspersed_args=True)
+    return click.command(name, cls=XlCommand, **kwargs)
+
+
+def globals_of(ctx: click.Context) -> Globals:
+    return ctx.obj if isinstance(ctx.obj, Globals) else Globals()
+
+
+def session(click_ctx: click.Context, *, write: bool, privileged: bool = True):
+    """Open the toolstack context for this command, with the user's globals."""
+    from pyxl.toolstack.ctx import open_ctx
+
+    g = globals_of(click_ctx)
+    return open_ctx(g.host, write=write, caller=g.as_domid, privileged=privileged,
+                    logger=err, verbose=g.verbose)
+
+
+def c_float(x: float) -> float:
+    """The value C's `(float)x` would print: xl casts times to single precision."""
+    import struct
+
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def print_bitmap(bits: set[int] | None, maplen: int) -> str:
+    """xl's print_bitmap: `all`, `none`, or runs like `0-3,6`."""
+    if bits is None:
+        bits = set(range(maplen))
+    runs: list[tuple[int, int]] = []
+    for i in range(maplen):
+        if i in bits:
+            if runs and runs[-1][1] == i - 1:
+                runs[-1] = (runs[-1][0], i)
+            else:
+                runs.append((i, i))
+    if not runs:
+        return "none"
+    if len(runs) == 1 and runs[0] == (0, maplen - 1):
+        return "all"
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)

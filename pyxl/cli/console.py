@@ -1,0 +1,45 @@
+"""xl console: the guest's console, as xenconsoled logged it.
+
+A real `xl console` attaches interactively; pyxl prints what the simulated
+guest has written to the console up to now (its boot log, its login
+prompt), which is what a student wants to see and what a script can read.
+"""
+
+from __future__ import annotations
+
+import click
+
+from pyxl.cli.base import need_args, out, session, xl_command
+from pyxl.errors import PyxlError
+from pyxl.toolstack.ctx import find_domain
+from pyxl.toolstack.console import console_log
+
+CONSOLE_TYPES = ("pv", "serial", "vuart")
+
+
+@xl_command("console")
+@click.option("-t", "ctype")
+@click.option("-n", "num", default="0")
+@click.option("-e", "escape")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_console(ctx, ctype, num, escape, args):
+    if ctype is not None and ctype not in CONSOLE_TYPES:
+        raise PyxlError("console type supported are: pv, serial, vuart")
+    need_args("console", args, 1)
+    with session(ctx, write=False) as xc:
+        domid = find_domain(xc, args[0])
+        lines = console_log(xc, domid, ctype, _atoi(num))
+    if lines is None:
+        raise PyxlError("Unable to attach console")
+    out("".join(line + "\n" for line in lines))
+    return 0
+
+
+def _atoi(text: str) -> int:
+    digits = ""
+    for ch in text.strip():
+        if not ch.isdigit():
+            break
+        digits += ch
+    return int(digits) if digits else 0

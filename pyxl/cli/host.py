@@ -1,0 +1,107 @@
+"""pyxl's own commands for simulated hosts and their clocks."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from pyxl.cli.base import globals_of, out
+from pyxl.toolstack import hosts
+from pyxl.units import format_duration_ns, parse_duration_ns
+
+_CTX = {"help_option_names": ["-h", "--help"]}
+
+
+@click.group("host", context_settings=_CTX)
+def cmd_host():
+    """Boot, list, reset or destroy simulated hosts."""
+
+
+@cmd_host.command("boot")
+@click.argument("name", required=False)
+@click.option("--cpus", type=int, default=8, show_default=True, help="Physical CPUs.")
+@click.option("--memory", "memory_mib", type=int, default=16384, show_default=True,
+              help="Host memory in MiB.")
+@click.option("--dom0-mem", "dom0_mem_mib", type=int, default=1024, show_default=True,
+              help="Domain-0's memory in MiB (Xen's dom0_mem).")
+@click.option("--sched", type=click.Choice(["credit", "credit2", "rtds", "sedf"]),
+              default="credit", show_default=True, help="Xen's sched= boot parameter.")
+@click.option("--clock", type=click.Choice(["realtime", "manual"]), default=None,
+              help="realtime (default, or $PYXL_CLOCK) or manual.")
+@click.pass_context
+def host_boot(ctx, name, cpus, memory_mib, dom0_mem_mib, sched, clock):
+    """Boot a new host: Xen with Domain-0 running."""
+    from pyxl.sim.host import BootOptions, default_boot_options
+
+    clock = clock or default_boot_options().clock
+    opts = BootOptions(cpus=cpus, memory_mib=memory_mib, dom0_mem_mib=dom0_mem_mib,
+                       sched=sched, clock=clock)
+    booted = hosts.boot_host(name or globals_of(ctx).host, opts)
+    out(f"Booted host '{booted}': {cpus} CPUs, {memory_mib} MiB, Domain-0 with "
+        f"{dom0_mem_mib} MiB, {sched} scheduler, {clock} clock\n")
+
+
+@cmd_host.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def host_list(as_json):
+    """List the hosts in the state directory."""
+    rows = hosts.summaries()
+    if as_json:
+        out(json.dumps([r.__dict__ for r in rows], indent=4) + "\n")
+        return
+    out(f"{'Name':<24} {'CPUs':>4} {'Memory':>8} {'Sched':<8} {'Clock':<8} {'Domains':>7}\n")
+    for r in rows:
+        if r.error:
+            out(f"{r.name:<24} (unreadable: run 'pyxl --host {r.name} host destroy')\n")
+            continue
+        out(f"{r.name:<24} {r.cpus:>4} {r.memory_mib:>8} {r.sched:<8} {r.clock:<8} "
+            f"{r.domains:>7}\n")
+
+
+@cmd_host.command("reset")
+@click.argument("name", required=False)
+@click.pass_context
+def host_reset(ctx, name):
+    """Back to freshly booted, with the same boot options."""
+    hosts.reset_host(name or globals_of(ctx).host)
+
+
+@cmd_host.command("destroy")
+@click.argument("name", required=False)
+@click.pass_context
+def host_destroy(ctx, name):
+    """Remove a host and all its state."""
+    hosts.destroy_host(name or globals_of(ctx).host)
+
+
+@click.group("clock", context_settings=_CTX)
+def cmd_clock():
+    """Show or advance the host's simulated clock."""
+
+
+def _show(info, as_json: bool) -> None:
+    calendar = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(info.wall))
+    if as_json:
+        out(json.dumps({"mode": info.mode, "now_ns": info.now_ns, "calendar": calendar},
+                       indent=4) + "\n")
+    else:
+        out(f"mode:     {info.mode}\nnow:      {format_duration_ns(info.now_ns)}\n"
+            f"calendar: {calendar}\n")
+
+
+@cmd_clock.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def clock_show(ctx, as_json):
+    """Print the clock mode and simulated time since boot."""
+    _show(hosts.clock_show(globals_of(ctx).host), as_json)
+
+
+@cmd_clock.command("advance")
+@click.argument("duration")
+@click.pass_context
+def clock_advance(ctx, duration):
+    """Run the simulation forward by DURATION (10s, 250ms, 2m)."""
+    hosts.clock_advance(globals_of(ctx).host, parse_duration_ns(duration))

@@ -1,0 +1,160 @@
+"""xl's domain lifecycle commands: create, destroy, pause, unpause, rename,
+domid, domname."""
+
+from __future__ import annotations
+
+import click
+
+from pyxl.cli.base import err, need_args, out, session, xl_command
+from pyxl.errors import PyxlError
+from pyxl.toolstack import domain as dom
+from pyxl.toolstack.ctx import find_domain
+
+
+@xl_command("destroy")
+@click.option("-f", "force", is_flag=True)
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_destroy(ctx, force, args):
+    need_args("destroy", args, 1)
+    with session(ctx, write=True) as xc:
+        domid = find_domain(xc, args[0])
+        if domid == 0 and not force:
+            raise PyxlError("Not destroying domain 0; use -f to force.\n"
+                            "This can only be done when using a disaggregated "
+                            "hardware domain and toolstack.\n\n")
+        dom.destroy(xc, domid)
+    return 0
+
+
+@xl_command("pause")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_pause(ctx, args):
+    need_args("pause", args, 1)
+    with session(ctx, write=True) as xc:
+        dom.pause(xc, find_domain(xc, args[0]))
+    return 0
+
+
+@xl_command("unpause")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_unpause(ctx, args):
+    need_args("unpause", args, 1)
+    with session(ctx, write=True) as xc:
+        dom.unpause(xc, find_domain(xc, args[0]))
+    return 0
+
+
+@xl_command("rename")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_rename(ctx, args):
+    need_args("rename", args, 2)
+    with session(ctx, write=True) as xc:
+        dom.rename(xc, find_domain(xc, args[0]), args[1], args[0])
+    return 0
+
+
+@xl_command("domid")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_domid(ctx, args):
+    need_args("domid", args, 1)
+    with session(ctx, write=False) as xc:
+        domid = dom.domid_of(xc, args[0])
+    if domid is None:
+        raise PyxlError(f"Can't get domid of domain name '{args[0]}', "
+                        "maybe this domain does not exist.")
+    out(f"{domid}\n")
+    return 0
+
+
+def _strtol(text: str) -> tuple[int, bool]:
+    """C strtol(text, &end, 10) as xl uses it: the leading number, and whether any digit."""
+    s = text.lstrip(" \t\n\r\f\v")
+    sign = 1
+    if s[:1] in "+-" and s[:1]:
+        sign = -1 if s[0] == "-" else 1
+        s = s[1:]
+    digits = ""
+    for ch in s:
+        if not ch.isdigit() or not ch.isascii():
+            break
+        digits += ch
+    return (sign * int(digits) if digits else 0), bool(digits)
+
+
+@xl_command("domname")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_domname(ctx, args):
+    need_args("domname", args, 1)
+    value, any_digit = _strtol(args[0])
+    if value == 0 and not any_digit:
+        raise PyxlError("Invalid domain id.\n\n")
+    domid = value & 0xFFFFFFFF  # xl stores strtol's result in a uint32_t
+    with session(ctx, write=False) as xc:
+        name = dom.name_of(xc, domid)
+    if name is None:
+        raise PyxlError(f"Can't get domain name of domain id '{domid}', "
+                        "maybe this domain does not exist.")
+    out(f"{name}\n")
+    return 0
+
+
+
+@xl_command("create")
+@click.option("-A", "--vncviewer-autopass", "vnc_autopass", is_flag=True)
+@click.option("-F", "foreground", is_flag=True)
+@click.option("-V", "--vncviewer", "vnc", is_flag=True)
+@click.option("-c", "console", is_flag=True)
+@click.option("-d", "debug", is_flag=True)
+@click.option("-e", "no_monitor", is_flag=True)
+@click.option("-f", "--defconfig", "config_file")
+@click.option("-i", "--ignore-global-affinity-masks", "ignore_masks", is_flag=True)
+@click.option("-n", "--dryrun", "dryrun", is_flag=True)
+@click.option("-p", "paused", is_flag=True)
+@click.option("-q", "--quiet", "quiet", is_flag=True)
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_create(ctx, vnc_autopass, foreground, vnc, console, debug, no_monitor, config_file,
+               ignore_masks, dryrun, paused, quiet, args):
+    from pyxl.cli.base import globals_of, print_help_and_fail
+    from pyxl.toolstack.create import create_domain, parse_config, read_config
+
+    dryrun = dryrun or globals_of(ctx).dryrun
+    extra = []
+    for arg in args:
+        if "=" in arg:
+            extra.append(arg)
+        elif config_file is None:
+            config_file = arg
+        else:
+            return print_help_and_fail("create", 2)
+    text = read_config(config_file, extra)
+    if not quiet:
+        err(f"Parsing config from {config_file}")
+    loaded = parse_config(text, config_file)
+    for warning in loaded.warnings:
+        err(warning)
+    if debug or dryrun:
+        from pyxl.toolstack.libxl_json import dryrun_json
+
+        text = dryrun_json(loaded.config)
+        (out if dryrun else err)(text)
+        if dryrun:
+            return 0
+    with session(ctx, write=True) as xc:
+        domid = create_domain(xc, loaded.config, paused=paused, monitored=not no_monitor)
+    if console:
+        from pyxl.cli.console import cmd_console
+
+        return cmd_console.main(args=[str(domid)], prog_name="console",
+                                standalone_mode=False, obj=ctx.obj)
+    if foreground:
+        from pyxl.cli.wait import wait_for_death
+
+        wait_for_death(ctx, domid, loaded.config.name)
+    return 0

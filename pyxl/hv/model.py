@@ -1,0 +1,112 @@
+"""The hypervisor's view of domains, vCPUs and cpupools, as plain data.
+
+These are what Xen keeps in `struct domain`, `struct vcpu` and `struct cpupool`,
+reduced to what the simulation needs. They are loaded from the host database at
+the start of a command and written back at its end (pyxl/state); the code in
+pyxl/hv changes them in between. Times are simulated nanoseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Runstates, as in xen/include/public/vcpu.h (RUNSTATE_running = 0 ...).
+RUNNING = "running"
+RUNNABLE = "runnable"
+BLOCKED = "blocked"
+OFFLINE = "offline"
+RUNSTATES = (RUNNING, RUNNABLE, BLOCKED, OFFLINE)
+
+# Shutdown reasons (SHUTDOWN_* in xen/include/public/sched.h).
+SHUTDOWN_POWEROFF = 0
+SHUTDOWN_REBOOT = 1
+SHUTDOWN_SUSPEND = 2
+SHUTDOWN_CRASH = 3
+SHUTDOWN_WATCHDOG = 4
+SHUTDOWN_SOFT_RESET = 5
+
+DOMID_FIRST_RESERVED = 0x7FF0
+
+
+@dataclass
+class Vcpu:
+    """One virtual CPU.
+
+    `workload` is the pyxl spec string of what the guest runs on it ("idle",
+    "busy", "periodic:5ms/20ms", "bursty"); `wl_state` and `sched_state` are
+    JSON-serialisable dicts owned by the workload model and by the pool's
+    scheduler; `sched_params` holds per-vCPU parameters (RTDS period/budget).
+    """
+
+    domid: int
+    vcpuid: int
+    online: bool = True
+    runstate: str = RUNNABLE
+    cpu: int = 0
+    hard_affinity: list[int] | None = None  # None: every pCPU
+    soft_affinity: list[int] | None = None
+    time: dict[str, int] = field(default_factory=lambda: {s: 0 for s in RUNSTATES})
+    workload: str = "idle"
+    wl_state: dict = field(default_factory=dict)
+    sched_state: dict = field(default_factory=dict)
+    sched_params: dict = field(default_factory=dict)
+
+    @property
+    def cpu_time(self) -> int:
+        """Time spent running, in ns (what getvcpuinfo reports as cpu_time)."""
+        return self.time[RUNNING]
+
+
+@dataclass
+class Domain:
+    """One domain, as `struct domain` and getdomaininfo describe it."""
+
+    domid: int
+    name: str
+    uuid: str
+    type: str = "pv"  # pv | hvm | pvh
+    vcpus: list[Vcpu] = field(default_factory=list)
+    poolid: int = 0
+    pause_count: int = 0
+    shutdown: bool = False
+    shutdown_reason: int | None = None
+    dying: bool = False
+    max_memkb: int = 0  # Xen's max_pages, in KiB
+    tot_memkb: int = 0  # pages currently allocated, in KiB
+    sched_params: dict = field(default_factory=dict)
+    created_ns: int = 0
+    ssidref: int = 0
+
+    @property
+    def paused(self) -> bool:
+        return self.pause_count > 0
+
+    @property
+    def can_run(self) -> bool:
+        """Whether the scheduler may run its vCPUs at all."""
+        return not (self.paused or self.shutdown or self.dying)
+
+    @property
+    def cpu_time(self) -> int:
+        return sum(v.cpu_time for v in self.vcpus)
+
+    @property
+    def online_vcpus(self) -> int:
+        return sum(1 for v in self.vcpus if v.online)
+
+
+@dataclass
+class CpuPool:
+    """A cpupool: a set of pCPUs with one scheduler instance.
+
+    `params` holds the pool-wide scheduler parameters (credit: tslice_ms,
+    ratelimit_us, migration_delay_us; credit2: ratelimit_us); `sched_state`
+    is private to the scheduler (timers, accounting phase, runqueues).
+    """
+
+    poolid: int
+    name: str
+    sched: str
+    cpus: list[int] = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+    sched_state: dict = field(default_factory=dict)

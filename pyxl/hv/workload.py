@@ -1,0 +1,257 @@
+"""What a simulated guest runs on each vCPU: the demand model the schedulers serve.
+
+A guest is not an operating system here, only a source of CPU demand. Each vCPU
+has a spec string (the xl.cfg extension key ``workload`` or ``pyxl workload``):
+
+``idle``
+    The default. A quiet guest: its timer fires every 100 ms and it does 300 us
+    of work, then blocks again. The phase of that timer within the 100 ms is drawn
+    from (seed, domid, vcpuid), so idle vCPUs do not all wake at the same instant.
+``busy``
+    CPU-bound: always runnable, never blocks.
+``periodic:RUN/PERIOD``
+    A job released every PERIOD that needs RUN of CPU time (units ``us``, ``ms``,
+    ``s``; e.g. ``periodic:5ms/20ms``). Releases start at the moment the workload
+    is set. **Rule for unfinished work: it is dropped.** A job that has not
+    received its RUN by the next release is abandoned (counted in
+    ``wl_state["missed"]``) and the new job starts fresh, the way a video decoder
+    skips a late frame or a control loop uses the newest sample. Carrying the
+    backlog over would make a starved guest's demand grow without bound and
+    turn it into a ``busy`` guest for as long again after the starvation ends,
+    which no real periodic task does.
+``bursty``
+    Alternates bursts of work (2..40 ms of CPU) with sleeps (5..100 ms of wall
+    time). Lengths come from a counter-based PRNG keyed by (seed, domid, vcpuid,
+    draw number), so a run is reproducible and independent of other vCPUs.
+
+A list gives one spec per vCPU. **A list shorter than the vCPU count repeats its
+last entry** for the remaining vCPUs (so ``["busy", "idle"]`` on 4 vCPUs is
+busy, idle, idle, idle); entries beyond the vCPU count are ignored, as xl does
+for the per-vCPU ``cpus`` list. A string with commas is read as such a list.
+
+Work is consumed only while the vCPU runs. All times are simulated ns. The
+persisted ``wl_state`` stores times relative to the moment it was saved (see
+pyxl/hv/sched/engine.py), so a saved state can be resumed at any later time.
+"""
+
+from __future__ import annotations
+
+from pyxl.errors import PyxlError
+
+NS_PER_US = 1_000
+NS_PER_MS = 1_000_000
+NS_PER_S = 1_000_000_000
+
+IDLE_WORK_NS = 300 * NS_PER_US
+IDLE_PERIOD_NS = 100 * NS_PER_MS
+BURST_MIN_NS, BURST_MAX_NS = 2 * NS_PER_MS, 40 * NS_PER_MS
+SLEEP_MIN_NS, SLEEP_MAX_NS = 5 * NS_PER_MS, 100 * NS_PER_MS
+
+KINDS = ("idle", "busy", "bursty", "periodic")
+
+_UNITS = (("us", NS_PER_US), ("ms", NS_PER_MS), ("s", NS_PER_S))
+_MASK64 = (1 << 64) - 1
+
+
+def _bad(spec: str, why: str) -> PyxlError:
+    return PyxlError(f"Invalid workload '{spec}': {why}")
+
+
+def parse_duration(text: str, spec: str) -> int:
+    """'5ms' -> 5000000 ns. A unit is required (us, ms or s)."""
+    t = text.strip()
+    for suffix, mult in (("us", NS_PER_US), ("ms", NS_PER_MS), ("s", NS_PER_S)):
+        if t.endswith(suffix):
+            num = t[: -len(suffix)]
+            if not num.isdigit():
+                break
+            return int(num) * mult
+    raise _bad(spec, f"'{text}' is not a duration like 500us, 5ms or 1s")
+
+
+def format_duration(ns: int) -> str:
+    """The largest unit that divides exactly: 5000000 -> '5ms'."""
+    for suffix, mult in reversed(_UNITS):
+        if ns % mult == 0:
+            return f"{ns // mult}{suffix}"
+    return f"{ns // NS_PER_US}us"
+
+
+def parse_one(spec: str) -> str:
+    """Validate and normalise one vCPU's spec."""
+    if not isinstance(spec, str):
+        raise PyxlError(f"Invalid workload '{spec}': expected a string")
+    s = spec.strip().lower()
+    if s in ("idle", "busy", "bursty"):
+        return s
+    if s.startswith("periodic:"):
+        body = s[len("periodic:"):]
+        if body.count("/") != 1:
+            raise _bad(spec, "expected periodic:RUN/PERIOD, e.g. periodic:5ms/20ms")
+        run_s, period_s = body.split("/")
+        run, period = parse_duration(run_s, spec), parse_duration(period_s, spec)
+        if run <= 0 or period <= 0:
+            raise _bad(spec, "run time and period must be positive")
+        if run > period:
+            raise _bad(spec, "run time must not exceed the period")
+        return f"periodic:{format_duration(run)}/{format_duration(period)}"
+    raise _bad(spec, "expected idle, busy, bursty or periodic:RUN/PERIOD "
+               "(e.g. periodic:5ms/20ms)")
+
+
+def parse_workload(spec: str | list[str], nr_vcpus: int) -> list[str]:
+    """Normalised per-vCPU specs for a domain with `nr_vcpus` vCPUs.
+
+    A shorter list repeats its last entry; a longer one is cut to `nr_vcpus`.
+    """
+    if isinstance(spec, str):
+        items = [p for p in spec.split(",")] if "," in spec else [spec]
+    elif isinstance(spec, (list, tuple)):
+        items = list(spec)
+    else:
+        raise PyxlError(f"Invalid workload '{spec}': expected a string or a list")
+    if not items:
+        raise PyxlError("Invalid workload '[]': the list is empty")
+    specs = [parse_one(x) for x in items]
+    if nr_vcpus <= 0:
+        return []
+    if len(specs) < nr_vcpus:
+        specs += [specs[-1]] * (nr_vcpus - len(specs))
+    return specs[:nr_vcpus]
+
+
+def periodic_params(spec: str) -> tuple[int, int]:
+    """(run, period) in ns of a normalised 'periodic:...' spec."""
+    run_s, period_s = spec[len("periodic:"):].split("/")
+    return parse_duration(run_s, spec), parse_duration(period_s, spec)
+
+
+def _mix64(x: int) -> int:
+    """splitmix64's finaliser: a cheap, well-spread 64-bit hash."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def draw(seed: int, domid: int, vcpuid: int, n: int) -> int:
+    """The n-th pseudo-random 64-bit value of one vCPU's stream."""
+    return _mix64(_mix64(_mix64(_mix64(seed & _MASK64) ^ domid) ^ vcpuid) ^ n)
+
+
+def _uniform(seed, domid, vcpuid, n, lo, hi) -> int:
+    return lo + draw(seed, domid, vcpuid, n) % (hi - lo + 1)
+
+
+class Demand:
+    """One vCPU's pending work and next release, as the scheduler engine sees it.
+
+    `work` is the CPU time (ns) still wanted before the vCPU blocks, None for an
+    unbounded amount (busy). `next_release` is the absolute time at which new
+    work arrives (a blocked vCPU wakes then), or None.
+    """
+
+    __slots__ = ("spec", "kind", "run", "period", "work", "next_release",
+                 "draws", "missed", "seed", "domid", "vcpuid")
+
+    def __init__(self, spec: str, seed: int, domid: int, vcpuid: int):
+        self.spec = spec
+        self.seed, self.domid, self.vcpuid = seed, domid, vcpuid
+        self.kind = spec.split(":", 1)[0]
+        self.run, self.period = (periodic_params(spec) if self.kind == "periodic"
+                                 else (0, 0))
+        self.work: int | None = 0
+        self.next_release: int | None = None
+        self.draws = 0
+        self.missed = 0
+
+    # -- construction and persistence --------------------------------------
+    @classmethod
+    def load(cls, spec: str, wl_state: dict, seed: int, domid: int, vcpuid: int,
+             now: int) -> "Demand":
+        """Resume from `wl_state` (saved relative to its save time) at `now`,
+        or start afresh if the spec changed or there is no state."""
+        try:
+            spec = parse_one(spec)
+        except PyxlError:
+            spec = "idle"
+        d = cls(spec, seed, domid, vcpuid)
+        if wl_state.get("spec") == spec and "work" in wl_state:
+            d.work = wl_state["work"]
+            rel = wl_state.get("next_release")
+            d.next_release = None if rel is None else now + rel
+            d.draws = wl_state.get("draws", 0)
+            d.missed = wl_state.get("missed", 0)
+        else:
+            d.start(now)
+        return d
+
+    def dump(self, now: int) -> dict:
+        return {
+            "spec": self.spec,
+            "work": self.work,
+            "next_release": None if self.next_release is None else self.next_release - now,
+            "draws": self.draws,
+            "missed": self.missed,
+        }
+
+    def start(self, now: int) -> None:
+        kind = self.kind
+        if kind == "busy":
+            self.work, self.next_release = None, None
+        elif kind == "idle":
+            phase = draw(self.seed, self.domid, self.vcpuid, 0) % IDLE_PERIOD_NS
+            self.work, self.next_release = 0, now + phase
+            self.draws = 1
+        elif kind == "periodic":
+            self.work, self.next_release = self.run, now + self.period
+        else:  # bursty: begin with a burst
+            self.work, self.next_release = self._draw(BURST_MIN_NS, BURST_MAX_NS), None
+
+    def _draw(self, lo: int, hi: int) -> int:
+        v = _uniform(self.seed, self.domid, self.vcpuid, self.draws, lo, hi)
+        self.draws += 1
+        return v
+
+    # -- the model ---------------------------------------------------------
+    def wants_cpu(self) -> bool:
+        return self.work is None or self.work > 0
+
+    def consume(self, ns: int) -> None:
+        if self.work is not None:
+            self.work = max(0, self.work - ns)
+
+    def on_block(self, now: int) -> None:
+        """The vCPU finished its work at `now`: decide when it wakes."""
+        self.work = 0
+        if self.kind == "bursty":
+            self.next_release = now + self._draw(SLEEP_MIN_NS, SLEEP_MAX_NS)
+
+    def release(self, now: int) -> None:
+        """New work arrives at `now` (= next_release)."""
+        kind = self.kind
+        if kind == "idle":
+            if self.work:
+                self.missed += 1
+            self.work = IDLE_WORK_NS
+            self.next_release = now + IDLE_PERIOD_NS
+        elif kind == "periodic":
+            if self.work:
+                self.missed += 1  # dropped: see the module docstring
+            self.work = self.run
+            self.next_release = now + self.period
+        elif kind == "bursty":
+            self.work = self._draw(BURST_MIN_NS, BURST_MAX_NS)
+            self.next_release = None
+        else:
+            self.next_release = None
+
+    def longest_period(self) -> int:
+        """The longest cycle of this demand, for sizing the simulation window."""
+        if self.kind == "periodic":
+            return self.period
+        if self.kind == "idle":
+            return IDLE_PERIOD_NS
+        if self.kind == "bursty":
+            return BURST_MAX_NS + SLEEP_MAX_NS
+        return 0

@@ -1,0 +1,147 @@
+"""xl create: from an xl.cfg file to a running domain.
+
+`load_config` does what xl does before it calls libxl (read the file, append
+the command-line settings, parse). `create_domain` is libxl_domain_create_new:
+make the domain in Xen and its skeleton in XenStore, size its vCPUs and
+memory, place it in its cpupool with its scheduler parameters, build the
+boot image, write the rest of XenStore, introduce it to xenstored, and
+unpause it unless asked not to. All of it happens in the command's one
+database transaction, so a failure at any step leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid as uuidlib
+from dataclasses import dataclass
+
+from pyxl.errors import ERROR_FAIL, ERROR_INVAL, PyxlError
+from pyxl.hv.hypervisor import HypercallError
+from pyxl.sim import guest as guestos
+from pyxl.toolstack import xs_layout
+from pyxl.toolstack.config import DomainConfig, apply_create_defaults, parse_domain_config
+from pyxl.toolstack.ctx import Ctx
+from pyxl.toolstack.domain import check_new_name
+from pyxl.toolstack.xlcfg import apply_overrides, parse_cfg
+
+LIBXL_MAXMEM_CONSTANT = 1024  # KiB Xen may give a domain beyond its target
+
+
+@dataclass
+class LoadedConfig:
+    config: DomainConfig
+    warnings: list[str]
+    source: str
+
+
+def read_config_text(path: str) -> str:
+    """The config file's text; /dev/null is xl's way to say "only key=value args"."""
+    if path == "/dev/null":
+        return ""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", errors="surrogateescape")
+    except OSError as e:
+        raise PyxlError(f"Failed to read config file: {path}: {e.strerror}", -ERROR_FAIL) from None
+
+
+def read_config(path: str | None, extra: list[str]) -> str:
+    """The file's text with the command line's `key=value` settings appended."""
+    if path is None:
+        raise PyxlError("Config file not specified and none in save file", -ERROR_INVAL)
+    text = read_config_text(path)
+    return apply_overrides(text, extra) if extra else text
+
+
+def parse_config(text: str, source: str) -> LoadedConfig:
+    config, warnings = parse_domain_config(parse_cfg(text, source))
+    return LoadedConfig(config, warnings, source)
+
+
+def _new_uuid(ctx: Ctx) -> str:
+    """A fresh UUID, deterministic on a host: the same commands give the same ids."""
+    n = ctx.host.next_seq("uuid_seq")
+    digest = hashlib.sha256(f"pyxl:{ctx.host.meta['seed']}:{n}".encode()).digest()
+    return str(uuidlib.UUID(bytes=digest[:16], version=4))
+
+
+def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
+                  monitored: bool = True) -> int:
+    """libxl_domain_create_new; returns the new domid."""
+    hv = ctx.hv
+    cfg = apply_create_defaults(config, ctx.host.physinfo.nr_cpus, ctx.host.boot.sched)
+    rc = check_new_name(ctx, cfg.name)
+    if rc:
+        ctx.log("error", "libxl_create.c:1315:initiate_domain_create",
+                f"cannot make domain: {rc}")
+        raise PyxlError("", -ERROR_FAIL)
+    poolid = _pool_id(ctx, cfg.pool)
+    uuid = cfg.uuid or _new_uuid(ctx)
+    d = hv.domctl_createdomain(uuid, cfg.name, cfg.type, poolid=poolid)
+    domid = d.domid
+    try:
+        _build(ctx, d, cfg)
+    except HypercallError as e:
+        ctx.log("error", "xc_dom_boot.c:134:xc_dom_boot_mem_init",
+                "can't allocate low memory for domain: Out of memory", context="xc")
+        ctx.log("error", "libxl_create.c:1877:domcreate_rebuild_done",
+                f"cannot (re-)build domain: {ERROR_FAIL}", domid)
+        del e
+        raise PyxlError("", -ERROR_FAIL) from None
+    guest_info = guestos.GuestInfo(
+        name=cfg.name, type=cfg.type, vcpus=cfg.avail_vcpus,
+        memory_mib=cfg.target_memkb // 1024, cmdline=cfg.cmdline or "",
+        kernel=cfg.kernel or "", workload=list(cfg.workload or ["idle"]))
+    guest = guestos.new_state(guest_info)
+    guest["monitored"] = monitored
+    ctx.host.add_domain(d, cfg.to_json_dict(), guest)
+    if not paused:
+        hv.domctl_unpausedomain(domid)
+    return domid
+
+
+def _pool_id(ctx: Ctx, pool: str | None) -> int:
+    if not pool:
+        return 0
+    for p in ctx.hv.pools.values():
+        if p.name == pool:
+            return p.poolid
+    ctx.log("error", "libxl_create.c:645:libxl__domain_make", f"cpupool {pool} not found")
+    raise PyxlError("", -ERROR_FAIL)
+
+
+def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
+    """Everything between createdomain and unpause, in libxl's order."""
+    from pyxl.hv import sched
+
+    hv, domid = ctx.hv, d.domid
+    xs = ctx.xs()
+    pool = hv.pools[d.poolid]
+    b = xs_layout.BuildInfo(
+        domid=domid, uuid=d.uuid, name=cfg.name, type=cfg.type,
+        max_memkb=cfg.max_memkb, target_memkb=cfg.target_memkb,
+        video_memkb=cfg.video_memkb, max_vcpus=cfg.max_vcpus,
+        online_vcpus=cfg.avail_vcpus, store_port=1, console_port=2,
+        store_mfn=0x100000 + domid * 0x1000 + 0xFFE,
+        console_mfn=0x100000 + domid * 0x1000 + 0xFFF,
+        start_time=ctx.host.wall_time(), kernel=cfg.kernel, ramdisk=cfg.ramdisk,
+        cmdline=cfg.cmdline)
+    xs_layout.domain_make(xs, b)
+    params = sched.default_domain_params(pool.sched)
+    if cfg.weight is not None:
+        params["weight"] = cfg.weight
+    if cfg.cap is not None:
+        params["cap"] = cfg.cap
+    d.sched_params = params
+    hv.domctl_max_vcpus(domid, cfg.max_vcpus, cfg.avail_vcpus,
+                        sched.default_vcpu_params(pool.sched),
+                        ["idle"] * cfg.max_vcpus)
+    for v in d.vcpus:
+        hard = cfg.vcpu_hard_affinity(v.vcpuid) if hasattr(cfg, "vcpu_hard_affinity") else None
+        soft = cfg.vcpu_soft_affinity(v.vcpuid) if hasattr(cfg, "vcpu_soft_affinity") else None
+        if hard is not None or soft is not None:
+            hv.domctl_setvcpuaffinity(domid, v.vcpuid, hard, soft)
+    hv.domctl_max_mem(domid, cfg.target_memkb + LIBXL_MAXMEM_CONSTANT)
+    hv.memory_populate_physmap(domid, cfg.target_memkb)
+    xs_layout.build_post(xs, b)
+    xs.introduce_domain(domid)

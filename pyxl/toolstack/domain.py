@@ -1,0 +1,117 @@
+"""Lifecycle operations on existing domains: libxl_domain_* for xl's commands.
+
+Each function does what the libxl call does, including the log lines libxl
+would print on failure (through ctx.log), and raises PyxlError with xl's
+message and exit status where xl fails.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pyxl.errors import ERROR_DOMAIN_NOTFOUND, ERROR_INVAL, PyxlError
+from pyxl.hv.hypervisor import DomainInfo, HypercallError
+from pyxl.toolstack import xs_layout
+from pyxl.toolstack.ctx import Ctx
+
+_VALID_NAME = re.compile(r"^[^\s/]")
+
+
+class LibxlError(Exception):
+    """A libxl call failed with libxl error code `rc` (negative)."""
+
+    def __init__(self, rc: int):
+        super().__init__(rc)
+        self.rc = rc
+
+
+def domain_info(ctx: Ctx, domid: int) -> DomainInfo:
+    """libxl_domain_info: ERROR_DOMAIN_NOTFOUND (logged) if there is no such domain."""
+    try:
+        return ctx.hv.getdomaininfo(domid)
+    except HypercallError as e:
+        ctx.log("error", "libxl_domain.c:356:libxl_domain_info", "Getting domain info",
+                domid, e.strerror)
+        raise LibxlError(ERROR_DOMAIN_NOTFOUND) from None
+
+
+def list_domains(ctx: Ctx) -> list[DomainInfo]:
+    return ctx.hv.list_domains()
+
+
+def destroy(ctx: Ctx, domid: int) -> None:
+    try:
+        info = domain_info(ctx, domid)
+    except LibxlError as e:
+        ctx.log("error", "libxl_domain.c:1480:libxl__destroy_domid", "Non-existant domain", domid)
+        raise PyxlError(f"destroy failed (rc={e.rc})") from None
+    xs_layout.domain_remove(ctx.xs(), domid, info.uuid)
+    ctx.hv.domctl_destroydomain(domid)
+
+
+def pause(ctx: Ctx, domid: int) -> None:
+    """libxl_domain_pause; xl ignores its failure (exit 0), libxl logs it."""
+    try:
+        ctx.hv.domctl_pausedomain(domid)
+    except HypercallError as e:
+        ctx.log("error", "libxl_domain.c:585:libxl_domain_pause", "Pausing domain",
+                domid, e.strerror)
+
+
+def unpause(ctx: Ctx, domid: int) -> None:
+    try:
+        ctx.hv.domctl_unpausedomain(domid)
+    except HypercallError as e:
+        ctx.log("error", "libxl_domain.c:634:libxl__domain_unpause_deprecated",
+                "Unpausing domain", domid, e.strerror)
+
+
+def check_new_name(ctx: Ctx, name: str, domid: int | None = None) -> int:
+    """libxl's checks on a domain name; returns 0 or a libxl error code."""
+    if not name or not _VALID_NAME.match(name):
+        ctx.log("error", "libxl_domain.c:449:libxl__domain_rename", "new domain name not specified"
+                if not name else f"invalid domain name \"{name}\"", domid)
+        return ERROR_INVAL
+    other = ctx.host.domid_by_name(name)
+    if other is not None and other != domid:
+        ctx.log("error", "libxl_domain.c:472:libxl__domain_rename",
+                f"Domain with name \"{name}\" already exists.", domid)
+        return ERROR_INVAL
+    return 0
+
+
+def rename(ctx: Ctx, domid: int, new_name: str, qualifier: str) -> None:
+    """libxl_domain_rename: XenStore's two name nodes, in one transaction."""
+    fail = PyxlError(f"Can't rename domain '{qualifier}'.")
+    if domid not in ctx.hv.domains:
+        ctx.log("error", "libxl_domain.c:437:libxl__domain_rename",
+                "unable to find domain info: No such process", domid)
+        raise fail
+    if check_new_name(ctx, new_name, domid):
+        raise fail
+    d = ctx.hv.domain(domid)
+    xs = ctx.xs()
+    xs.write(f"/local/domain/{domid}/name", new_name.encode())
+    xs.write(f"/vm/{d.uuid}/name", new_name.encode())
+    d.name = new_name
+
+
+def domid_of(ctx: Ctx, name: str) -> int | None:
+    return ctx.host.domid_by_name(name)
+
+
+def name_of(ctx: Ctx, domid: int) -> str | None:
+    return ctx.host.name_of(domid)
+
+
+def start_time(ctx: Ctx, domid: int) -> int | None:
+    """libxl_vm_get_start_time: whole seconds from /vm/UUID/start_time."""
+    d = ctx.hv.domains.get(domid)
+    if d is None:
+        return None
+    try:
+        raw = ctx.xs().read(f"/vm/{d.uuid}/start_time")
+    except PyxlError:
+        return None
+    return int(raw.split(b".")[0])
+

@@ -1,0 +1,99 @@
+"""Managing simulated hosts and their clocks (pyxl's own commands).
+
+A host is a folder with one database; booting it is the analogue of
+powering on a machine with Xen's boot parameters, resetting it is a power
+cycle with the same parameters, destroying it throws the machine away.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+
+from pyxl.errors import PyxlError
+from pyxl.sim.host import BootOptions, boot, current_host_name, open_host
+from pyxl.state.db import Database
+from pyxl.state.paths import db_path, host_dir, list_hosts
+
+
+@dataclass
+class HostSummary:
+    name: str
+    cpus: int | None
+    memory_mib: int | None
+    sched: str | None
+    clock: str | None
+    domains: int | None
+    error: str | None = None
+
+
+def boot_host(name: str | None, opts: BootOptions) -> str:
+    name = current_host_name(name)
+    boot(name, opts, must_be_new=True)
+    return name
+
+
+def _read_boot(name: str) -> BootOptions:
+    path = db_path(name)
+    if not path.exists():
+        raise PyxlError(f"host '{name}' does not exist")
+    db = Database.open(path, name, 1, {})
+    try:
+        with db.read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'boot'").fetchone()
+    finally:
+        db.close()
+    return BootOptions(**json.loads(row[0]))
+
+
+def reset_host(name: str | None) -> str:
+    """Power-cycle: the same boot options, every guest and all state gone."""
+    name = current_host_name(name)
+    opts = _read_boot(name)
+    destroy_host(name)
+    boot(name, opts, must_be_new=True)
+    return name
+
+
+def destroy_host(name: str | None) -> str:
+    name = current_host_name(name)
+    folder = host_dir(name)
+    if not folder.exists():
+        raise PyxlError(f"host '{name}' does not exist")
+    shutil.rmtree(folder)
+    return name
+
+
+def summaries() -> list[HostSummary]:
+    out = []
+    for name in list_hosts():
+        try:
+            opts = _read_boot(name)
+            with open_host(name, write=False) as h:
+                n = h.conn.execute("SELECT COUNT(*) FROM domains").fetchone()[0]
+            out.append(HostSummary(name, opts.cpus, opts.memory_mib, opts.sched, opts.clock, n))
+        except PyxlError as e:
+            out.append(HostSummary(name, None, None, None, None, None, error=e.message))
+    return out
+
+
+@dataclass
+class ClockInfo:
+    mode: str
+    now_ns: int
+    wall: float  # the host's calendar time now
+
+
+def clock_show(name: str | None) -> ClockInfo:
+    with open_host(name, write=False) as h:
+        return ClockInfo(h.clock, h.now_ns, h.wall_time())
+
+
+def clock_advance(name: str | None, delta_ns: int) -> ClockInfo:
+    """Move simulated time forward; everything that happens meanwhile happens."""
+    if delta_ns < 0:
+        raise PyxlError("the clock only moves forward")
+    with open_host(name, write=True) as h:
+        h.advance_to(h.now_ns + delta_ns)
+        return ClockInfo(h.clock, h.now_ns, h.wall_time())

@@ -1,0 +1,143 @@
+"""Watch events across processes: a change log plus xenstored's matching.
+
+xenstored pushes an event to each connection the moment a node changes.
+Here the writer appends one row per change to xs_change (with the
+permissions the read filter needs), and a watcher, possibly in another
+process, asks for the events of its watches since the last change it saw;
+the matching rules of watch.c are applied at that point.  Watches
+registered after a change never see it, as with a live daemon.
+"""
+
+from dataclasses import dataclass
+
+from . import paths
+from .perms import PERM_READ, decode_perms, perm_for
+
+# How many changes the log keeps; older rows are pruned as new ones come.
+CHANGE_LOG_KEEP = 10000
+_PRUNE_EVERY = 256
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One event: ``path`` as the watcher sees it, ``token`` of its watch.
+
+    ``changes_since`` returns raw changes, with ``token`` None.
+    """
+
+    seq: int
+    path: str
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class Watch:
+    conn_id: str
+    path: str          # canonical absolute (or @special) path
+    token: str
+    domid: int
+    depth: int | None
+    relative: bool
+    reg_seq: int
+
+    def epath(self, path: str) -> str:
+        """Event path as reported: relative watches get relative paths."""
+        if self.relative:
+            return path[len(paths.home_of(self.domid)) + 1:]
+        return path
+
+
+def append_change(conn, path: str, match: str, perms=None, parent_perms=None,
+                  old_perms=None, conn_id=None, token=None, now_ns: int = 0) -> int:
+    """Log one change (or a targeted initial event) and prune old rows."""
+    cur = conn.execute(
+        "INSERT INTO xs_change (path, match, perms, parent_perms, old_perms, conn_id,"
+        " token, now_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (path, match, perms, parent_perms, old_perms, conn_id, token, now_ns))
+    seq = cur.lastrowid
+    if seq % _PRUNE_EVERY == 0:
+        conn.execute("DELETE FROM xs_change WHERE seq <= ?", (seq - CHANGE_LOG_KEEP,))
+    return seq
+
+
+def last_seq(conn) -> int:
+    row = conn.execute("SELECT MAX(seq) FROM xs_change").fetchone()
+    return row[0] or 0
+
+
+def oldest_seq(conn) -> int:
+    row = conn.execute("SELECT MIN(seq) FROM xs_change").fetchone()
+    return row[0] or 0
+
+
+def changes_since(conn, seq: int) -> list[WatchEvent]:
+    rows = conn.execute(
+        "SELECT seq, path FROM xs_change WHERE seq > ? AND match != 'initial' ORDER BY seq",
+        (seq,))
+    return [WatchEvent(s, p) for s, p in rows]
+
+
+def load_watches(conn, conn_id: str) -> list[Watch]:
+    rows = conn.execute(
+        "SELECT conn_id, path, token, domid, depth, relative, reg_seq FROM xs_watch"
+        " WHERE conn_id = ? ORDER BY reg_seq", (conn_id,))
+    return [Watch(c, p, t, d, dp, bool(r), s) for c, p, t, d, dp, r, s in rows]
+
+
+def _matches(match: str, path: str, w: Watch) -> bool:
+    if match == "subtree":
+        return paths.is_child(path, w.path, w.depth)
+    if match == "exact":
+        return path == w.path
+    if match == "depth":   # @special/<domid>: exact, or a watch with depth > 0
+        return path == w.path or (w.depth is not None and w.depth > 0
+                                  and paths.is_child(path, w.path, w.depth))
+    if match == "nodepth":  # @special itself: only watches without depth
+        return path == w.path and w.depth is None
+    return False
+
+
+def _reads(domid: int, text: str | None) -> bool:
+    return text is not None and bool(perm_for(domid, decode_perms(text)) & PERM_READ)
+
+
+def permitted(domid: int, perms, parent_perms, old_perms) -> bool:
+    """watch_permitted: the old perms, else the node's, else its parent's.
+
+    A node that no longer exists (``perms`` None) is only seen through
+    its old perms, as xenstored fails to read it.
+    """
+    if _reads(domid, old_perms):
+        return True
+    if perms is None:
+        return False
+    return _reads(domid, perms) or _reads(domid, parent_perms)
+
+
+def pending_events(conn, conn_id: str, since_seq: int) -> list[WatchEvent]:
+    """Events for the watches of ``conn_id`` from changes after ``since_seq``."""
+    watches = load_watches(conn, conn_id)
+    if not watches:
+        return []
+    out = []
+    rows = conn.execute(
+        "SELECT seq, path, match, perms, parent_perms, old_perms, conn_id, token"
+        " FROM xs_change WHERE seq > ? ORDER BY seq", (since_seq,))
+    for seq, path, match, perms, parent_perms, old_perms, c_id, token in rows:
+        if match == "initial":
+            if c_id != conn_id:
+                continue
+            for w in watches:
+                if w.reg_seq == seq and w.token == token and w.path == path:
+                    out.append(WatchEvent(seq, w.epath(path), w.token))
+            continue
+        allowed: dict[int, bool] = {}
+        for w in watches:
+            if w.reg_seq >= seq or not _matches(match, path, w):
+                continue
+            ok = allowed.get(w.domid)
+            if ok is None:
+                ok = allowed[w.domid] = permitted(w.domid, perms, parent_perms, old_perms)
+            if ok:
+                out.append(WatchEvent(seq, w.epath(path), w.token))
+    return out
