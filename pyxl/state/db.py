@@ -98,8 +98,9 @@ class Database:
             with self._errors():
                 yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
+        _fault_point()
         with self._errors():
             self.conn.execute("COMMIT")
 
@@ -112,7 +113,13 @@ class Database:
             with self._errors():
                 yield self.conn
         finally:
+            self._rollback()
+
+    def _rollback(self) -> None:
+        try:
             self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the transaction is already gone (e.g. the file broke under us)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -130,6 +137,15 @@ class Database:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _fault_point() -> None:
+    """Tests kill pyxl here, with everything written but not committed."""
+    delay = os.environ.get("PYXL_TEST_SLEEP_BEFORE_COMMIT")
+    if delay:
+        import time
+
+        time.sleep(float(delay))
 
 
 def _connect(path: Path) -> sqlite3.Connection:

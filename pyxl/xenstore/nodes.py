@@ -7,7 +7,7 @@ works on a private copy kept in xs_tx_node, as xenstored keeps
 per-transaction copies of the nodes a transaction accessed.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from . import paths, quota
 from .errors import XenStoreError

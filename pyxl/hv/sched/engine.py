@@ -31,6 +31,9 @@ EV_RELEASE = 0   # workload: new work arrives for a vCPU
 EV_BLOCK = 1     # workload: a running vCPU has finished its work
 EV_PCPU = 2      # a pCPU's scheduling timer (slice end, or a kick)
 EV_SCHED = 3     # first kind free for the scheduler's own timers
+# Order of same-instant events: work ends and arrives, scheduler timers
+# (ticks, accounting, replenishment), and only then the pCPUs decide.
+KIND_ORDER = (1, 0, 9, 2, 3, 4, 5)
 
 
 def rel(t: int | None, now: int) -> int | None:
@@ -64,11 +67,12 @@ class PCpu:
 class VS:
     """A vCPU as the simulation sees it (wraps the model's Vcpu)."""
 
-    __slots__ = ("v", "dom", "key", "state", "since", "pc", "demand", "run_start",
-                 "sched_in", "blk_gen", "rel_gen", "hard", "soft", "parked",
-                 "eligible", "s")
+    __slots__ = ("v", "dom", "key", "idx", "state", "since", "pc", "demand",
+                 "run_start", "sched_in", "blk_gen", "rel_gen", "hard", "soft",
+                 "parked", "eligible", "s")
 
     def __init__(self, v, dom):
+        self.idx = 0
         self.v = v
         self.dom = dom
         self.key = vcpu_key(v.domid, v.vcpuid)
@@ -116,20 +120,25 @@ class Engine:
                 if v.soft_affinity is not None:
                     soft = [c for c in vs.hard if c in v.soft_affinity]
                     vs.soft = soft if soft and soft != vs.hard else None
+                vs.idx = len(self.vss)
                 self.vss.append(vs)
                 self.by_key[vs.key] = vs
 
     # ---------------------------------------------------------------- events
     def post(self, t: int, kind: int, obj, gen: int = 0) -> None:
+        # Events due at the same instant run in a canonical order (kind, then
+        # the pCPU's or vCPU's index), not in posting order, so that a run
+        # resumed from saved state replays exactly what an unbroken run does.
         self.seq += 1
-        heapq.heappush(self.heap, (t, self.seq, kind, obj, gen))
+        idx = obj.idx if obj is not None and hasattr(obj, "idx") else (obj or 0)
+        heapq.heappush(self.heap, (t, KIND_ORDER[kind], idx, self.seq, kind, obj, gen))
 
     def run(self, t1: int) -> None:
         heap = self.heap
         pop = heapq.heappop
         handlers = self.handlers
         while heap and heap[0][0] < t1:
-            t, _, kind, obj, gen = pop(heap)
+            t, _, _, _, kind, obj, gen = pop(heap)
             self.now = t
             handlers[kind](obj, gen)
         self.now = t1
@@ -297,6 +306,8 @@ class Engine:
             self.load_vcpu(vs, ss)
             if not vs.eligible:
                 vs.state = OFFLINE
+            elif v.runstate == RUNNING and not vs.parked:
+                vs.state = RUNNABLE  # restored as its pCPU's current below
             elif not vs.demand.wants_cpu():
                 vs.state = BLOCKED
             elif vs.parked:

@@ -1,0 +1,428 @@
+"""SEDF, as Xen 4.5's xen/common/sched_sedf.c did it (removed in 4.6).
+
+Per-pCPU EDF, no migration: each vCPU stays on its pCPU. A vCPU with a
+reservation (period, slice) sits on the runqueue (sorted by absolute deadline)
+once its period has begun, else on the waitqueue (sorted by period start). The
+earliest deadline runs until its slice for the period is used up or the next
+period starts; then `cputime -= slice`, `deadline += period`. When no
+reservation is due, extra time is handed out in 500 us quanta: first to the
+"penalty" queue L0 (vCPUs that lost part of their slice by blocking), then to
+the "utilisation" queue L1 (extratime vCPUs) in stride order: after a quantum
+the runner's score is reset to 2^17/extraweight (best-effort vCPUs) or
+(period << 10)/slice (reservations) and every other waiter's score is reduced
+by the runner's old score. Best-effort vCPUs (the default: slice 0, extraweight
+1) only ever get extra time. Parameters come from the domain (ms, as libxl
+passed them); weight-driven domains get `slice = weight x (100 ms - 5 ms -
+reserved) / sum of weights` of their pCPU. Latency is stored but unused, as in
+the final code.
+"""
+
+from __future__ import annotations
+
+from pyxl.hv.model import RUNNING
+from pyxl.hv.sched.engine import Engine, PCpu, VS, absol, rel
+
+MS = 1_000_000
+EXTRA_QUANTUM = 500_000
+WEIGHT_PERIOD = 100 * MS
+WEIGHT_SAFETY = 5 * MS
+PEN, UTIL = 0, 1
+
+
+class SV:
+    __slots__ = ("period", "slice", "extraweight", "aware", "deadl", "cputime",
+                 "score", "want_pen", "lost", "onq", "exq", "run_extra",
+                 "sched_start", "block_abs", "home")
+
+    def __init__(self):
+        self.period = WEIGHT_PERIOD
+        self.slice = 0
+        self.extraweight = 1
+        self.aware = True
+        self.deadl: int | None = None
+        self.cputime = 0
+        self.score = [0, 0]
+        self.want_pen = False
+        self.lost = 0
+        self.onq: str | None = None   # "run" | "wait" | None
+        self.exq = [False, False]
+        self.run_extra: int | None = None  # PEN | UTIL while running extra time
+        self.sched_start = 0
+        self.block_abs: int | None = None
+        self.home = 0
+
+
+def _begin(vs: VS) -> int:
+    return vs.s.deadl - vs.s.period
+
+
+class SedfEngine(Engine):
+    name = "sedf"
+
+    def longest_cycle(self) -> int:
+        return max([super().longest_cycle()] + [vs.s.period for vs in self.vss])
+
+    # --------------------------------------------------------- queues
+    def _insert(self, lst: list, vs: VS, key) -> None:
+        k = key(vs)
+        i = 0
+        n = len(lst)
+        while i < n and key(lst[i]) <= k:
+            i += 1
+        lst.insert(i, vs)
+
+    def add_runq(self, vs: VS) -> None:
+        self._insert(self.by_cpu[vs.s.home].x["runq"], vs, _deadl)
+        vs.s.onq = "run"
+
+    def add_waitq(self, vs: VS) -> None:
+        self._insert(self.by_cpu[vs.s.home].x["waitq"], vs, _begin)
+        vs.s.onq = "wait"
+
+    def del_queue(self, vs: VS) -> None:
+        s = vs.s
+        if s.onq is not None:
+            self.by_cpu[s.home].x["runq" if s.onq == "run" else "waitq"].remove(vs)
+            s.onq = None
+
+    def ex_del(self, vs: VS, i: int) -> None:
+        if vs.s.exq[i]:
+            self.by_cpu[vs.s.home].x["exq"][i].remove(vs)
+            vs.s.exq[i] = False
+
+    def ex_add(self, vs: VS, i: int, sub: int) -> None:
+        """extraq_add_sort_update: insert by score, reducing others by sub."""
+        q = self.by_cpu[vs.s.home].x["exq"][i]
+        my = vs.s.score[i]
+        pos = len(q)
+        for j, o in enumerate(q):
+            o.s.score[i] -= sub
+            if my < o.s.score[i]:
+                pos = j
+                break
+        if sub and pos < len(q):
+            for o in q[pos + 1:]:
+                o.s.score[i] -= sub
+        q.insert(pos, vs)
+        vs.s.exq[i] = True
+
+    def dequeue(self, vs: VS) -> None:
+        self.del_queue(vs)
+        self.ex_del(vs, PEN)
+        self.ex_del(vs, UTIL)
+
+    # ------------------------------------------------------ descheduling
+    def desched_edf(self, vs: VS, runnable: bool) -> None:
+        s = vs.s
+        s.cputime += self.now - s.sched_start
+        if s.cputime < s.slice and runnable:
+            return
+        self.del_queue(vs)
+        if s.cputime >= s.slice:
+            s.cputime -= s.slice
+            s.deadl += s.period
+        if runnable:
+            self.add_waitq(vs)
+        else:
+            self.ex_del(vs, PEN)
+            self.ex_del(vs, UTIL)
+
+    def desched_extra(self, vs: VS, runnable: bool) -> None:
+        s = vs.s
+        i = s.run_extra
+        s.run_extra = None
+        s.cputime = 0
+        self.ex_del(vs, i)
+        oldscore = s.score[i]
+        if i == PEN:
+            s.lost = 0
+            s.want_pen = False
+        else:
+            if s.extraweight:
+                s.score[UTIL] = (1 << 17) // s.extraweight
+            else:
+                s.score[UTIL] = (s.period << 10) // s.slice
+        if runnable:
+            if (s.aware and i == UTIL) or (s.want_pen and i == PEN):
+                self.ex_add(vs, i, oldscore)
+        else:
+            self.del_queue(vs)
+            self.ex_del(vs, UTIL if i == PEN else PEN)
+
+    def update_queues(self, pc: PCpu) -> None:
+        now = self.now
+        runq, waitq = pc.x["runq"], pc.x["waitq"]
+        while waitq and _begin(waitq[0]) <= now:
+            vs = waitq.pop(0)
+            vs.s.onq = None
+            self.add_runq(vs)
+        i = 0
+        while i < len(runq):
+            vs = runq[i]
+            s = vs.s
+            if s.slice == 0:
+                runq.pop(i)
+                s.onq = None
+                s.deadl += s.period
+                if _begin(vs) < now:
+                    s.deadl += -(-(now - _begin(vs)) // s.period) * s.period
+                self.add_waitq(vs)
+            elif s.deadl < now or s.cputime > s.slice:
+                runq.pop(i)
+                s.onq = None
+                s.deadl += s.period
+                if s.deadl < now:
+                    s.deadl += -(-(now - s.deadl) // s.period) * s.period
+                s.cputime = 0
+                if _begin(vs) > now:
+                    self.add_waitq(vs)
+                else:
+                    self.add_runq(vs)
+            else:
+                break
+
+    # -------------------------------------------------------- decisions
+    def schedule(self, pc: PCpu, reason: str) -> None:
+        now = self.now
+        x = pc.x
+        cur = pc.curr
+        if cur is not None and cur.pc is pc:
+            runnable = cur.state == RUNNING
+            if not runnable:
+                cur.s.block_abs = now
+            if cur.s.run_extra is not None:
+                self.desched_extra(cur, runnable)
+            elif cur.s.onq is not None:
+                self.desched_edf(cur, runnable)
+        self.update_queues(pc)
+        runq, waitq, exq = x["runq"], x["waitq"], x["exq"]
+        snext = None
+        mode = "idle"
+        if runq:
+            snext = runq[0]
+            end = now + snext.s.slice - snext.s.cputime
+            if waitq:
+                end = min(end, _begin(waitq[0]))
+            mode = "edf"
+        elif waitq:
+            end = _begin(waitq[0])
+            if end - now >= EXTRA_QUANTUM:
+                if exq[PEN]:
+                    snext, mode = exq[PEN][0], "extra (penalty)"
+                    snext.s.run_extra = PEN
+                elif exq[UTIL]:
+                    snext, mode = exq[UTIL][0], "extra"
+                    snext.s.run_extra = UTIL
+                if snext is not None:
+                    end = now + EXTRA_QUANTUM
+        else:
+            end = None
+        if end is not None and end <= now:
+            end = now + EXTRA_QUANTUM
+        prev = cur
+        if snext is not None:
+            snext.s.sched_start = now
+        self.switch(pc, snext)
+        if snext is not None:
+            snext.pc = pc
+        if end is None:
+            self.stop_timer(pc)
+        else:
+            self.set_timer(pc, end)
+        x["expires"] = end
+        if self.trace is not None:
+            s = None if snext is None else snext.s
+            self.emit(pc, snext, prev, reason, mode=mode,
+                      deadline=None if s is None else s.deadl,
+                      cputime=None if s is None else s.cputime)
+
+    def on_wake(self, vs: VS, boost: bool) -> None:
+        now = self.now
+        s = vs.s
+        if s.deadl is None:
+            s.deadl = now + s.slice
+        if now < _begin(vs):
+            if s.want_pen:
+                self.ex_add(vs, PEN, 0)
+            if s.aware:
+                self.ex_add(vs, UTIL, 0)
+        else:
+            if now < s.deadl:
+                s.deadl += s.period
+                if s.block_abs is not None:
+                    pen = max(0, s.slice - s.cputime)
+                    s.lost = pen
+                    if pen:
+                        s.score[PEN] = (s.period << 10) // pen
+                        if s.exq[PEN]:
+                            self.ex_del(vs, PEN)
+                        else:
+                            s.want_pen = True
+                        self.ex_add(vs, PEN, 0)
+                s.cputime = 0
+            else:
+                s.deadl = now + s.period
+                s.cputime = 0
+            if s.aware and not s.exq[UTIL]:
+                self.ex_add(vs, UTIL, 0)
+        if _begin(vs) > now:
+            self.add_waitq(vs)
+        else:
+            self.add_runq(vs)
+        pc = self.by_cpu[s.home]
+        if self.should_switch(pc, vs):
+            self.kick(pc, "wake")
+
+    def should_switch(self, pc: PCpu, other: VS) -> bool:
+        cur = pc.curr
+        exp = pc.x.get("expires")
+        if exp is not None and _begin(other) < exp:
+            return True
+        if cur is None or cur.state != RUNNING:
+            return True
+        mode = cur.s.run_extra
+        if mode is None:
+            return False
+        if mode == PEN:
+            return other.s.want_pen and other.s.score[PEN] < cur.s.score[PEN]
+        return other.s.want_pen
+
+    # ------------------------------------------------------ parameters
+    def effective(self) -> None:
+        """Turn each domain's (ms) parameters into per-vCPU ns values."""
+        sumw: dict[int, int] = {}
+        sumt: dict[int, int] = {}
+        kinds = {}
+        for vs in self.vss:
+            p = vs.dom.sched_params or {}
+            period = int(p.get("period", 100)) * MS
+            slc = int(p.get("slice", 0)) * MS
+            extra = bool(int(p.get("extratime", 1)))
+            weight = int(p.get("weight", 0))
+            s = vs.s
+            s.aware = extra
+            if weight and extra and period == 0:
+                kinds[vs.key] = "be"
+                s.period, s.slice, s.extraweight = WEIGHT_PERIOD, 0, weight
+            elif weight:
+                kinds[vs.key] = "wd"
+                sumw[s.home] = sumw.get(s.home, 0) + weight
+            elif slc == 0:
+                kinds[vs.key] = "be"
+                s.period, s.slice, s.extraweight = period or WEIGHT_PERIOD, 0, 1
+            else:
+                kinds[vs.key] = "td"
+                s.period, s.slice, s.extraweight = period, slc, 0
+                sumt[s.home] = sumt.get(s.home, 0) + WEIGHT_PERIOD * slc // period
+        for vs in self.vss:
+            if kinds[vs.key] == "wd":
+                s = vs.s
+                weight = int(vs.dom.sched_params.get("weight", 0))
+                avail = max(0, WEIGHT_PERIOD - WEIGHT_SAFETY - sumt.get(s.home, 0))
+                s.period = WEIGHT_PERIOD
+                s.slice = max(1, weight * avail // sumw[s.home])
+                s.extraweight = 0
+
+    # ----------------------------------------------------- persistence
+    def load_vcpu(self, vs: VS, ss: dict) -> None:
+        now = self.now
+        s = SV()
+        home = ss.get("home")
+        s.home = home if home in vs.hard else None  # placed in load_pool
+        if ss.get("deadl") is not None:
+            s.deadl = absol(ss["deadl"], now)
+            s.cputime = int(ss.get("cputime", 0))
+            s.score = list(ss.get("score", [0, 0]))
+            s.want_pen = bool(ss.get("want_pen", False))
+            s.lost = int(ss.get("lost", 0))
+            s.run_extra = ss.get("run_extra")
+            s.sched_start = absol(ss.get("sched_start", 0), now)
+            s.block_abs = absol(ss.get("block_abs"), now)
+        vs.s = s
+
+    def load_pool(self, ps: dict) -> set:
+        now = self.now
+        # SEDF never migrates: place new vCPUs on the least-loaded pCPU of
+        # their affinity, as Xen's initial vCPU placement spreads them.
+        load = {pc.cpu: 0 for pc in self.pcpus}
+        for vs in self.vss:
+            if vs.s.home is not None:
+                load[vs.s.home] += 1
+        for vs in self.vss:
+            if vs.s.home is None:
+                vs.s.home = min(vs.hard, key=lambda c: (load[c], c))
+                load[vs.s.home] += 1
+        self.effective()
+        for pc in self.pcpus:
+            pc.x = {"runq": [], "waitq": [], "exq": [[], []], "expires": None}
+        placed: set = set()
+        saved = {p.get("cpu"): p for p in ps.get("pcpus", [])}
+        for pc in self.pcpus:
+            p = saved.get(pc.cpu, {})
+            x = pc.x
+            for name, q in (("runq", x["runq"]), ("waitq", x["waitq"])):
+                for key in p.get(name, []):
+                    vs = self.by_key.get(key)
+                    if vs is not None and vs.state in ("runnable",) and vs.s.home == pc.cpu \
+                            and vs.s.deadl is not None and key not in placed:
+                        q.append(vs)
+                        vs.s.onq = "run" if name == "runq" else "wait"
+                        placed.add(key)
+            for i, name in ((PEN, "ex0"), (UTIL, "ex1")):
+                for key in p.get(name, []):
+                    vs = self.by_key.get(key)
+                    if vs is not None and key in placed and not vs.s.exq[i]:
+                        x["exq"][i].append(vs)
+                        vs.s.exq[i] = True
+            x["runq"].sort(key=_deadl)
+            x["waitq"].sort(key=_begin)
+            ck = p.get("curr")
+            was = ck in placed
+            placed.discard(ck)
+            self.restore_curr(pc, ck, placed)
+            if was:
+                placed.add(ck)
+            if pc.curr is not None:
+                if p.get("timer_at") is not None:
+                    self.set_timer(pc, absol(p["timer_at"], now), p.get("timer_reason", "slice end"))
+                else:
+                    self.kick(pc, "resume")
+            x["expires"] = absol(p.get("expires"), now)
+            if pc.curr is None and (x["runq"] or x["waitq"]):
+                if p.get("timer_at") is not None:
+                    self.set_timer(pc, absol(p["timer_at"], now), p.get("timer_reason", "slice end"))
+                else:
+                    self.kick(pc, "resume")
+        for vs in self.vss:
+            if vs.pc is None:
+                vs.pc = self.by_cpu.get(vs.s.home)
+            if vs.key not in placed:
+                vs.s.run_extra = None
+                vs.s.onq = None
+        return placed
+
+    def dump_vcpu(self, vs: VS) -> dict:
+        s = vs.s
+        now = self.now
+        return {"home": s.home, "deadl": rel(s.deadl, now), "cputime": s.cputime,
+                "score": list(s.score), "want_pen": s.want_pen, "lost": s.lost,
+                "run_extra": s.run_extra, "sched_start": rel(s.sched_start, now),
+                "block_abs": rel(s.block_abs, now),
+                "cpu": vs.pc.cpu if vs.pc is not None else None}
+
+    def dump_pool(self) -> dict:
+        now = self.now
+        return {"pcpus": [{
+            "cpu": pc.cpu,
+            "curr": pc.curr.key if pc.curr is not None and pc.curr.state == RUNNING else None,
+            "runq": [v.key for v in pc.x["runq"]],
+            "waitq": [v.key for v in pc.x["waitq"]],
+            "ex0": [v.key for v in pc.x["exq"][PEN]],
+            "ex1": [v.key for v in pc.x["exq"][UTIL]],
+            "timer_at": rel(pc.timer_at, now), "timer_reason": pc.timer_reason,
+            "expires": rel(pc.x["expires"], now),
+        } for pc in self.pcpus]}
+
+
+def _deadl(vs: VS) -> int:
+    return vs.s.deadl

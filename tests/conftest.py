@@ -1,0 +1,90 @@
+"""Shared fixtures: a fresh state directory and a manual clock for every test,
+and two ways to run pyxl: in-process (fast) and as a real subprocess."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus" / "configs"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch):
+    state = tmp_path / "state"
+    monkeypatch.setenv("PYXL_STATE_DIR", str(state))
+    monkeypatch.setenv("PYXL_CLOCK", "manual")
+    monkeypatch.setenv("TZ", "UTC")
+    import time
+
+    time.tzset()
+    for var in ("PYXL_HOST", "PYXL_AS_DOMID"):
+        monkeypatch.delenv(var, raising=False)
+    return state
+
+
+def run_pyxl(*args: str) -> Result:
+    """Run the real CLI entry point in this process."""
+    from pyxl.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def pyxl():
+    return run_pyxl
+
+
+def spawn(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    """Run pyxl as a separate process (`python -m pyxl`), as a script would."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "pyxl", *args], capture_output=True,
+                          text=True, env=full_env, **kw)
+
+
+@pytest.fixture
+def write_cfg(tmp_path):
+    """Write an xl.cfg file and return its path."""
+    def write(text: str, name: str = "guest.cfg") -> str:
+        path = tmp_path / name
+        path.write_text(text)
+        return str(path)
+    return write
+
+
+PV_CFG = """name = "{name}"
+type = "pv"
+kernel = "/boot/vmlinuz"
+memory = {memory}
+vcpus = {vcpus}
+"""
+
+
+@pytest.fixture
+def guest_cfg(write_cfg):
+    def make(name: str = "vm1", memory: int = 512, vcpus: int = 2, extra: str = "") -> str:
+        return write_cfg(PV_CFG.format(name=name, memory=memory, vcpus=vcpus) + extra,
+                         f"{name}.cfg")
+    return make
