@@ -202,11 +202,11 @@ def test_split_interval_matches_one_interval(sched):
         for a, b in zip(cuts, cuts[1:]):
             advance_pool(pool, doms, a, b, seed=3)
         return [dict(v.time) for d in doms for v in d.vcpus]
+    # Within the explicit window a saved state resumes exactly where it
+    # stopped, so cutting the interval changes nothing at all.
     whole = run([0, 1500 * MS])
-    split = run([0, 333 * MS, 700 * MS, 1500 * MS])
-    for w, s in zip(whole, split):
-        for r in RUNSTATES:
-            assert abs(w[r] - s[r]) <= 5 * MS, (sched, w, s)
+    assert run([0, 333 * MS, 700 * MS, 1500 * MS]) == whole
+    assert run([0, 1 * MS, 2 * MS, 1499 * MS, 1500 * MS]) == whole
 
 
 @pytest.mark.parametrize("sched", SCHEDULERS)
@@ -313,5 +313,7 @@ def test_sedf_weight_driven_domains_share_by_weight():
     pool, doms = make("sedf", ["busy", "busy"], [
         {"period": 100, "slice": 0, "latency": 0, "extratime": 0, "weight": 1},
         {"period": 100, "slice": 0, "latency": 0, "extratime": 0, "weight": 3}])
-    advance_pool(pool, doms, 0, 1 * S)
-    assert_shares(shares(doms, S), [23.75, 71.25], tol=0.5)
+    # slice = weight x (100 ms - 5 ms) / 4; the first period starts one slice
+    # after the first wake (as in sched_sedf.c), so measure over 10 s
+    advance_pool(pool, doms, 0, 10 * S)
+    assert_shares(shares(doms, 10 * S), [23.75, 71.25], tol=0.5)

@@ -69,6 +69,22 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "-f                      Permit destroying domain 0, which will only succeed\n"
        "                        when run from disaggregated toolstack domain with a\n"
        "                        hardware domain distinct from domain 0."),
+    _x("shutdown", "lifecycle", False, True,
+       "Issue a shutdown signal to a domain",
+       "[options] <-a|Domain>",
+       "-a, --all               Shutdown all guest domains.\n"
+       "-h                      Print this help.\n"
+       "-F                      Fallback to ACPI power event for HVM guests with\n"
+       "                        no PV drivers.\n"
+       "-w, --wait              Wait for guest(s) to shutdown.\n"),
+    _x("reboot", "lifecycle", False, True,
+       "Issue a reboot signal to a domain",
+       "[options] <-a|Domain>",
+       "-a, --all               Shutdown all guest domains.\n"
+       "-h                      Print this help.\n"
+       "-F                      Fallback to ACPI reset event for HVM guests with\n"
+       "                        no PV drivers.\n"
+       "-w, --wait              Wait for guest(s) to reboot.\n"),
     _x("pause", "vmcontrol", False, True, "Pause execution of a domain", "<Domain>"),
     _x("unpause", "vmcontrol", False, True, "Unpause a paused domain", "<Domain>"),
     _x("console", "console", False, False,
@@ -77,30 +93,145 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "-t <type>       console type, pv , serial or vuart\n"
        "-n <number>     console number\n"
        "-e <escape>     escape character"),
+    _x("mem-max", "mem", False, True,
+       "Set the maximum amount reservation for a domain",
+       "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"),
+    _x("mem-set", "mem", False, True,
+       "Set the current memory usage for a domain",
+       "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"),
+    _x("button-press", "misc", False, True,
+       "Indicate an ACPI button press to the domain",
+       "<Domain> <Button>",
+       "<Button> may be 'power' or 'sleep'."),
     _x("vcpu-list", "vcpu", False, False,
        "List the VCPUs for all/some domains", "[Domain, ...]"),
+    _x("vcpu-pin", "vcpu", True, True,
+       "Set which CPUs a VCPU can use",
+       "[option] <Domain> <VCPU|all> <Hard affinity|-|all> <Soft affinity|-|all>",
+       "-f, --force        undo an override pinning done by the kernel\n"
+       "--ignore-global-affinity-masks Ignore global masks in xl.conf"),
+    _x("vcpu-set", "vcpu", False, True,
+       "Set the number of active VCPUs allowed for the domain",
+       "[option] <Domain> <vCPUs>",
+       "-i, --ignore-host  Don't limit the vCPU based on the host CPU count"),
     _x("vm-list", "info", False, False,
        "List guest domains, excluding dom0, stubdoms, etc.", ""),
     _x("info", "info", False, False,
        "Get information about Xen host",
        "-n, --numa         List host NUMA topology information"),
+    _x("sched-credit", "sched", False, True,
+       "Get/set credit scheduler parameters",
+       "[-d <Domain> [-w[=WEIGHT]|-c[=CAP]]] [-s [-t TSLICE] [-r RATELIMIT]] [-p CPUPOOL]",
+       "-d DOMAIN, --domain=DOMAIN        Domain to modify\n"
+       "-w WEIGHT, --weight=WEIGHT        Weight (int)\n"
+       "-c CAP, --cap=CAP                 Cap (int)\n"
+       "-s         --schedparam           Query / modify scheduler parameters\n"
+       "-t TSLICE, --tslice_ms=TSLICE     Set the timeslice, in milliseconds\n"
+       "-r RLIMIT, --ratelimit_us=RLIMIT  Set the scheduling rate limit, in microseconds\n"
+       "-m DLY, --migration_delay_us=DLY  Set the migration delay, in microseconds\n"
+       "-p CPUPOOL, --cpupool=CPUPOOL     Restrict output to CPUPOOL"),
+    _x("sched-credit2", "sched", False, True,
+       "Get/set credit2 scheduler parameters",
+       "[-d <Domain> [-w[=WEIGHT]]] [-p CPUPOOL]",
+       "-d DOMAIN, --domain=DOMAIN     Domain to modify\n"
+       "-w WEIGHT, --weight=WEIGHT     Weight (int)\n"
+       "-c CAP,    --cap=CAP           Cap (int)\n"
+       "-s         --schedparam        Query / modify scheduler parameters\n"
+       "-r RLIMIT, --ratelimit_us=RLIMIT Set the scheduling rate limit, in microseconds\n"
+       "-p CPUPOOL, --cpupool=CPUPOOL  Restrict output to CPUPOOL"),
+    _x("sched-rtds", "sched", False, True,
+       "Get/set rtds scheduler parameters",
+       "[-d <Domain> [-v[=VCPUID/all]] [-p[=PERIOD]] [-b[=BUDGET]] [-e[=Extratime]]]",
+       "-d DOMAIN, --domain=DOMAIN     Domain to modify\n"
+       "-v VCPUID/all, --vcpuid=VCPUID/all    VCPU to modify or output;\n"
+       "               Using '-v all' to modify/output all vcpus\n"
+       "-p PERIOD, --period=PERIOD     Period (us)\n"
+       "-b BUDGET, --budget=BUDGET     Budget (us)\n"
+       "-e Extratime, --extratime=Extratime Extratime (1=yes, 0=no)\n"),
     _x("domid", "vmcontrol", False, False,
        "Convert a domain name to domain id", "<DomainName>"),
     _x("domname", "vmcontrol", False, False,
        "Convert a domain id to domain name", "<DomainId>"),
     _x("rename", "vmcontrol", False, True, "Rename a domain", "<Domain> <NewDomainName>"),
+    _x("trigger", "misc", False, True,
+       "Send a trigger to a domain",
+       "<Domain> <nmi|reset|init|power|sleep|s3resume> [<VCPU>]"),
+    _x("sysrq", "misc", False, True, "Send a sysrq to a domain", "<Domain> <letter>"),
     _x("dmesg", "info", False, False,
        "Read and/or clear dmesg buffer", "[-c]",
        "  -c                        Clear dmesg buffer as well as printing it"),
+    _x("top", "top", False, False, "Monitor a host and the domains in real time", ""),
     _x("uptime", "info", False, False,
        "Print uptime for all/some domains", "[-s] [Domain]"),
-    # pyxl extensions: the simulated host and its clock.
+    _x("cpupool-create", "cpupool", True, True,
+       "Create a new CPU pool",
+       "[options] [<ConfigFile>] [Variable=value ...]",
+       "-h, --help                   Print this help.\n"
+       "-f FILE, --defconfig=FILE    Use the given configuration file.\n"
+       "-n, --dryrun                 Dry run - prints the resulting configuration.\n"
+       "                              (deprecated in favour of global -N option).\n"
+       "\nSee the xlcpupool.cfg(5) manpage for more information."),
+    _x("cpupool-list", "cpupool", False, False,
+       "List CPU pools on host",
+       "[-c|--cpus] [<CPU Pool>]",
+       "-c, --cpus                     Output list of CPUs used by a pool"),
+    _x("cpupool-destroy", "cpupool", False, True, "Deactivates a CPU pool", "<CPU Pool>"),
+    _x("cpupool-rename", "cpupool", False, True,
+       "Renames a CPU pool", "<CPU Pool> <new name>"),
+    _x("cpupool-cpu-add", "cpupool", False, True,
+       "Adds a CPU to a CPU pool", "<CPU Pool> <CPU nr>|node:<node nr>"),
+    _x("cpupool-cpu-remove", "cpupool", False, True,
+       "Removes a CPU from a CPU pool", "<CPU Pool> <CPU nr>|node:<node nr>"),
+    _x("cpupool-migrate", "cpupool", False, True,
+       "Moves a domain into a CPU pool", "<Domain> <CPU Pool>"),
+    _x("cpupool-numa-split", "cpupool", False, True,
+       "Splits up the machine into one CPU pool per NUMA node", ""),
+    # xl 4.2-4.5 had sched-sedf; Xen removed SEDF in 4.6. pyxl keeps it for lessons.
+    _x("sched-sedf", "sched", False, True,
+       "Get/set sedf scheduler parameters",
+       "[options]",
+       "-d DOMAIN, --domain=DOMAIN     Domain to modify\n"
+       "-p MS, --period=MS             Relative deadline(ms)\n"
+       "-s MS, --slice=MS              Worst-case execution time(ms).\n"
+       "                               (slice < period)\n"
+       "-l MS, --latency=MS            Scaled period (ms) when domain\n"
+       "                               performs heavy I/O\n"
+       "-e FLAG, --extra=FLAG          Flag (0 or 1) controls if domain\n"
+       "                               can run in extra time\n"
+       "-w FLOAT, --weight=FLOAT       CPU Period/slice (do not set with\n"
+       "                               --period/--slice)\n"
+       "-c CPUPOOL, --cpupool=CPUPOOL  Restrict output to CPUPOOL"),
+    # pyxl extensions: the simulated host, its clock, and views into the simulation.
     _ext("host", "host", True,
          "Boot, list, reset or destroy simulated hosts (pyxl)",
          "<boot|list|reset|destroy> [options]"),
     _ext("clock", "host", True,
          "Show or advance the simulated clock (pyxl)",
          "<show|advance DURATION>"),
+    _ext("workload", "workload", True,
+         "Set what a simulated guest runs on its vCPUs (pyxl)",
+         "<Domain> <idle|busy|periodic:Xms/Yms|bursty>[,...]"),
+    _ext("sched-trace", "schedtrace", False,
+         "Run the scheduler forward and show its decisions (pyxl)",
+         "[options] <Duration>"),
+    _ext("xenstore-ls", "xenstore", False,
+         "List a XenStore subtree, like xenstore-ls (pyxl)", "[-f] [-p] [path]"),
+    _ext("xenstore-read", "xenstore", False,
+         "Read XenStore values, like xenstore-read (pyxl)", "[-p] [-R] key..."),
+    _ext("xenstore-write", "xenstore", True,
+         "Write XenStore values, like xenstore-write (pyxl)", "[-R] key value [key value]..."),
+    _ext("xenstore-rm", "xenstore", True,
+         "Remove XenStore nodes, like xenstore-rm (pyxl)", "[-t] key..."),
+    _ext("xenstore-list", "xenstore", False,
+         "List XenStore children, like xenstore-list (pyxl)", "[-p] key..."),
+    _ext("xenstore-exists", "xenstore", False,
+         "Test whether a XenStore node exists, like xenstore-exists (pyxl)", "key"),
+    _ext("xenstore-chmod", "xenstore", True,
+         "Set XenStore permissions, like xenstore-chmod (pyxl)", "[-r] [-u] key perm..."),
+    _ext("xenstore-watch", "xenstore", False,
+         "Watch XenStore paths, like xenstore-watch (pyxl)", "[-d depth] [-n NR] path..."),
+    _ext("xenstore-transaction", "xenstore", True,
+         "Start, commit or abort a XenStore transaction (pyxl)", "<start|commit|abort> [TXID]"),
 )
 
 

@@ -15,6 +15,11 @@ State lives in the `guest` column of the domain's row, as a dict:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyxl.hv.model import Domain
+    from pyxl.sim.host import Host
 
 MS = 1_000_000
 
@@ -84,3 +89,41 @@ def boot_console(info: GuestInfo) -> list[tuple[int, str]]:
     lines.append((int((base + done) * MS), ""))
     lines.append((int((base + done) * MS), f"{info.name} login: "))
     return lines
+
+
+# --- the guest's life over simulated time -----------------------------------
+
+
+def next_event_ns(host: "Host", d: "Domain", g: dict) -> int | None:
+    """When this guest next does something on its own (None: nothing planned)."""
+    if g.get("phase") == "booting":
+        return g["ready_ns"]
+    return None
+
+
+def step(host: "Host", d: "Domain", g: dict, now: int) -> None:
+    """React to everything that has happened to this guest by `now`."""
+    phase = g.get("phase")
+    if phase == "created" and d.can_run:
+        _start_boot(host, d, g, now)
+    elif phase == "booting" and g["ready_ns"] <= now:
+        g["phase"] = "up"
+        for v, spec in zip(d.vcpus, per_vcpu(g["workload"], len(d.vcpus))):
+            v.workload, v.wl_state = spec, {}
+        host.mark_guest_dirty(d.domid)
+
+
+def _start_boot(host: "Host", d: "Domain", g: dict, now: int) -> None:
+    info = GuestInfo(**g["info"])
+    g.update(phase="booting", boot_ns=now, ready_ns=now + BOOT_NS[d.type])
+    for v in d.vcpus:
+        v.workload, v.wl_state = ("busy" if v.vcpuid == 0 else "idle"), {}
+    host.append_console(d.domid, [(now + t, line) for t, line in boot_console(info)])
+    host.mark_guest_dirty(d.domid)
+
+
+def per_vcpu(specs: list[str], n: int) -> list[str]:
+    """One workload per vCPU: a short list repeats its last entry."""
+    if not specs:
+        return ["idle"] * n
+    return [specs[min(i, len(specs) - 1)] for i in range(n)]

@@ -230,6 +230,9 @@ class Host:
         self._new_domains: set[int] = set()
         self._pending_config: dict[int, dict] = {}
         self._meta_dirty: set[str] = set()
+        # Called after the guests at each simulation step: the toolstack's
+        # monitor (xl's background process) hooks in here to act on shutdowns.
+        self.on_step: list = []
         self.wall_now = time.time()
         self.now_ns = self._clock_now()
 
@@ -384,32 +387,23 @@ class Host:
 
     def _next_guest_event(self, horizon: int) -> int:
         t = horizon
-        for domid in self.hv.domains:
-            g = self.guest(domid)
-            if g.get("phase") == "booting":
-                t = min(t, g["ready_ns"])
+        for domid, d in self.hv.domains.items():
+            nxt = guestos.next_event_ns(self, d, self.guest(domid))
+            if nxt is not None:
+                t = min(t, nxt)
         return max(t, self.hv.now_ns + 1)
 
     def _guest_events(self, now: int) -> None:
-        """Let every guest react to what has happened by `now`."""
-        for domid, d in self.hv.domains.items():
-            g = self.guest(domid)
-            phase = g.get("phase")
-            if phase == "created" and d.can_run:
-                self._start_boot(d, g, now)
-            elif phase == "booting" and g["ready_ns"] <= now:
-                g["phase"] = "up"
-                for v, spec in zip(d.vcpus, _per_vcpu(g["workload"], len(d.vcpus))):
-                    v.workload, v.wl_state = spec, {}
-                self._dirty_guests.add(domid)
+        """Let every guest react to what has happened by `now`, then the toolstack."""
+        for domid in list(self.hv.domains):
+            d = self.hv.domains.get(domid)
+            if d is not None:
+                guestos.step(self, d, self.guest(domid), now)
+        for hook in self.on_step:
+            hook(self, now)
 
-    def _start_boot(self, d: Domain, g: dict, now: int) -> None:
-        info = guestos.GuestInfo(**g["info"])
-        g.update(phase="booting", boot_ns=now, ready_ns=now + guestos.BOOT_NS[d.type])
-        for v in d.vcpus:
-            v.workload, v.wl_state = ("busy" if v.vcpuid == 0 else "idle"), {}
-        self.append_console(d.domid, [(now + t, line) for t, line in guestos.boot_console(info)])
-        self._dirty_guests.add(d.domid)
+    def mark_guest_dirty(self, domid: int) -> None:
+        self._dirty_guests.add(domid)
 
     # --- writing back ---
 
@@ -446,12 +440,6 @@ class Host:
                               (json.dumps(self._guests[domid]), domid))
         self.conn.executemany("UPDATE meta SET value = ? WHERE key = ?",
                               [(self.meta[k], k) for k in self._meta_dirty])
-
-
-def _per_vcpu(specs: list[str], n: int) -> list[str]:
-    if not specs:
-        return ["idle"] * n
-    return [specs[min(i, len(specs) - 1)] for i in range(n)]
 
 
 @contextmanager

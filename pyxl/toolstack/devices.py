@@ -563,9 +563,7 @@ def parse_vif_rate(rate: str, source: str) -> tuple[int, int]:
         raise err("no rate specified", rate)
     if not re.fullmatch(r"[0-9]+[GMK]?[Bb]/s", rate_part):
         raise err("invalid rate", rate_part)
-    num, rest = _strtoul(rate_part, 0 if not rate_part.startswith("0") else 8)
-    if rate_part.startswith("0") and len(rate_part) > 1 and rate_part[1] in "xX":
-        num, rest = _strtoul(rate_part, 16)
+    num, rest = _strtoul(rate_part, 8 if rate_part.startswith("0") else 10)
     if not num or num > UINT32_MAX:
         raise err("rate overflow", rate_part)
     if rest[:1] == "G":

@@ -1,0 +1,1056 @@
+"""What xl makes of a domain config file (tools/xl/xl_parse.c parse_config_data).
+
+``parse_domain_config`` turns a CfgFile into a DomainConfig the way xl fills
+libxl_domain_config, with xl's warnings returned and xl's fatal errors
+raised as PyxlError (exit 1 unless xl exits otherwise).
+``apply_create_defaults`` then does what libxl's *_setdefault functions do
+at create time.
+
+Modelled keys: name, type/builder, hap, oos, uuid, pool, seclabel, memory,
+maxmem, vcpus, maxvcpus, vnuma, cpus, cpus_soft, cpu_weight, cap, period,
+slice, latency, extratime, max_grant_frames/max_maptrack_frames/
+max_grant_version, on_* actions, kernel, ramdisk, cmdline/root/extra,
+device_tree, bootloader*, acpi, apic, nestedhvm, localtime, nomigrate,
+rtc_timeoffset, tsc_mode, timer_mode, shadow_memory, videoram,
+max_event_channels, e820_host, driver_domain, passthrough, device_model*,
+the HVM display/firmware keys (vnc*, sdl, opengl, spice*, vga/stdvga,
+serial, boot, usb*, viridian, pae, hpet, nx, ...), disk, vif, pci, usbctrl,
+and pyxl's ``workload`` (kept raw, never in libxl JSON). Every other key
+stays available through ``DomainConfig.settings`` (raw values and lines).
+``cpuid`` is kept raw only (libxl's cpuid JSON is not modelled).
+
+pyxl refusals beyond xl (the acceptance rule wants xm-era configs refused,
+with FILE:LINE, where real xl would only warn or fail later):
+- HVM ``kernel = "hvmloader"``: xm's way to pick HVM firmware; xl ignores it
+  with a warning. Refused, pointing at ``firmware_override``.
+- a disk whose hotplug script the simulated host does not have
+  (``nbd:``/``enbd:``/``drbd:`` prefixes, or ``script=`` naming one): real
+  libxl would fail when it runs the script at create time.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import asdict, dataclass, field, fields
+from typing import Callable
+
+from pyxl.errors import PyxlError
+from pyxl.toolstack import devices
+from pyxl.toolstack.devices import DiskSpec, NicDefaults, NicSpec
+from pyxl.toolstack.xlcfg import ESRCH, INT_MAX, CfgFile, GlobalConfig
+
+ACTIONS = {"destroy": "destroy", "restart": "restart", "rename-restart": "restart_rename",
+           "preserve": "preserve", "coredump-destroy": "coredump_destroy",
+           "coredump-restart": "coredump_restart", "soft-reset": "soft_reset"}
+ACTION_CFG_NAME = {v: k for k, v in ACTIONS.items()}
+
+# Hotplug scripts in the simulated host's /etc/xen/scripts.
+HOST_HOTPLUG_SCRIPTS = ("block", "block-iscsi", "vif-bridge", "vif-route", "vif-nat",
+                        "vif-openvswitch")
+
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                      r"[0-9a-fA-F]{12}$")
+
+
+@dataclass
+class HostInfo:
+    """What parse and setdefault need to know about the host (physinfo)."""
+
+    nr_cpus: int = 8
+    nr_nodes: int = 1
+    node_cpus: dict[int, set[int]] | None = None
+    sched: str = "credit2"
+    global_cfg: GlobalConfig = field(default_factory=GlobalConfig)
+
+    def nodes(self) -> dict[int, set[int]]:
+        if self.node_cpus is not None:
+            return self.node_cpus
+        per = max(1, self.nr_cpus // max(1, self.nr_nodes))
+        return {n: set(range(n * per, min(self.nr_cpus, (n + 1) * per)))
+                for n in range(self.nr_nodes)}
+
+
+@dataclass
+class DomainConfig:
+    """libxl_domain_config as xl builds it, typed where the simulation uses it.
+
+    Values equal to None / "unknown" mean "not set" (libxl's default); the
+    JSON renderer omits them as libxl does. ``type_info`` holds the
+    ``type.hvm`` / ``type.pv`` / ``type.pvh`` union members by libxl name,
+    ``b_info_extra`` / ``c_info_extra`` any other libxl fields xl set.
+    """
+
+    # c_info
+    name: str = ""
+    type: str = "pv"
+    hap: bool | None = None
+    oos: bool | None = None
+    ssidref: int = 0
+    ssid_label: str | None = None
+    uuid: str | None = None
+    poolid: int = 0
+    pool_name: str | None = None
+    run_hotplug_scripts: bool | None = None
+    driver_domain: bool | None = None
+    passthrough: str = "default"
+    xend_suspend_evtchn_compat: bool | None = None
+    # b_info
+    max_vcpus: int = 0
+    avail_vcpus: list[int] = field(default_factory=list)
+    vcpu_hard_affinity: list[list[int]] = field(default_factory=list)
+    vcpu_soft_affinity: list[list[int]] = field(default_factory=list)
+    numa_placement: bool | None = None
+    tsc_mode: str = "default"
+    max_memkb: int | None = None
+    target_memkb: int | None = None
+    video_memkb: int | None = None
+    shadow_memkb: int | None = None
+    iommu_memkb: int | None = None
+    rtc_timeoffset: int = 0
+    exec_ssid_label: str | None = None
+    localtime: bool | None = None
+    disable_migrate: bool | None = None
+    blkdev_start: str | None = None
+    max_grant_frames: int | None = None
+    max_maptrack_frames: int | None = None
+    max_grant_version: int | None = None
+    device_model_version: str = "unknown"
+    device_model_stubdomain: bool | None = None
+    device_model: str | None = None
+    sched_weight: int | None = None
+    sched_cap: int | None = None
+    sched_period: int | None = None
+    sched_slice: int | None = None
+    sched_latency: int | None = None
+    sched_extratime: int | None = None
+    claim_mode: bool | None = None
+    event_channels: int = 0
+    kernel: str | None = None
+    cmdline: str | None = None
+    ramdisk: str | None = None
+    device_tree: str | None = None
+    acpi: bool | None = None
+    bootloader: str | None = None
+    bootloader_args: list[str] = field(default_factory=list)
+    bootloader_restrict: bool | None = None
+    bootloader_user: str | None = None
+    timer_mode: str = "unknown"
+    nested_hvm: bool | None = None
+    apic: bool | None = None
+    dm_restrict: bool | None = None
+    vpmu: bool | None = None
+    type_info: dict = field(default_factory=dict)
+    b_info_extra: dict = field(default_factory=dict)
+    c_info_extra: dict = field(default_factory=dict)
+    # devices
+    disks: list[DiskSpec] = field(default_factory=list)
+    nics: list[NicSpec] = field(default_factory=list)
+    pcidevs: list[dict] = field(default_factory=list)
+    vfbs: list[dict] = field(default_factory=list)
+    vkbs: list[dict] = field(default_factory=list)
+    usbctrls: list[dict] = field(default_factory=list)
+    # actions (libxl enum names)
+    on_poweroff: str = "destroy"
+    on_reboot: str = "restart"
+    on_watchdog: str = "destroy"
+    on_crash: str = "destroy"
+    on_soft_reset: str = "soft_reset"
+    # pyxl
+    workload: str | list[str] | None = None
+    source: str = ""
+    settings: dict = field(default_factory=dict)    # every key: raw value
+    lines: dict = field(default_factory=dict)       # every key: line number
+
+    # -- convenience ---------------------------------------------------------
+    @property
+    def vcpus(self) -> int:
+        return len(self.avail_vcpus)
+
+    @property
+    def memory_mib(self) -> int | None:
+        return None if self.target_memkb is None else self.target_memkb // 1024
+
+    # -- persistence ---------------------------------------------------------
+    def to_json_dict(self) -> dict:
+        """A JSON-safe dict; ``from_json_dict`` rebuilds an equal config."""
+        d = asdict(self)
+        d["disks"] = [disk.to_dict() for disk in self.disks]
+        d["nics"] = [nic.to_dict() for nic in self.nics]
+        return d
+
+    @classmethod
+    def from_json_dict(cls, d: dict) -> "DomainConfig":
+        names = {f.name for f in fields(cls)}
+        kw = {k: copy.deepcopy(v) for k, v in d.items() if k in names}
+        kw["disks"] = [DiskSpec.from_dict(x) for x in d.get("disks", [])]
+        kw["nics"] = [NicSpec.from_dict(x) for x in d.get("nics", [])]
+        return cls(**kw)
+
+
+def _fail(msg: str, code: int = 1) -> PyxlError:
+    return PyxlError(msg, code)
+
+
+def _prefix_of(buf: str, word: str) -> bool:
+    """xl's ``!strncmp(buf, word, strlen(buf))``: buf is a prefix of word."""
+    return word.startswith(buf)
+
+
+def _cmdline(cfg: CfgFile, warnings: list[str]) -> str | None:
+    buf = cfg.get_string("cmdline")
+    root = cfg.get_string("root")
+    extra = cfg.get_string("extra")
+    if buf is not None:
+        if root is not None or extra is not None:
+            warnings.append("Warning: ignoring root= and extra= in favour of cmdline=")
+        return buf
+    if root is not None and extra is not None:
+        return f"root={root} {extra}"
+    if root is not None:
+        return f"root={root}"
+    return extra
+
+
+def _affinity(cfg: CfgFile, key: str, dc: DomainConfig, host: HostInfo,
+              hard: bool) -> None:
+    rc, items = cfg.get_list_rc(key, dont_warn=True)
+    buf = None
+    if rc:
+        buf = cfg.get_string(key)
+        if buf is None:
+            return
+    maps: list[list[int]] = []
+    if buf is None:
+        for item in items[:dc.max_vcpus]:
+            if not isinstance(item, str):
+                break
+            maps.append(sorted(devices.parse_cpurange(item, host.nr_cpus, host.nodes())))
+        dc.numa_placement = False
+    else:
+        one = sorted(devices.parse_cpurange(buf, host.nr_cpus, host.nodes()))
+        maps = [list(one) for _ in range(dc.max_vcpus)]
+        if not hard:
+            dc.numa_placement = False
+    if hard:
+        dc.vcpu_hard_affinity = maps
+    else:
+        dc.vcpu_soft_affinity = maps
+
+
+def _vnuma(cfg: CfgFile, dc: DomainConfig, host: HostInfo) -> None:
+    rc, vnuma = cfg.get_list_rc("vnuma", dont_warn=True)
+    if rc or not vnuma:
+        return
+    n = len(vnuma)
+    nodes = [{"memkb": None, "distances": [0] * n, "pnode": 0, "vcpus": []} for _ in range(n)]
+    max_vcpus = max_memkb = 0
+    for i, spec in enumerate(vnuma):
+        if not isinstance(spec, list):
+            raise _fail("xl: cannot get vnode config option list")
+        for opt in spec:
+            if not isinstance(opt, str):
+                continue
+            if "=" not in opt:
+                raise _fail(f'xl: failed to split "{opt}" into pair')
+            key, _, value = opt.partition("=")
+            key, value = key.strip(), value.strip()
+            if key == "pnode":
+                val = _parse_ulong(value)
+                if val >= host.nr_nodes:
+                    raise _fail(f"xl: invalid pnode number: {val}")
+                nodes[i]["pnode"] = val
+                dc.numa_placement = False
+            elif key == "size":
+                nodes[i]["memkb"] = _parse_ulong(value) << 10
+                max_memkb += nodes[i]["memkb"]
+            elif key == "vcpus":
+                for part in [p for p in value.split(",") if p]:
+                    rng = devices.parse_range(part)
+                    if rng is None:
+                        continue
+                    for v in range(rng[0], rng[1] + 1):
+                        nodes[i]["vcpus"].append(v)
+                        max_vcpus += 1
+            elif key == "vdistances":
+                for j, part in enumerate([p for p in value.split(",") if p]):
+                    if j < n:
+                        nodes[i]["distances"][j] = _parse_ulong(part)
+    if dc.max_vcpus:
+        if dc.max_vcpus != max_vcpus:
+            raise _fail("xl: vnuma vcpus and maxvcpus= mismatch")
+    else:
+        if host.nr_cpus < max_vcpus:
+            raise _fail("xl: vnuma specifies more vcpus than pcpus, "
+                        "use maxvcpus= to override this check.")
+        dc.max_vcpus = max_vcpus
+    if dc.max_memkb is not None and dc.max_memkb != max_memkb:
+        raise _fail("xl: maxmem and vnuma memory size mismatch")
+    dc.max_memkb = max_memkb
+    for node in nodes:
+        node["vcpus"] = sorted(set(v for v in node["vcpus"] if v < dc.max_vcpus))
+    dc.b_info_extra["vnuma_nodes"] = nodes
+
+
+def _parse_ulong(text: str) -> int:
+    val, _ = devices._strtoul(text, 10)
+    if val is None or val == devices.ULONG_MAX:
+        raise _fail(f'xl: failed to convert "{text}" to number')
+    return val
+
+
+_PCI_BDF = re.compile(r"^(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\."
+                      r"([0-7*])(?:@([0-9a-fA-F]{1,2}))?$")
+
+
+def _parse_pci(spec: str, defaults: dict, source: str) -> dict:
+    """A reduced xlu_pci_parse_spec_string: BDF[@vslot][,key=value...]."""
+    parts = spec.split(",")
+    m = _PCI_BDF.match(parts[0])
+    if not m:
+        raise _fail(f"unable to parse PCI_SPEC_STRING `{spec}' for passthrough")
+    dom, bus, dev, func, vslot = m.groups()
+    pci = dict(defaults)
+    pci.update({"domain": int(dom or "0", 16), "bus": int(bus, 16), "dev": int(dev, 16),
+                "func": 0 if func == "*" else int(func), "vdevfn": 0})
+    if vslot:
+        pci["vdevfn"] = int(vslot, 16) << 3
+    if func == "*":
+        pci["vfunc_mask"] = 0xff
+    for item in parts[1:]:
+        key, _, val = item.partition("=")
+        if key in ("permissive", "msitranslate", "seize", "power_mgmt"):
+            pci[key] = bool(int(val or "0", 0)) if val.strip().lstrip("-").isdigit() else False
+        elif key == "rdm_policy":
+            if val not in ("strict", "relaxed"):
+                raise _fail(f"unable to parse PCI_SPEC_STRING `{spec}' for passthrough")
+            pci["rdm_policy"] = val
+        elif key == "name":
+            pci["name"] = val
+        elif key == "vslot":
+            pci["vdevfn"] = int(val, 16) << 3
+        else:
+            raise _fail(f"{source}: Unknown PCI_SPEC_STRING option: {key}")
+    return pci
+
+
+def _check_disk_script(disk: DiskSpec, cfg: CfgFile) -> None:
+    """pyxl refusal: a disk whose hotplug script the host does not have."""
+    script = disk.script
+    if script is None or "/" in script or script in HOST_HOTPLUG_SCRIPTS:
+        return
+    raise _fail(f"{cfg.source}:{cfg.lineno('disk')}: disk '{disk.spec}': hotplug script "
+                f"/etc/xen/scripts/{script} not found (xm-era script, not on this host)")
+
+
+def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
+                        uuid_factory: Callable[[], str] | None = None,
+                        ) -> tuple[DomainConfig, list[str]]:
+    """Build the DomainConfig xl would, returning (config, warnings).
+
+    ``uuid_factory`` supplies the UUID xl generates when the file has none
+    (real xl uses a random one); without it the UUID stays None.
+    Raises PyxlError with xl's message on every fatal error.
+    """
+    host = host or HostInfo()
+    g = host.global_cfg
+    start = len(cfg.report)
+    dc = DomainConfig(source=cfg.source)
+    dc.settings = {k: copy.deepcopy(cfg.raw(k)) for k in cfg.keys()}
+    dc.lines = {k: cfg.lineno(k) for k in cfg.keys()}
+    report = cfg.report
+
+    def warn(msg: str) -> None:
+        report.append(msg)
+
+    # security labels
+    if cfg.get_string("init_seclabel") is not None:
+        dc.ssid_label = cfg.get_string("init_seclabel")
+    if cfg.get_string("seclabel") is not None:
+        if dc.ssid_label:
+            dc.exec_ssid_label = cfg.get_string("seclabel")
+        else:
+            dc.ssid_label = cfg.get_string("seclabel")
+
+    dc.run_hotplug_scripts = bool(g.run_hotplug_scripts)
+
+    dtype = None
+    buf = cfg.get_string("type")
+    if buf is not None:
+        for kind in ("hvm", "pv", "pvh"):
+            if _prefix_of(buf, kind):
+                dtype = kind
+                break
+        else:
+            raise _fail(f"Invalid domain type {buf}.")
+    buf = cfg.get_string("builder")
+    if buf is not None:
+        if _prefix_of(buf, "hvm"):
+            builder = "hvm"
+        elif _prefix_of(buf, "generic"):
+            builder = "pv"
+        else:
+            raise _fail(f"Invalid domain type {buf}.")
+        if dtype is not None and dtype != builder:
+            raise _fail('Contradicting "builder" and "type" options specified.')
+        dtype = builder
+    dc.type = dtype or "pv"
+
+    dc.hap = cfg.get_defbool("hap")
+    rc, name = cfg.get_string_rc("name")
+    if rc:
+        raise _fail("Domain name must be specified.")
+    dc.name = name
+
+    buf = cfg.get_string("uuid")
+    if buf is not None:
+        if not _UUID_RE.match(buf):
+            raise _fail(f"Failed to parse UUID: {buf}")
+        dc.uuid = buf.lower()
+    elif uuid_factory is not None:
+        dc.uuid = uuid_factory()
+
+    dc.oos = cfg.get_defbool("oos")
+    buf = cfg.get_string("pool")
+    if buf is not None:
+        dc.pool_name = buf
+
+    ti: dict = {}
+    dc.type_info = ti
+    if dc.type == "pvh":
+        v = cfg.get_defbool("pvshim")
+        if v is not None:
+            ti["pvshim"] = v
+        for key in ("pvshim_path", "pvshim_cmdline", "pvshim_extra"):
+            buf = cfg.get_string(key)
+            if buf is not None:
+                ti[key] = buf
+
+    dc.blkdev_start = g.blkdev_start
+
+    for key, attr in (("cpu_weight", "sched_weight"), ("cap", "sched_cap"),
+                      ("period", "sched_period"), ("slice", "sched_slice"),
+                      ("latency", "sched_latency"), ("extratime", "sched_extratime")):
+        v = cfg.get_long(key)
+        if v is not None:
+            setattr(dc, attr, v)
+
+    v = cfg.get_long("memory")
+    if v is not None:
+        dc.target_memkb = v * 1024
+    v = cfg.get_long("maxmem")
+    if v is not None:
+        dc.max_memkb = v * 1024
+
+    vcpus = cfg.get_long("vcpus") or 0
+    if vcpus < 1:
+        vcpus = 1
+    dc.avail_vcpus = list(range(vcpus))
+    v = cfg.get_long("maxvcpus")
+    if v is not None:
+        dc.max_vcpus = v
+
+    _vnuma(cfg, dc, host)
+
+    if dc.max_memkb is None:
+        dc.max_memkb = dc.target_memkb
+    if dc.max_vcpus == 0:
+        dc.max_vcpus = vcpus
+    if dc.max_vcpus < vcpus:
+        raise _fail("xl: maxvcpus < vcpus")
+
+    _affinity(cfg, "cpus", dc, host, hard=True)
+    _affinity(cfg, "cpus_soft", dc, host, hard=False)
+
+    for key in ("max_grant_frames", "max_maptrack_frames", "max_grant_version"):
+        rc, v = cfg.get_bounded_long_rc(key, 0, INT_MAX, dont_warn=True)
+        if rc == ESRCH:
+            setattr(dc, key, getattr(g, key))
+        elif rc == 0:
+            setattr(dc, key, v)
+        else:
+            # xl exits 1 silently here; show libxlutil's reason instead.
+            cfg.get_bounded_long_rc(key, 0, INT_MAX)
+            raise _fail(report.pop() if len(report) > start else f"invalid {key}")
+
+    dc.claim_mode = bool(g.claim_mode)
+
+    for key, default in (("on_poweroff", "destroy"), ("on_reboot", "restart"),
+                         ("on_watchdog", "destroy"), ("on_crash", "destroy"),
+                         ("on_soft_reset", "soft-reset")):
+        buf = cfg.get_string(key)
+        if buf is None:
+            buf = default
+        if buf not in ACTIONS:
+            raise _fail(f'Unknown {key} action "{buf}" specified')
+        setattr(dc, key, ACTIONS[buf])
+
+    if dc.type == "pv":
+        v = cfg.get_defbool("e820_host")
+        if v is not None:
+            ti["e820_host"] = v
+
+    pci_defaults = {}
+    for key in ("pci_msitranslate", "pci_power_mgmt", "pci_permissive", "pci_seize"):
+        v = cfg.get_long(key)
+        if v is not None:
+            pci_defaults[key[4:]] = bool(v)
+    pcis = cfg.get_list("pci")
+    if pcis is not None:
+        for item in pcis:
+            if not isinstance(item, str):
+                break
+            dc.pcidevs.append(_parse_pci(item, pci_defaults, cfg.source))
+        if dc.pcidevs and dc.type == "pv":
+            ti["e820_host"] = True
+
+    buf = cfg.get_string("passthrough")
+    if buf is not None:
+        if buf not in ("default", "disabled", "enabled", "sync_pt", "share_pt"):
+            raise _fail(f"ERROR: unknown passthrough option '{buf}'")
+        dc.passthrough = buf
+
+    v = cfg.get_long("shadow_memory")
+    if v is not None:
+        dc.shadow_memkb = v * 1024
+    dc.disable_migrate = cfg.get_defbool("nomigrate")
+
+    tsc_names = ["default", "always_emulate", "native", "native_paravirt"]
+    rc, v = cfg.get_long_rc("tsc_mode", dont_warn=True)
+    if rc == 0:
+        s = tsc_names[v] if 0 <= v < len(tsc_names) else None
+        warn('WARNING: specifying "tsc_mode" as an integer is deprecated. '
+             "Please use the named parameter variant. "
+             + (f'e.g. tsc_mode="{s}"' if s else ""))
+        if s is None:
+            raise _fail(f'ERROR: invalid value {v} for "tsc_mode"')
+        dc.tsc_mode = s
+    else:
+        buf = cfg.get_string("tsc_mode")
+        if buf is not None:
+            if buf not in tsc_names:
+                raise _fail(f'ERROR: invalid value "{buf}" for "tsc_mode"')
+            dc.tsc_mode = buf
+
+    v = cfg.get_long("rtc_timeoffset")
+    if v is not None:
+        dc.rtc_timeoffset = v & 0xFFFFFFFF
+    if cfg.get_long("vncviewer") is not None:
+        warn('WARNING: ignoring "vncviewer" option. '
+             'Use "-V" option of "xl create" to automatically spawn vncviewer.')
+    dc.localtime = cfg.get_defbool("localtime")
+    v = cfg.get_long("videoram")
+    if v is not None:
+        dc.video_memkb = v * 1024
+    v = cfg.get_long("max_event_channels")
+    if v is not None:
+        dc.event_channels = v & 0xFFFFFFFF
+
+    for key in ("kernel", "ramdisk", "device_tree"):
+        buf = cfg.get_string(key)
+        if buf is not None:
+            setattr(dc, key, buf)
+    dc.cmdline = _cmdline(cfg, report)
+    dc.driver_domain = cfg.get_defbool("driver_domain")
+    dc.acpi = cfg.get_defbool("acpi")
+
+    buf = cfg.get_string("bootloader")
+    if buf is not None:
+        dc.bootloader = buf
+    dc.bootloader_restrict = cfg.get_defbool("bootloader_restrict")
+    if dc.bootloader_restrict is None and g.bootloader_restrict is not None:
+        dc.bootloader_restrict = g.bootloader_restrict
+    buf = cfg.get_string("bootloader_user")
+    if buf is not None:
+        dc.bootloader_user = buf
+    rc, args = cfg.get_list_rc("bootloader_args", dont_warn=True)
+    if rc == 0:
+        dc.bootloader_args = [a for a in args if isinstance(a, str)]
+    elif rc != ESRCH:
+        buf = cfg.get_string("bootloader_args")
+        if buf is not None:
+            warn('WARNING: Specifying "bootloader_args" as a string is deprecated. '
+                 "Please use a list of arguments.")
+            dc.bootloader_args = [a for a in re.split(r"[ \t\n]", buf) if a]
+
+    timer_names = ["delay_for_missed_ticks", "no_delay_for_missed_ticks",
+                   "no_missed_ticks_pending", "one_missed_tick_pending"]
+    rc, v = cfg.get_long_rc("timer_mode", dont_warn=True)
+    buf = None if rc == 0 else cfg.get_string("timer_mode", dont_warn=True)
+    if rc == 0 or buf is not None:
+        if dc.type == "pv":
+            raise _fail('ERROR: "timer_mode" option is not supported for PV guests.', 3)
+        if rc == 0:
+            s = timer_names[v] if 0 <= v < 4 else None
+            warn('WARNING: specifying "timer_mode" as an integer is deprecated. '
+                 "Please use the named parameter variant. "
+                 + (f'e.g. timer_mode="{s}"' if s else ""))
+            if s is None:
+                raise _fail(f'ERROR: invalid value {v} for "timer_mode"')
+            dc.timer_mode = s
+        else:
+            buf = cfg.get_string("timer_mode")
+            if buf not in timer_names:
+                raise _fail(f'ERROR: invalid value "{buf}" for "timer_mode"')
+            dc.timer_mode = buf
+
+    dc.nested_hvm = cfg.get_defbool("nestedhvm")
+
+    if dc.type == "hvm":
+        _parse_hvm_early(cfg, dc, ti, report)
+
+    # disks
+    vbds = cfg.get_list("disk")
+    if vbds is not None:
+        for item in vbds:
+            if not isinstance(item, str):
+                break
+            try:
+                disk = devices.parse_disk_spec(item, cfg.source)
+            except devices.DiskSpecError as e:
+                raise _fail(e.message) from None
+            _check_disk_script(disk, cfg)
+            dc.disks.append(disk)
+
+    # vifs
+    nic_defaults = NicDefaults(g.vif_default_script, g.vif_default_bridge,
+                               g.vif_default_gatewaydev, g.vif_default_backend)
+    nics = cfg.get_list("vif")
+    if nics is not None:
+        for item in nics:
+            if not isinstance(item, str):
+                break
+            nic, msgs = devices.parse_nic_spec(item, cfg.source, nic_defaults)
+            report.extend(msgs)
+            nic.devid = len(dc.nics)
+            dc.nics.append(nic)
+    if cfg.get_list("vif2") is not None:
+        warn("WARNING: vif2: netchannel2 is deprecated and not supported by xl")
+
+    # usb controllers
+    ctrls = cfg.get_list("usbctrl")
+    if ctrls is not None:
+        for item in ctrls:
+            if not isinstance(item, str):
+                break
+            ctrl = {"type": "auto", "devid": len(dc.usbctrls), "version": 0, "ports": 0}
+            for tok in [t for t in item.split(",") if t]:
+                tok = tok.lstrip(" ")
+                key, eq, val = tok.partition("=")
+                if eq and key == "type":
+                    if val not in ("auto", "pv", "devicemodel", "qusb"):
+                        raise _fail(f"Invalid usb controller type '{val}'")
+                    ctrl["type"] = val
+                elif eq and key in ("version", "ports"):
+                    m = re.match(r"\s*[+-]?\d+", val)
+                    ctrl[key] = int(m.group(0)) if m else 0
+                else:
+                    raise _fail(f"Unknown string `{tok}' in usbctrl spec")
+            dc.usbctrls.append(ctrl)
+
+    # device model
+    buf = cfg.get_string("device_model")
+    if buf is not None:
+        warn("WARNING: ignoring device_model directive.")
+        warn('WARNING: Use "device_model_override" instead if you really want a '
+             "non-default device_model")
+        if "stubdom-dm" in buf:
+            if dc.type == "hvm":
+                warn('WARNING: Or use "device_model_stubdomain_override" if you '
+                     " want to enable stubdomains")
+            else:
+                warn('WARNING: ignoring "device_model_stubdomain_override" directive'
+                     " for pv guest")
+    buf = cfg.get_string("device_model_override")
+    if buf is not None:
+        dc.device_model = buf
+    buf = cfg.get_string("device_model_version")
+    if buf is not None:
+        if buf != "qemu-xen":
+            raise _fail(f'Unknown device_model_version "{buf}" specified')
+        dc.device_model_version = "qemu_xen"
+    elif dc.device_model:
+        warn("WARNING: device model override given without specific DM version")
+    dc.device_model_stubdomain = cfg.get_defbool("device_model_stubdomain_override")
+    for key, target in (("device_model_args", "extra"), ("device_model_args_pv", "extra_pv"),
+                        ("device_model_args_hvm", "extra_hvm")):
+        items = cfg.get_string_list(key)
+        if items:
+            dc.b_info_extra[target] = items
+
+    # top-level vnc/sdl: a vfb for PV, the hvm fields otherwise
+    if dc.type == "pv":
+        vnc_enabled = cfg.get_long("vnc") or 0
+        if vnc_enabled:
+            dc.vfbs.append({"devid": 0, "vnc": _vnc(cfg), "sdl": _sdl(cfg),
+                            "keymap": cfg.get_string("keymap")})
+            dc.vkbs.append({"devid": 0})
+    else:
+        ti["vnc"] = _vnc(cfg)
+        ti["sdl"] = _sdl(cfg)
+    dc.dm_restrict = cfg.get_defbool("dm_restrict")
+
+    if dc.type == "hvm":
+        _parse_hvm_late(cfg, dc, ti)
+
+    dc.c_info_extra["xend_suspend_evtchn_compat"] = cfg.get_defbool("xend_suspend_evtchn_compat")
+    v = cfg.get_defbool("msr_relaxed")
+    if v is not None:
+        dc.b_info_extra["arch_x86"] = {"msr_relaxed": v}
+        warn("WARNING: msr_relaxed will be removed in future versions.")
+        warn("If it fixes an issue you are having please report to "
+             "xen-devel@lists.xenproject.org.")
+    dc.vpmu = cfg.get_defbool("vpmu")
+
+    # pyxl extension key: kept raw, never shown in libxl JSON
+    raw = cfg.raw("workload")
+    if raw is not None:
+        if isinstance(raw, list):
+            dc.workload = [x for x in raw if isinstance(x, str)]
+        else:
+            dc.workload = raw
+
+    return dc, list(report[start:])
+
+
+def _vnc(cfg: CfgFile) -> dict:
+    vnc = {"enable": cfg.get_defbool("vnc"), "listen": cfg.get_string("vnclisten"),
+           "passwd": cfg.get_string("vncpasswd"), "display": 0,
+           "findunused": None}
+    v = cfg.get_long("vncdisplay")
+    if v is not None:
+        vnc["display"] = v
+    vnc["findunused"] = cfg.get_defbool("vncunused")
+    return vnc
+
+
+def _sdl(cfg: CfgFile) -> dict:
+    return {"enable": cfg.get_defbool("sdl"), "opengl": cfg.get_defbool("opengl"),
+            "display": cfg.get_string("display"), "xauthority": cfg.get_string("xauthority")}
+
+
+def _parse_hvm_early(cfg: CfgFile, dc: DomainConfig, ti: dict, report: list[str]) -> None:
+    """The HVM block that precedes the device lists in parse_config_data."""
+    if dc.kernel is not None and dc.kernel.rsplit("/", 1)[-1] == "hvmloader":
+        # real xl: WARNING and ignore; pyxl refuses (see module docstring)
+        raise _fail(f"{cfg.source}:{cfg.lineno('kernel')}: kernel \"{dc.kernel}\" selects the "
+                    "HVM firmware the xm way, which xl no longer supports; use "
+                    "\"firmware_override\" if you really want a non-default firmware")
+    for key, target in (("firmware_override", "firmware"),
+                        ("bios_path_override", "system_firmware")):
+        buf = cfg.get_string(key)
+        if buf is not None:
+            ti[target] = buf
+    buf = cfg.get_string("bios")
+    if buf is not None:
+        if buf not in ("rombios", "seabios", "ovmf"):
+            raise _fail(f'ERROR: invalid value "{buf}" for "bios"')
+        ti["bios"] = buf
+    elif "system_firmware" in ti:
+        report.append("WARNING: bios_path_override given without specific bios name")
+    for key, target in (("pae", "pae"), ("acpi_s3", "acpi_s3"), ("acpi_s4", "acpi_s4"),
+                        ("acpi_laptop_slate", "acpi_laptop_slate"), ("nx", "nx"),
+                        ("hpet", "hpet"), ("vpt_align", "vpt_align")):
+        v = cfg.get_defbool(key)
+        if v is not None:
+            ti[target] = v
+    v = cfg.get_defbool("apic")
+    if v is not None:
+        dc.apic = v
+    v = cfg.get_defbool("hvm_pirq")
+    if v is not None:
+        ti["pirq"] = v
+    rc, items = cfg.get_list_rc("viridian", dont_warn=True)
+    if rc == 0:
+        names = ["base", "freq", "time_ref_count", "reference_tsc", "hcall_remote_tlb_flush",
+                 "apic_assist", "crash_ctl", "synic", "stimer", "hcall_ipi",
+                 "ex_processor_masks", "no_vp_limit", "cpu_hotplug"]
+        enable: set[int] = set()
+        disable: set[int] = set()
+        for item in items:
+            if not isinstance(item, str):
+                break
+            if item == "all":
+                enable |= set(range(64))
+            elif item == "defaults":
+                ti["viridian"] = True
+            else:
+                neg = item.startswith("!")
+                nm = item[1:] if neg else item
+                if nm not in names:
+                    raise _fail(f"xl: unknown viridian enlightenment '{nm}'", 3)
+                idx = names.index(nm)
+                (disable if neg else enable).add(idx)
+                (enable if neg else disable).discard(idx)
+        if enable:
+            ti["viridian_enable"] = sorted(enable)
+        if disable:
+            ti["viridian_disable"] = sorted(disable)
+    elif rc != ESRCH:
+        v = cfg.get_defbool("viridian", dont_warn=True)
+        if v is not None:
+            ti["viridian"] = v
+    v = cfg.get_long("mmio_hole")
+    if v is not None:
+        size = v * 1024 * 1024
+        if size < 0x10000000 or size > 0xF0000000:
+            raise _fail(f'ERROR: invalid value {v} for "mmio_hole"')
+        ti["mmio_hole_memkb"] = v * 1024
+    for key, target in (("smbios_firmware", "smbios_firmware"),
+                        ("acpi_firmware", "acpi_firmware")):
+        buf = cfg.get_string(key)
+        if buf is not None:
+            ti[target] = buf
+
+
+def _parse_hvm_late(cfg: CfgFile, dc: DomainConfig, ti: dict) -> None:
+    """vga, spice, serial, boot, usb... (after the device lists)."""
+    buf = cfg.get_string("vga")
+    if buf is not None:
+        kinds = {"stdvga": "std", "cirrus": "cirrus", "none": "none", "qxl": "qxl"}
+        if buf not in kinds:
+            raise _fail(f'Unknown vga "{buf}" specified')
+        ti["vga"] = {"kind": kinds[buf]}
+    else:
+        v = cfg.get_long("stdvga")
+        if v is not None:
+            ti["vga"] = {"kind": "std" if v else "cirrus"}
+    buf = cfg.get_string("hdtype")
+    if buf is not None:
+        if buf not in ("ide", "ahci"):
+            raise _fail(f'ERROR: invalid value "{buf}" for "hdtype"')
+        ti["hdtype"] = buf
+    buf = cfg.get_string("keymap")
+    if buf is not None:
+        ti["keymap"] = buf
+    spice = {"enable": cfg.get_defbool("spice"), "port": cfg.get_long("spiceport") or 0,
+             "tls_port": cfg.get_long("spicetls_port") or 0,
+             "host": cfg.get_string("spicehost"),
+             "disable_ticketing": cfg.get_defbool("spicedisable_ticketing"),
+             "passwd": cfg.get_string("spicepasswd"),
+             "agent_mouse": cfg.get_defbool("spiceagent_mouse"),
+             "vdagent": cfg.get_defbool("spicevdagent"),
+             "clipboard_sharing": cfg.get_defbool("spice_clipboard_sharing"),
+             "usbredirection": cfg.get_long("spiceusbredirection") or 0,
+             "image_compression": cfg.get_string("spice_image_compression"),
+             "streaming_video": cfg.get_string("spice_streaming_video")}
+    ti["spice"] = spice
+    v = cfg.get_defbool("nographic")
+    if v is not None:
+        ti["nographic"] = v
+    rc, v = cfg.get_long_rc("gfx_passthru", dont_warn=True)
+    if rc == 0:
+        ti["gfx_passthru"] = bool(v)
+    else:
+        buf = cfg.get_string("gfx_passthru")
+        if buf is not None:
+            if buf not in ("default", "igd"):
+                raise _fail(f'ERROR: invalid value "{buf}" for "gfx_passthru"')
+            ti["gfx_passthru_kind"] = buf
+            ti["gfx_passthru"] = True
+    rc, items = cfg.get_list_rc("serial", dont_warn=True)
+    if rc == 0:
+        ti["serial_list"] = [x for x in items if isinstance(x, str)]
+    elif rc != ESRCH:
+        buf = cfg.get_string("serial")
+        if buf is None:
+            raise _fail("xl: Unable to parse serial.", 3)
+        ti["serial"] = buf
+    buf = cfg.get_string("boot")
+    if buf is not None:
+        ti["boot"] = buf
+    v = cfg.get_defbool("usb")
+    if v is not None:
+        ti["usb"] = v
+    v = cfg.get_long("usbversion")
+    if v is not None:
+        ti["usbversion"] = v
+    rc, items = cfg.get_list_rc("usbdevice", dont_warn=True)
+    if rc == 0:
+        ti["usbdevice_list"] = [x for x in items if isinstance(x, str)]
+    elif rc != ESRCH:
+        buf = cfg.get_string("usbdevice")
+        if buf is None:
+            raise _fail("xl: Unable to parse usbdevice.", 3)
+        ti["usbdevice"] = buf
+    v = cfg.get_defbool("vkb_device")
+    if v is not None:
+        ti["vkb_device"] = v
+    buf = cfg.get_string("soundhw")
+    if buf is not None:
+        ti["soundhw"] = buf
+    for key in ("xen_platform_pci", "xen_platform_pci_bar_uc"):
+        v = cfg.get_defbool(key)
+        if v is not None:
+            ti[key] = v
+    vnc = ti.get("vnc", {})
+    if vnc.get("listen") and vnc.get("display") and ":" in vnc["listen"]:
+        raise _fail("ERROR: Display specified both in vnclisten and vncdisplay!")
+    buf = cfg.get_string("vendor_device")
+    if buf is not None:
+        if buf not in ("none", "xenserver"):
+            raise _fail(f"xl: unknown vendor_device '{buf}'", 3)
+        ti["vendor_device"] = buf
+
+
+# ---------------------------------------------------------------------------
+# create-time defaults (libxl__domain_config_setdefault and friends)
+
+def apply_create_defaults(cfg: DomainConfig, host: HostInfo) -> DomainConfig:
+    """A copy of ``cfg`` with the defaults libxl fills in at create time.
+
+    Covers what the simulation and ``list -l`` need: hap/oos, memory (32 MiB
+    if unset), vCPUs, affinity, event channels, blkdev_start, numa
+    placement, device model version, HVM firmware/display defaults,
+    timer_mode, grant version, scheduler name, disk backends and nic
+    types/scripts.
+    """
+    dc = DomainConfig.from_json_dict(cfg.to_json_dict())
+    ti = dc.type_info
+    if dc.type != "pv":
+        if dc.hap is None:
+            dc.hap = True
+        if dc.oos is None:
+            dc.oos = True
+    if dc.run_hotplug_scripts is None:
+        dc.run_hotplug_scripts = True
+    if dc.driver_domain is None:
+        dc.driver_domain = False
+    if not dc.ssidref:
+        dc.ssidref = 2          # SECINITSID_DOMU
+    if dc.c_info_extra.get("xend_suspend_evtchn_compat") is None:
+        dc.c_info_extra["xend_suspend_evtchn_compat"] = False
+    if dc.passthrough == "default":
+        dc.passthrough = "disabled" if not dc.pcidevs else "enabled"
+    if dc.pool_name is None:
+        dc.pool_name = "Pool-0"
+
+    if dc.device_model_stubdomain is None:
+        dc.device_model_stubdomain = False
+    if dc.vpmu is None:
+        dc.vpmu = False
+    if dc.device_model_version == "unknown":
+        dc.device_model_version = "qemu_xen"
+    if dc.blkdev_start is None:
+        dc.blkdev_start = "xvda"
+    if dc.type == "hvm":
+        ti.setdefault("bios", "seabios")
+        if ti["bios"] == "rombios":
+            raise _fail("qemu-xen does not support bios=rombios.", 6)
+        if not dc.kernel and (dc.ramdisk or dc.cmdline):
+            raise _fail("direct boot parameters specified but kernel missing", 6)
+    if not dc.max_vcpus:
+        dc.max_vcpus = 1
+    if not dc.avail_vcpus:
+        dc.avail_vcpus = [0]
+    if dc.numa_placement is None:
+        dc.numa_placement = True
+    if dc.max_memkb is None:
+        dc.max_memkb = 32 * 1024
+    if dc.target_memkb is None:
+        dc.target_memkb = dc.max_memkb
+    dc.b_info_extra.setdefault("stubdomain_memkb", 0)
+    if dc.claim_mode is None:
+        dc.claim_mode = False
+    if dc.localtime is None:
+        dc.localtime = False
+    if dc.disable_migrate is None:
+        dc.disable_migrate = False
+    if not dc.event_channels:
+        dc.event_channels = 1023
+    if dc.dm_restrict is None:
+        dc.dm_restrict = False
+    if dc.iommu_memkb is None:
+        dc.iommu_memkb = 0
+    if dc.type == "hvm":
+        if dc.shadow_memkb is None:
+            dc.shadow_memkb = 0
+        ti.setdefault("mmio_hole_memkb", 0)
+        vga = ti.setdefault("vga", {})
+        if vga.get("kind", "unknown") == "unknown":
+            vga["kind"] = "cirrus"
+        ti.setdefault("hdtype", "ide")
+        minimum = {"none": 0, "qxl": 128 * 1024, "std": 16 * 1024}.get(vga["kind"], 8 * 1024)
+        if dc.video_memkb is None:
+            dc.video_memkb = minimum
+        elif dc.video_memkb < minimum:
+            raise _fail("videoram too small for the chosen vga", 6)
+        for key, val in (("pae", True), ("acpi", True), ("acpi_s3", True), ("acpi_s4", True),
+                         ("acpi_laptop_slate", False), ("nx", True), ("viridian", False),
+                         ("hpet", True), ("vpt_align", True), ("usb", False),
+                         ("vkb_device", True), ("xen_platform_pci", True),
+                         ("xen_platform_pci_bar_uc", True), ("pirq", False),
+                         ("nographic", False), ("gfx_passthru", False)):
+            if ti.get(key) is None:
+                ti[key] = val
+        spice = ti.setdefault("spice", {})
+        if spice.get("enable") is None:
+            spice["enable"] = False
+        if spice["enable"]:
+            for key, val in (("disable_ticketing", False), ("agent_mouse", True),
+                             ("vdagent", False), ("clipboard_sharing", False)):
+                if spice.get(key) is None:
+                    spice[key] = val
+        ti.setdefault("boot", "cda")
+        vnc = ti.setdefault("vnc", {})
+        if vnc.get("enable") is None:
+            vnc["enable"] = True
+        if vnc["enable"]:
+            if vnc.get("findunused") is None:
+                vnc["findunused"] = True
+            if not vnc.get("listen"):
+                vnc["listen"] = "127.0.0.1"
+        sdl = ti.setdefault("sdl", {})
+        if sdl.get("enable") is None:
+            sdl["enable"] = False
+        if sdl["enable"] and sdl.get("opengl") is None:
+            sdl["opengl"] = False
+        rdm = ti.setdefault("rdm", {})
+        if rdm.get("policy", "invalid") == "invalid":
+            rdm["policy"] = "relaxed"
+        ti.setdefault("rdm_mem_boundary_memkb", 2048 * 1024)
+    elif dc.type == "pv":
+        if ti.get("e820_host") is None:
+            ti["e820_host"] = False
+        if dc.video_memkb is None:
+            dc.video_memkb = 0
+        if dc.shadow_memkb is None:
+            dc.shadow_memkb = 0
+        ti.setdefault("slack_memkb", 0)
+    else:
+        if ti.get("pvshim") is None:
+            ti["pvshim"] = False
+        if dc.video_memkb is None:
+            dc.video_memkb = 0
+    if dc.type != "pv":
+        if dc.timer_mode == "unknown":
+            dc.timer_mode = "no_delay_for_missed_ticks"
+        if dc.apic is None:
+            dc.apic = True
+        if dc.nested_hvm is None:
+            dc.nested_hvm = False
+    if dc.max_grant_version is None:
+        dc.max_grant_version = 2
+    if dc.shadow_memkb is None:
+        # libxl_get_required_shadow_memory: 1 MiB per vCPU + 8 KiB per MiB
+        dc.shadow_memkb = 4 * (256 * dc.max_vcpus + 2 * (dc.max_memkb // 1024))
+    dc.b_info_extra.setdefault("sched", host.sched)
+    if dc.sched_weight is None and host.sched in ("credit", "credit2"):
+        dc.sched_weight = 256
+    if dc.sched_cap is None and host.sched in ("credit", "credit2"):
+        dc.sched_cap = 0
+    for disk in dc.disks:
+        if disk.backend == "unknown":
+            disk.backend = "qdisk" if disk.format not in ("raw", "empty") else "phy"
+        if disk.backend == "phy" and disk.script is None:
+            disk.script = None
+        if disk.discard_enable is None and disk.backend in ("phy", "qdisk"):
+            disk.discard_enable = True
+    for nic in dc.nics:
+        if nic.nictype == "unknown":
+            nic.nictype = "vif_ioemu" if dc.type == "hvm" else "vif"
+        if nic.script is None:
+            nic.script = "vif-bridge"
+        if nic.bridge is None:
+            nic.bridge = "xenbr0"
+    return dc
