@@ -30,7 +30,9 @@ def test_create_boots_a_guest_that_then_idles(pyxl, guest_cfg):
     assert r.out == ""
     vm = rows(pyxl)["vm1"]
     assert (vm["id"].strip(), vm["mem"].strip(), vm["vcpus"].strip()) == ("1", "512", "2")
-    assert vm["state"] == "r-----"  # booting: the kernel is busy
+    assert vm["state"] == "------"  # just unpaused: runnable, waiting for a pCPU
+    pyxl("clock", "advance", "100ms")
+    assert rows(pyxl)["vm1"]["state"] == "r-----"  # booting: the kernel is busy
     pyxl("clock", "advance", "10s")
     vm = rows(pyxl)["vm1"]
     assert vm["state"] == "-b----"  # up, idle, blocked
@@ -44,6 +46,7 @@ def test_create_quiet_and_paused(pyxl, guest_cfg):
     pyxl("clock", "advance", "5s")
     assert rows(pyxl)["vm1"]["time"].strip() == "0.0"  # never ran
     assert pyxl("unpause", "vm1").code == 0
+    pyxl("clock", "advance", "100ms")
     assert rows(pyxl)["vm1"]["state"] == "r-----"
 
 
@@ -71,7 +74,7 @@ def test_domids_increase_and_are_not_reused(pyxl, guest_cfg):
 
 
 def test_key_value_overrides_and_dev_null(pyxl, guest_cfg):
-    r = pyxl("create", "-q", "/dev/null", "name=cli", "type=pv", "kernel=/k", "memory=256")
+    r = pyxl("create", "-q", "/dev/null", 'name="cli"', 'type="pv"', 'kernel="/k"', "memory=256")
     assert r.code == 0, r.err
     assert rows(pyxl)["cli"]["mem"].strip() == "256"
     r = pyxl("create", "-q", guest_cfg("vm1"), "memory=384", 'name="vm2"; vcpus=3')
@@ -143,6 +146,8 @@ def test_pause_unpause(pyxl, guest_cfg):
     pyxl("clock", "advance", "5s")
     assert rows(pyxl)["vm1"]["time"] == t
     assert pyxl("unpause", "1").code == 0
+    assert rows(pyxl)["vm1"]["state"][2] == "-"
+    pyxl("clock", "advance", "1s")
     assert rows(pyxl)["vm1"]["state"] == "-b----"
     r = pyxl("unpause", "vm1")  # not paused: libxl complains, xl still exits 0
     assert r.code == 0 and "Unpausing domain: Invalid argument" in r.err
@@ -175,7 +180,7 @@ def test_list_options(pyxl, guest_cfg):
     pyxl("create", "-q", guest_cfg("vm1"))
     out = pyxl("list", "-v").out.splitlines()
     assert out[0].endswith("Time(s)   UUID                            Reason-Code\tSecurity Label")
-    assert re.search(r"  [0-9a-f-]{36}        -                -$", out[2])
+    assert re.search(r"\d [0-9a-f-]{36}        -                -$", out[2])
     assert out[1].endswith(" 00000000-0000-0000-0000-000000000000        -                -")
     c = pyxl("list", "-c").out.splitlines()
     assert c[0].endswith("Time(s)         Cpupool") and c[1].endswith("          Pool-0")
@@ -217,7 +222,7 @@ def test_vcpu_list(pyxl, guest_cfg):
     assert lines[0] == ("Name                                ID  VCPU   CPU State   Time(s) "
                         "Affinity (Hard / Soft)")
     assert len(lines) == 4
-    assert re.match(r"^vm1 {29} {4}1 {4}0 +\d+ {3}-b- +\d+\.\d  all / all$", lines[1])
+    assert re.match(r"^vm1 {34}1 {5}0 {4}\d   -b- +\d+\.\d  all / all$", lines[1])
     assert lines[3].startswith("vm1" + " " * 29 + "     1     2    -   --p ")
     r = pyxl("vcpu-list", "ghost")
     assert r.code == 1 and r.err == "ghost is an invalid domain identifier (rc=-6)\n"
@@ -228,7 +233,7 @@ def test_uptime(pyxl, guest_cfg):
     pyxl("create", "-q", guest_cfg("vm1"))
     pyxl("clock", "advance", "65s")
     lines = pyxl("uptime").out.splitlines()
-    assert lines[0] == "Name                              ID Uptime"
+    assert lines[0] == "Name" + " " * 32 + "ID Uptime"
     assert lines[1] == "Domain-0                             0 1 day,  1:02:06"
     assert lines[2] == "vm1                                  1  0:01:05"
     short = pyxl("uptime", "-s", "vm1").out

@@ -18,7 +18,7 @@ def test_concurrent_create_destroy_keeps_host_consistent(tmp_path, state_dir):
 set -u
 for j in $(seq 1 25); do
   n="w$1-$j"
-  {sys.executable} -m pyxl create -q /dev/null name=$n type=pv kernel=/k memory=64 || echo "create $n failed $?"
+  {sys.executable} -m pyxl create -q /dev/null "name=\\"$n\\"" 'kernel="/k"' memory=64 || echo "create $n failed $?"
   {sys.executable} -m pyxl domid $n >> {tmp_path}/domids.$1 || echo "domid $n failed"
   {sys.executable} -m pyxl destroy $n || echo "destroy $n failed $?"
 done
@@ -87,7 +87,7 @@ def _break(state_dir, how):
 
 def test_corrupt_or_truncated_state_gives_one_line(state_dir):
     for how in ("garbage", "truncated", "empty"):
-        assert spawn("create", "-q", "/dev/null", "name=a", "kernel=/k").returncode == 0
+        assert spawn("create", "-q", "/dev/null", 'name="a"', 'kernel="/k"').returncode == 0
         db = _break(state_dir, how)
         p = spawn("list")
         assert p.returncode == 1, (how, p.stderr)

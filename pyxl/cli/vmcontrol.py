@@ -136,17 +136,18 @@ def cmd_create(ctx, vnc_autopass, foreground, vnc, console, debug, no_monitor, c
     text = read_config(config_file, extra)
     if not quiet:
         err(f"Parsing config from {config_file}")
-    loaded = parse_config(text, config_file)
-    for warning in loaded.warnings:
-        err(warning)
-    if debug or dryrun:
-        from pyxl.toolstack.libxl_json import dryrun_json
+    with session(ctx, write=not dryrun) as xc:
+        loaded = parse_config(xc, text, config_file)
+        for warning in loaded.warnings:
+            err(warning)
+        if debug or dryrun:
+            from pyxl.toolstack.libxl_json import dryrun_json
 
-        text = dryrun_json(loaded.config)
-        (out if dryrun else err)(text)
-        if dryrun:
-            return 0
-    with session(ctx, write=True) as xc:
+            text = dryrun_json(loaded.config)
+            if dryrun:
+                out(text)
+                return 0
+            err(text)
         domid = create_domain(xc, loaded.config, paused=paused, monitored=not no_monitor)
     if console:
         from pyxl.cli.console import cmd_console

@@ -271,3 +271,138 @@ class Hypervisor:
             members = [d for d in self.domains.values() if d.poolid == pool.poolid]
             advance_pool(pool, members, self.now_ns, t_ns, seed=self.seed)
         self.now_ns = t_ns
+
+    # --- scheduler and cpupool operations (added for the sched/cpupool commands) ---
+
+    def domctl_scheduler_op_getinfo(self, domid: int, sched: str) -> dict:
+        """XEN_DOMCTL_SCHEDOP_getinfo: EINVAL unless `sched` is the domain's pool's."""
+        d = self.domain(domid)
+        if self.pools[d.poolid].sched != sched:
+            raise HypercallError("EINVAL", "XEN_DOMCTL_scheduler_op")
+        return dict(d.sched_params)
+
+    def domctl_scheduler_op_putinfo(self, domid: int, sched: str, params: dict) -> None:
+        d = self.domain(domid)
+        if self.pools[d.poolid].sched != sched:
+            raise HypercallError("EINVAL", "XEN_DOMCTL_scheduler_op")
+        d.sched_params = dict(params)
+        if sched == "rtds":
+            # RTDS's putinfo applies the domain's period and budget to every vCPU.
+            for v in d.vcpus:
+                v.sched_params = {k: params[k] for k in ("period", "budget", "extratime")}
+        self.trace("XEN_DOMCTL_SCHEDOP_putinfo", domid=domid, sched=sched, **params)
+
+    def domctl_scheduler_op_getvcpuinfo(self, domid: int, vcpuid: int, sched: str) -> dict:
+        d = self.domain(domid)
+        if self.pools[d.poolid].sched != sched:
+            raise HypercallError("EINVAL", "XEN_DOMCTL_scheduler_op")
+        v = self.vcpu(domid, vcpuid)
+        params = dict(d.sched_params)
+        params.update(v.sched_params)
+        return params
+
+    def domctl_scheduler_op_putvcpuinfo(self, domid: int, vcpuid: int, sched: str,
+                                        params: dict) -> None:
+        d = self.domain(domid)
+        if self.pools[d.poolid].sched != sched:
+            raise HypercallError("EINVAL", "XEN_DOMCTL_scheduler_op")
+        self.vcpu(domid, vcpuid).sched_params = dict(params)
+        self.trace("XEN_DOMCTL_SCHEDOP_putvcpuinfo", domid=domid, vcpu=vcpuid, **params)
+
+    def sysctl_scheduler_op_getinfo(self, poolid: int, sched: str) -> dict:
+        """XEN_SYSCTL_SCHEDOP_getinfo for one pool (EINVAL if it runs another scheduler)."""
+        pool = self.pools.get(poolid)
+        if pool is None:
+            raise HypercallError("ESRCH", "XEN_SYSCTL_scheduler_op")
+        if pool.sched != sched:
+            raise HypercallError("EINVAL", "XEN_SYSCTL_scheduler_op")
+        return dict(pool.params)
+
+    def sysctl_scheduler_op_putinfo(self, poolid: int, sched: str, params: dict) -> None:
+        self.sysctl_scheduler_op_getinfo(poolid, sched)
+        self.pools[poolid].params = dict(params)
+        self.trace("XEN_SYSCTL_SCHEDOP_putinfo", poolid=poolid, sched=sched, **params)
+
+    def free_cpus(self) -> list[int]:
+        """pCPUs in no cpupool (what XEN_SYSCTL_cpupool_op FREEINFO reports)."""
+        used = {c for p in self.pools.values() for c in p.cpus}
+        return [c for c in range(self.physinfo.nr_cpus) if c not in used]
+
+    def sysctl_cpupool_create(self, sched: str, name: str) -> CpuPool:
+        """XEN_SYSCTL_CPUPOOL_OP_CREATE: an empty pool with the lowest free id."""
+        from pyxl.hv.sched import default_pool_params
+
+        poolid = 0
+        while poolid in self.pools:
+            poolid += 1
+        pool = CpuPool(poolid=poolid, name=name, sched=sched,
+                       params=default_pool_params(sched))
+        self.pools[poolid] = pool
+        self.trace("XEN_SYSCTL_CPUPOOL_OP_CREATE", poolid=poolid, sched=sched)
+        return pool
+
+    def _pool(self, poolid: int, op: str) -> CpuPool:
+        pool = self.pools.get(poolid)
+        if pool is None:
+            raise HypercallError("ENOENT", op)
+        return pool
+
+    def _pool_domains(self, poolid: int) -> list[Domain]:
+        return [d for d in self.domains.values() if d.poolid == poolid]
+
+    def sysctl_cpupool_destroy(self, poolid: int) -> None:
+        op = "XEN_SYSCTL_CPUPOOL_OP_DESTROY"
+        pool = self._pool(poolid, op)
+        if poolid == 0 or pool.cpus or self._pool_domains(poolid):
+            raise HypercallError("EBUSY", op)
+        del self.pools[poolid]
+        self.trace(op, poolid=poolid)
+
+    def sysctl_cpupool_addcpu(self, poolid: int, cpu: int) -> None:
+        op = "XEN_SYSCTL_CPUPOOL_OP_ADDCPU"
+        pool = self._pool(poolid, op)
+        if not 0 <= cpu < self.physinfo.nr_cpus:
+            raise HypercallError("EINVAL", op)
+        if cpu not in self.free_cpus():
+            raise HypercallError("EBUSY", op)
+        pool.cpus = sorted(pool.cpus + [cpu])
+        self.trace(op, poolid=poolid, cpu=cpu)
+
+    def sysctl_cpupool_removecpu(self, poolid: int, cpu: int) -> None:
+        """A pool with domains keeps at least one pCPU (EBUSY), as in Xen."""
+        op = "XEN_SYSCTL_CPUPOOL_OP_RMCPU"
+        pool = self._pool(poolid, op)
+        if cpu not in pool.cpus:
+            raise HypercallError("EINVAL", op)
+        if len(pool.cpus) == 1 and self._pool_domains(poolid):
+            raise HypercallError("EBUSY", op)
+        pool.cpus = [c for c in pool.cpus if c != cpu]
+        for d in self._pool_domains(poolid):
+            for v in d.vcpus:
+                if v.cpu == cpu:
+                    v.cpu = pool.cpus[0]
+                    if v.runstate == RUNNING:
+                        v.runstate = "runnable"
+        self.trace(op, poolid=poolid, cpu=cpu)
+
+    def sysctl_cpupool_movedomain(self, poolid: int, domid: int) -> None:
+        """Move a domain to another pool; it gets the new scheduler's defaults."""
+        from pyxl.hv.sched import default_domain_params, default_vcpu_params
+
+        op = "XEN_SYSCTL_CPUPOOL_OP_MOVEDOMAIN"
+        pool = self._pool(poolid, op)
+        d = self.domain(domid)
+        if domid == 0 or not pool.cpus:
+            raise HypercallError("EINVAL" if domid == 0 else "EBUSY", op)
+        if d.poolid == poolid:
+            return
+        d.poolid = poolid
+        d.sched_params = default_domain_params(pool.sched)
+        for v in d.vcpus:
+            v.sched_params = default_vcpu_params(pool.sched)
+            v.sched_state = {}
+            if v.runstate == RUNNING:
+                v.runstate = "runnable"
+            if v.cpu not in pool.cpus:
+                v.cpu = pool.cpus[(d.domid + v.vcpuid) % len(pool.cpus)]
+        self.trace(op, poolid=poolid, domid=domid)

@@ -234,17 +234,26 @@ class Demand:
             if self.work:
                 self.missed += 1
             self.work = IDLE_WORK_NS
-            self.next_release = now + IDLE_PERIOD_NS
+            self.next_release = self._next_on_grid(now, IDLE_PERIOD_NS)
         elif kind == "periodic":
             if self.work:
                 self.missed += 1  # dropped: see the module docstring
             self.work = self.run
-            self.next_release = now + self.period
+            self.next_release = self._next_on_grid(now, self.period)
         elif kind == "bursty":
             self.work = self._draw(BURST_MIN_NS, BURST_MAX_NS)
             self.next_release = None
         else:
             self.next_release = None
+
+    def _next_on_grid(self, now: int, period: int) -> int:
+        """The guest's timer keeps its phase: a release handled late (the vCPU
+        was paused or offline) does not shift the later ones onto `now`."""
+        due = self.next_release if self.next_release is not None else now
+        nxt = due + period
+        if nxt <= now:
+            nxt += ((now - nxt) // period + 1) * period
+        return nxt
 
     def longest_period(self) -> int:
         """The longest cycle of this demand, for sizing the simulation window."""

@@ -33,7 +33,6 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import asdict, dataclass, field, fields
-from typing import Callable
 
 from pyxl.errors import PyxlError
 from pyxl.toolstack import devices
@@ -344,7 +343,7 @@ def _check_disk_script(disk: DiskSpec, cfg: CfgFile) -> None:
 
 
 def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
-                        uuid_factory: Callable[[], str] | None = None,
+                        uuid_factory: "Callable[[], str] | None" = None,
                         ) -> tuple[DomainConfig, list[str]]:
     """Build the DomainConfig xl would, returning (config, warnings).
 
@@ -364,13 +363,15 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
         report.append(msg)
 
     # security labels
-    if cfg.get_string("init_seclabel") is not None:
-        dc.ssid_label = cfg.get_string("init_seclabel")
-    if cfg.get_string("seclabel") is not None:
+    buf = cfg.get_string("init_seclabel")
+    if buf is not None:
+        dc.ssid_label = buf
+    buf = cfg.get_string("seclabel")
+    if buf is not None:
         if dc.ssid_label:
-            dc.exec_ssid_label = cfg.get_string("seclabel")
+            dc.exec_ssid_label = buf
         else:
-            dc.ssid_label = cfg.get_string("seclabel")
+            dc.ssid_label = buf
 
     dc.run_hotplug_scripts = bool(g.run_hotplug_scripts)
 
@@ -1041,11 +1042,14 @@ def apply_create_defaults(cfg: DomainConfig, host: HostInfo) -> DomainConfig:
         dc.sched_cap = 0
     for disk in dc.disks:
         if disk.backend == "unknown":
-            disk.backend = "qdisk" if disk.format not in ("raw", "empty") else "phy"
-        if disk.backend == "phy" and disk.script is None:
-            disk.script = None
-        if disk.discard_enable is None and disk.backend in ("phy", "qdisk"):
-            disk.discard_enable = True
+            # blkback takes raw images and devices; qemu (qdisk) the rest
+            disk.backend = "phy" if disk.format == "raw" else "qdisk"
+        if disk.discard_enable is None:
+            disk.discard_enable = bool(disk.readwrite)
+        if disk.colo_enable is None:
+            disk.colo_enable = False
+        if disk.colo_restore_enable is None:
+            disk.colo_restore_enable = False
     for nic in dc.nics:
         if nic.nictype == "unknown":
             nic.nictype = "vif_ioemu" if dc.type == "hvm" else "vif"

@@ -19,7 +19,12 @@ from pyxl.errors import ERROR_FAIL, ERROR_INVAL, PyxlError
 from pyxl.hv.hypervisor import HypercallError
 from pyxl.sim import guest as guestos
 from pyxl.toolstack import xs_layout
-from pyxl.toolstack.config import DomainConfig, apply_create_defaults, parse_domain_config
+from pyxl.toolstack.config import (
+    DomainConfig,
+    HostInfo,
+    apply_create_defaults,
+    parse_domain_config,
+)
 from pyxl.toolstack.ctx import Ctx
 from pyxl.toolstack.domain import check_new_name
 from pyxl.toolstack.xlcfg import apply_overrides, parse_cfg
@@ -53,12 +58,20 @@ def read_config(path: str | None, extra: list[str]) -> str:
     return apply_overrides(text, extra) if extra else text
 
 
-def parse_config(text: str, source: str) -> LoadedConfig:
-    config, warnings = parse_domain_config(parse_cfg(text, source))
+def host_info(ctx: Ctx) -> HostInfo:
+    """What xl's parser asks libxl about the host (physinfo, scheduler)."""
+    return HostInfo(nr_cpus=ctx.host.physinfo.nr_cpus, nr_nodes=ctx.host.physinfo.nr_nodes,
+                    sched=ctx.host.boot.sched)
+
+
+def parse_config(ctx: Ctx, text: str, source: str) -> LoadedConfig:
+    """parse_config_data: the DomainConfig, plus the warnings xl prints."""
+    config, warnings = parse_domain_config(parse_cfg(text, source), host_info(ctx),
+                                           uuid_factory=lambda: new_uuid(ctx))
     return LoadedConfig(config, warnings, source)
 
 
-def _new_uuid(ctx: Ctx) -> str:
+def new_uuid(ctx: Ctx) -> str:
     """A fresh UUID, deterministic on a host: the same commands give the same ids."""
     n = ctx.host.next_seq("uuid_seq")
     digest = hashlib.sha256(f"pyxl:{ctx.host.meta['seed']}:{n}".encode()).digest()
@@ -68,30 +81,32 @@ def _new_uuid(ctx: Ctx) -> str:
 def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
                   monitored: bool = True) -> int:
     """libxl_domain_create_new; returns the new domid."""
+    from pyxl.hv.workload import parse_workload
+
     hv = ctx.hv
-    cfg = apply_create_defaults(config, ctx.host.physinfo.nr_cpus, ctx.host.boot.sched)
+    cfg = apply_create_defaults(config, host_info(ctx))
+    workload = parse_workload(cfg.workload or "idle", cfg.max_vcpus)
     rc = check_new_name(ctx, cfg.name)
     if rc:
         ctx.log("error", "libxl_create.c:1315:initiate_domain_create",
                 f"cannot make domain: {rc}")
         raise PyxlError("", -ERROR_FAIL)
-    poolid = _pool_id(ctx, cfg.pool)
-    uuid = cfg.uuid or _new_uuid(ctx)
+    poolid = _pool_id(ctx, cfg.pool_name)
+    uuid = cfg.uuid or new_uuid(ctx)
     d = hv.domctl_createdomain(uuid, cfg.name, cfg.type, poolid=poolid)
     domid = d.domid
     try:
         _build(ctx, d, cfg)
-    except HypercallError as e:
+    except HypercallError:
         ctx.log("error", "xc_dom_boot.c:134:xc_dom_boot_mem_init",
                 "can't allocate low memory for domain: Out of memory", context="xc")
         ctx.log("error", "libxl_create.c:1877:domcreate_rebuild_done",
                 f"cannot (re-)build domain: {ERROR_FAIL}", domid)
-        del e
         raise PyxlError("", -ERROR_FAIL) from None
     guest_info = guestos.GuestInfo(
-        name=cfg.name, type=cfg.type, vcpus=cfg.avail_vcpus,
+        name=cfg.name, type=cfg.type, vcpus=len(cfg.avail_vcpus),
         memory_mib=cfg.target_memkb // 1024, cmdline=cfg.cmdline or "",
-        kernel=cfg.kernel or "", workload=list(cfg.workload or ["idle"]))
+        kernel=cfg.kernel or "", workload=workload)
     guest = guestos.new_state(guest_info)
     guest["monitored"] = monitored
     ctx.host.add_domain(d, cfg.to_json_dict(), guest)
@@ -101,7 +116,7 @@ def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
 
 
 def _pool_id(ctx: Ctx, pool: str | None) -> int:
-    if not pool:
+    if not pool or pool == "Pool-0":
         return 0
     for p in ctx.hv.pools.values():
         if p.name == pool:
@@ -121,27 +136,43 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
         domid=domid, uuid=d.uuid, name=cfg.name, type=cfg.type,
         max_memkb=cfg.max_memkb, target_memkb=cfg.target_memkb,
         video_memkb=cfg.video_memkb, max_vcpus=cfg.max_vcpus,
-        online_vcpus=cfg.avail_vcpus, store_port=1, console_port=2,
+        online_vcpus=len(cfg.avail_vcpus), store_port=1, console_port=2,
         store_mfn=0x100000 + domid * 0x1000 + 0xFFE,
         console_mfn=0x100000 + domid * 0x1000 + 0xFFF,
         start_time=ctx.host.wall_time(), kernel=cfg.kernel, ramdisk=cfg.ramdisk,
         cmdline=cfg.cmdline)
     xs_layout.domain_make(xs, b)
-    params = sched.default_domain_params(pool.sched)
-    if cfg.weight is not None:
-        params["weight"] = cfg.weight
-    if cfg.cap is not None:
-        params["cap"] = cfg.cap
-    d.sched_params = params
-    hv.domctl_max_vcpus(domid, cfg.max_vcpus, cfg.avail_vcpus,
+    d.sched_params = _sched_params(pool.sched, cfg, len(cfg.avail_vcpus))
+    hv.domctl_max_vcpus(domid, cfg.max_vcpus, len(cfg.avail_vcpus),
                         sched.default_vcpu_params(pool.sched),
                         ["idle"] * cfg.max_vcpus)
     for v in d.vcpus:
-        hard = cfg.vcpu_hard_affinity(v.vcpuid) if hasattr(cfg, "vcpu_hard_affinity") else None
-        soft = cfg.vcpu_soft_affinity(v.vcpuid) if hasattr(cfg, "vcpu_soft_affinity") else None
+        hard = _nth(cfg.vcpu_hard_affinity, v.vcpuid)
+        soft = _nth(cfg.vcpu_soft_affinity, v.vcpuid)
         if hard is not None or soft is not None:
             hv.domctl_setvcpuaffinity(domid, v.vcpuid, hard, soft)
     hv.domctl_max_mem(domid, cfg.target_memkb + LIBXL_MAXMEM_CONSTANT)
     hv.memory_populate_physmap(domid, cfg.target_memkb)
     xs_layout.build_post(xs, b)
     xs.introduce_domain(domid)
+
+
+def _nth(maps: list[list[int]], i: int) -> list[int] | None:
+    """xl gives one affinity map per vCPU; vCPUs beyond the list are unrestricted."""
+    return maps[i] if i < len(maps) else None
+
+
+def _sched_params(sched_name: str, cfg: DomainConfig, nr_vcpus: int) -> dict:
+    """libxl__sched_set_params: the pool scheduler's defaults, then the config's values."""
+    from pyxl.hv import sched
+
+    params = sched.default_domain_params(sched_name)
+    changes = {}
+    for key, value in (("weight", cfg.sched_weight), ("cap", cfg.sched_cap),
+                       ("period", cfg.sched_period), ("slice", cfg.sched_slice),
+                       ("latency", cfg.sched_latency), ("extratime", cfg.sched_extratime)):
+        if value is not None and key in params:
+            changes[key] = value
+    if changes:
+        params = sched.validate_domain_params(sched_name, params, changes, nr_vcpus)
+    return params

@@ -215,7 +215,15 @@ _DISK_RULES = [
     ("prefix_unknown", r"[a-z][a-z0-9]*:", r"(?:[^a-z0-9].*)?"),
     ("positional", r"[^=,]*,|[^=,]+,?", None),
 ]
-_DISK_RULES_RE = [(n, re.compile(h), re.compile(t) if t else None) for n, h, t in _DISK_RULES]
+_disk_rules_re: list = []
+
+
+def _disk_rules() -> list:
+    """The compiled rules, built on first use (keeps pyxl's start-up fast)."""
+    if not _disk_rules_re:
+        _disk_rules_re.extend((n, re.compile(h), re.compile(t) if t else None)
+                              for n, h, t in _DISK_RULES)
+    return _disk_rules_re
 
 _FORMATS = {"": "raw", "raw": "raw", "qcow": "qcow", "qcow2": "qcow2", "vhd": "vhd",
             "empty": "empty", "qed": "qed"}
@@ -295,7 +303,7 @@ def _lex_disk(ctx: _DiskCtx, spec: str) -> None:
     d = ctx.disk
     while pos < n:
         best = None
-        for name, head, trail in _DISK_RULES_RE:
+        for name, head, trail in _disk_rules():
             m = head.match(spec, pos)
             if not m:
                 continue
@@ -433,7 +441,7 @@ def parse_disk_spec(specs: str | list[str], source: str = "command line") -> Dis
     return disk
 
 
-_VDEV_RE = re.compile(r"^(xvd|hd|sd)([a-z]+)(\d*)$")
+_VDEV_RE = r"^(xvd|hd|sd)([a-z]+)(\d*)$"
 
 
 def vdev_to_devid(vdev: str) -> int | None:
@@ -450,7 +458,7 @@ def vdev_to_devid(vdev: str) -> int | None:
         if disk < (1 << 20) and part < 256:
             return (1 << 28) | (disk << 8) | part
         return None
-    m = _VDEV_RE.match(vdev)
+    m = re.match(_VDEV_RE, vdev)
     if not m:
         return None
     prefix, letters, part_s = m.groups()

@@ -25,8 +25,6 @@ vtpms, p9s and other devices pyxl does not simulate (printed as absent).
 
 from __future__ import annotations
 
-from typing import Any
-
 from pyxl.toolstack.config import DomainConfig
 
 # ---------------------------------------------------------------------------
@@ -68,7 +66,7 @@ def _escape(s: str) -> str:
     return "".join(out)
 
 
-def render(value: Any) -> str:
+def render(value: object) -> str:
     """Render like yajl_gen with yajl_gen_beautify (trailing newline included).
 
     Maps are lists of (key, value) pairs or dicts (insertion order).
@@ -79,7 +77,7 @@ def render(value: Any) -> str:
     return "".join(parts)
 
 
-def _emit(value: Any, depth: int, out: list[str]) -> None:
+def _emit(value: object, depth: int, out: list[str]) -> None:
     if isinstance(value, dict):
         value = list(value.items())
         is_map = True
@@ -343,7 +341,7 @@ def _gen(kind, value) -> tuple[bool, Any]:
     raise ValueError(kind)
 
 
-def _gen_elem(kind, value) -> Any:
+def _gen_elem(kind, value) -> object:
     """An array element is always written, whatever its value."""
     if kind == "bitmap":
         return sorted(set(value or []))

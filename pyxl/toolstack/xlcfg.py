@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import errno as _errno
 from dataclasses import dataclass, field
-from typing import Union
-
 from pyxl.errors import PyxlError
 
-CfgValue = Union[str, list]  # str atom, or list of CfgValue
+CfgValue = str | list  # a str atom, or a list of CfgValue
 
 LONG_MIN = -(1 << 63)
 LONG_MAX = (1 << 63) - 1

@@ -52,6 +52,7 @@ class CV:
 
 class CreditEngine(Engine):
     name = "credit"
+    min_window_ns = 8_000_000_000  # whole 30 ms slices need a longer sample
 
     def __init__(self, pool, domains, t0, seed=0, trace=None):
         super().__init__(pool, domains, t0, seed, trace)

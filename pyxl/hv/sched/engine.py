@@ -95,6 +95,9 @@ class Engine:
     """Event loop, runstate bookkeeping and workload plumbing."""
 
     name = "engine"
+    # The shortest window simulated exactly before a long gap is extrapolated
+    # (see pyxl/hv/sched/__init__.py); a scheduler with coarse slices raises it.
+    min_window_ns = 2_000_000_000
 
     def __init__(self, pool, domains, t0: int, seed: int = 0,
                  trace: Callable[[dict], None] | None = None):
@@ -137,7 +140,7 @@ class Engine:
         heap = self.heap
         pop = heapq.heappop
         handlers = self.handlers
-        while heap and heap[0][0] < t1:
+        while heap and heap[0][0] <= t1:
             t, _, _, _, kind, obj, gen = pop(heap)
             self.now = t
             handlers[kind](obj, gen)
