@@ -22,6 +22,8 @@ def cmd_host():
 @cmd_host.command("boot")
 @click.argument("name", required=False)
 @click.option("--cpus", type=int, default=8, show_default=True, help="Physical CPUs.")
+@click.option("--nodes", type=int, default=1, show_default=True,
+              help="NUMA nodes (one socket each; CPUs and memory split evenly).")
 @click.option("--memory", "memory_mib", type=int, default=16384, show_default=True,
               help="Host memory in MiB.")
 @click.option("--dom0-mem", "dom0_mem_mib", type=int, default=1024, show_default=True,
@@ -31,13 +33,13 @@ def cmd_host():
 @click.option("--clock", type=click.Choice(["realtime", "manual"]), default=None,
               help="realtime (default, or $PYXL_CLOCK) or manual.")
 @click.pass_context
-def host_boot(ctx, name, cpus, memory_mib, dom0_mem_mib, sched, clock):
+def host_boot(ctx, name, cpus, nodes, memory_mib, dom0_mem_mib, sched, clock):
     """Boot a new host: Xen with Domain-0 running."""
     from pyxl.sim.host import BootOptions, default_boot_options
 
     clock = clock or default_boot_options().clock
-    opts = BootOptions(cpus=cpus, memory_mib=memory_mib, dom0_mem_mib=dom0_mem_mib,
-                       sched=sched, clock=clock)
+    opts = BootOptions(cpus=cpus, nodes=nodes, memory_mib=memory_mib,
+                       dom0_mem_mib=dom0_mem_mib, sched=sched, clock=clock)
     booted = hosts.boot_host(name or globals_of(ctx).host, opts)
     out(f"Booted host '{booted}': {cpus} CPUs, {memory_mib} MiB, Domain-0 with "
         f"{dom0_mem_mib} MiB, {sched} scheduler, {clock} clock\n")

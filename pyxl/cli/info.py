@@ -53,7 +53,7 @@ def cmd_list(ctx, details, verbose, context, cpupool, numa, domains):
         if details:
             from pyxl.toolstack.retrieve import list_long_json
 
-            out(list_long_json(xc, [i.domid for i in infos]) + "\n")
+            out(list_long_json(xc, [i.domid for i in infos]))
             return 0
         header = LIST_HEADER
         if verbose:

@@ -61,6 +61,15 @@ class PhysInfo:
     def max_cpu_id(self) -> int:
         return self.nr_cpus - 1
 
+    def node_of(self, cpu: int) -> int:
+        return cpu // (self.nr_cpus // self.nr_nodes)
+
+    def socket_of(self, cpu: int) -> int:
+        return self.node_of(cpu)
+
+    def core_of(self, cpu: int) -> int:
+        return (cpu % (self.nr_cpus // self.nr_nodes)) // self.threads_per_core
+
 
 @dataclass(frozen=True)
 class DomainInfo:
@@ -269,7 +278,9 @@ class Hypervisor:
 
         for pool in self.pools.values():
             members = [d for d in self.domains.values() if d.poolid == pool.poolid]
-            advance_pool(pool, members, self.now_ns, t_ns, seed=self.seed)
+            # sched-trace sets `sched_trace` to watch the decisions as they are made.
+            advance_pool(pool, members, self.now_ns, t_ns, seed=self.seed,
+                         trace=getattr(self, "sched_trace", None))
         self.now_ns = t_ns
 
     # --- scheduler and cpupool operations (added for the sched/cpupool commands) ---

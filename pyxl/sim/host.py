@@ -43,6 +43,7 @@ class BootOptions:
     """The analogue of Xen's boot parameters, fixed when the host boots."""
 
     cpus: int = 8
+    nodes: int = 1
     memory_mib: int = 16384
     dom0_mem_mib: int = 1024
     sched: str = "credit"
@@ -51,6 +52,9 @@ class BootOptions:
     def validate(self) -> "BootOptions":
         if not 1 <= self.cpus <= 512:
             raise PyxlError(f"invalid --cpus {self.cpus}: must be from 1 to 512")
+        if self.nodes < 1 or self.cpus % self.nodes:
+            raise PyxlError(f"invalid --nodes {self.nodes}: the {self.cpus} CPUs must split "
+                            "evenly over the NUMA nodes")
         if self.sched not in SCHEDULERS:
             raise PyxlError(f"unknown scheduler '{self.sched}': use one of {', '.join(SCHEDULERS)}")
         if self.clock not in CLOCKS:
@@ -64,10 +68,12 @@ class BootOptions:
         return self
 
     def physinfo(self) -> PhysInfo:
-        threads = 2 if self.cpus % 2 == 0 else 1
+        """One socket per NUMA node, two threads per core when the count allows."""
+        per_node = self.cpus // self.nodes
+        threads = 2 if per_node % 2 == 0 else 1
         return PhysInfo(
             nr_cpus=self.cpus, threads_per_core=threads,
-            cores_per_socket=self.cpus // threads, nr_nodes=1, cpu_khz=2893202,
+            cores_per_socket=per_node // threads, nr_nodes=self.nodes, cpu_khz=2893202,
             total_kb=self.memory_mib * MIB,
         )
 

@@ -60,8 +60,10 @@ def read_config(path: str | None, extra: list[str]) -> str:
 
 def host_info(ctx: Ctx) -> HostInfo:
     """What xl's parser asks libxl about the host (physinfo, scheduler)."""
-    return HostInfo(nr_cpus=ctx.host.physinfo.nr_cpus, nr_nodes=ctx.host.physinfo.nr_nodes,
-                    sched=ctx.host.boot.sched)
+    p = ctx.host.physinfo
+    return HostInfo(nr_cpus=p.nr_cpus, nr_nodes=p.nr_nodes, sched=ctx.host.boot.sched,
+                    node_cpus={n: {c for c in range(p.nr_cpus) if p.node_of(c) == n}
+                               for n in range(p.nr_nodes)})
 
 
 def parse_config(ctx: Ctx, text: str, source: str) -> LoadedConfig:

@@ -11,7 +11,6 @@ import re
 
 from pyxl.errors import ERROR_DOMAIN_NOTFOUND, ERROR_INVAL, PyxlError
 from pyxl.hv.hypervisor import DomainInfo, HypercallError
-from pyxl.toolstack import xs_layout
 from pyxl.toolstack.ctx import Ctx
 
 _VALID_NAME = re.compile(r"^[^\s/]")
@@ -45,6 +44,8 @@ def destroy(ctx: Ctx, domid: int) -> None:
     except LibxlError as e:
         ctx.log("error", "libxl_domain.c:1480:libxl__destroy_domid", "Non-existant domain", domid)
         raise PyxlError(f"destroy failed (rc={e.rc})") from None
+    from pyxl.toolstack import xs_layout
+
     xs_layout.domain_remove(ctx.xs(), domid, info.uuid)
     ctx.hv.domctl_destroydomain(domid)
 

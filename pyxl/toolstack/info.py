@@ -54,13 +54,20 @@ def free_cpus(ctx: Ctx) -> int:
 def cpu_topology(ctx: Ctx) -> list[tuple[int, int, int, int]]:
     """(cpu, core, socket, node) for every pCPU."""
     p = ctx.host.physinfo
-    return [(cpu, cpu // p.threads_per_core, 0, 0) for cpu in range(p.nr_cpus)]
+    return [(cpu, p.core_of(cpu), p.socket_of(cpu), p.node_of(cpu)) for cpu in range(p.nr_cpus)]
 
 
 def numa_info(ctx: Ctx) -> list[tuple[int, int, int, list[int]]]:
-    """(node, memsize MiB, memfree MiB, distances) for every NUMA node."""
+    """(node, memsize MiB, memfree MiB, distances) for every NUMA node.
+
+    Memory is split evenly over the nodes, and so is free memory (pyxl does
+    not track which node a domain's pages come from).
+    """
     p = ctx.host.physinfo
-    return [(0, p.total_kb // 1024, ctx.hv.free_kb() // 1024, [10])]
+    n = p.nr_nodes
+    free = ctx.hv.free_kb() // 1024
+    return [(node, p.total_kb // 1024 // n, free // n,
+             [10 if other == node else 20 for other in range(n)]) for node in range(n)]
 
 
 def xeninfo(ctx: Ctx) -> list[tuple[str, str]]:
