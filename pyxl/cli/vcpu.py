@@ -1,4 +1,4 @@
-"""xl's vCPU commands: vcpu-list."""
+"""xl's vCPU commands: vcpu-list, vcpu-pin."""
 
 from __future__ import annotations
 
@@ -37,3 +37,59 @@ def cmd_vcpu_list(ctx, domains):
             rows = [vcpu_row(name, v, nr_cpus) for v in list_vcpus(xc, domid)]
             out("".join(r + "\n" for r in rows))
     return 0
+
+
+@xl_command("vcpu-pin")
+@click.option("-f", "--force", is_flag=True)
+@click.option("-i", "--ignore-global-affinity-masks", "ignore_masks", is_flag=True)
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_vcpu_pin(ctx, force, ignore_masks, args):
+    """xl vcpu-pin: `-` leaves an affinity alone, `all` is every pCPU."""
+    from pyxl.cli.base import globals_of, need_args
+    from pyxl.errors import PyxlError
+    from pyxl.toolstack.cpupool import parse_cpus
+    from pyxl.toolstack.vcpu import vcpu_pin
+
+    need_args("vcpu-pin", args, 3)
+    dryrun = globals_of(ctx).dryrun
+    with session(ctx, write=not dryrun) as xc:
+        domid = find_domain(xc, args[0])
+        vcpu, hard_str = args[1], args[2]
+        soft_str = args[3] if len(args) > 3 else None
+        digits = vcpu.lstrip()
+        lead = digits[1:] if digits[:1] == "+" else digits
+        if lead[:1].isdigit():
+            vcpuid = int("".join(c for c in _leading_digits(lead)))
+        else:
+            if vcpu != "all":
+                raise PyxlError(f"Error: Invalid argument {vcpu} as VCPU.")
+            if force:
+                raise PyxlError("Error: --force and 'all' as VCPU not allowed.")
+            vcpuid = None
+        hard = None if hard_str == "-" else parse_cpus(xc, hard_str)
+        soft = None if soft_str is None or soft_str == "-" else parse_cpus(xc, soft_str)
+        if dryrun:
+            nr = xc.host.physinfo.nr_cpus
+            line = "cpumap: " + ("-" if hard is None else print_bitmap(hard, nr))
+            if soft is not None:
+                line += " " + print_bitmap(soft, nr)
+            out(line + "\n")
+            return 0
+        if vcpuid is not None:
+            if not vcpu_pin(xc, domid, vcpuid, hard, soft):
+                raise PyxlError(f"Could not set affinity for vcpu `{vcpuid}'.")
+        elif not vcpu_pin(xc, domid, None, hard, soft):
+            from pyxl.cli.base import err
+
+            err("Could not set affinity.")
+    return 0
+
+
+def _leading_digits(text: str) -> str:
+    out_digits = ""
+    for ch in text:
+        if not ch.isdigit():
+            break
+        out_digits += ch
+    return out_digits

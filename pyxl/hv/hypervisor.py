@@ -417,3 +417,42 @@ class Hypervisor:
             if v.cpu not in pool.cpus:
                 v.cpu = pool.cpus[(d.domid + v.vcpuid) % len(pool.cpus)]
         self.trace(op, poolid=poolid, domid=domid)
+
+    # --- PV protocol support: vCPU hotplug and triggers (added for issue 3) ---
+
+    # XEN_DOMCTL_SENDTRIGGER_* by libxl's trigger name; x86 Xen implements
+    # only nmi, power and sleep (reset and init answer ENOSYS).
+    TRIGGERS = {"nmi": 0, "reset": 1, "init": 2, "power": 3, "sleep": 4}
+
+    def vcpu_op_up(self, domid: int, vcpuid: int, workload: str = "idle") -> None:
+        """VCPUOP_up, issued by the guest kernel bringing a vCPU online."""
+        from pyxl.hv.model import RUNNABLE
+
+        v = self.vcpu(domid, vcpuid)
+        if v.online:
+            return
+        v.online, v.runstate, v.workload, v.wl_state = True, RUNNABLE, workload, {}
+        self.trace("VCPUOP_up", domid=domid, vcpu=vcpuid)
+
+    def vcpu_op_down(self, domid: int, vcpuid: int) -> None:
+        """VCPUOP_down, issued by the guest kernel taking a vCPU offline."""
+        v = self.vcpu(domid, vcpuid)
+        if not v.online:
+            return
+        v.online, v.runstate = False, OFFLINE
+        self.trace("VCPUOP_down", domid=domid, vcpu=vcpuid)
+
+    def domctl_sendtrigger(self, domid: int, trigger: str, vcpuid: int = 0) -> None:
+        """XEN_DOMCTL_sendtrigger; the guest notices it in `triggers` this command."""
+        d = self.domain(domid)
+        if not 0 <= vcpuid < len(d.vcpus):
+            raise HypercallError("ESRCH", "XEN_DOMCTL_sendtrigger")
+        if trigger not in ("nmi", "power", "sleep"):
+            raise HypercallError("ENOSYS", "XEN_DOMCTL_sendtrigger")
+        if trigger != "nmi" and d.type != "hvm":
+            raise HypercallError("EINVAL", "XEN_DOMCTL_sendtrigger")
+        if not hasattr(self, "triggers"):
+            self.triggers = []
+        self.triggers.append((domid, trigger, vcpuid))
+        self.trace("XEN_DOMCTL_sendtrigger", domid=domid, trigger=self.TRIGGERS[trigger],
+                   vcpu=vcpuid)

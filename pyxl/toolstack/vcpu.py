@@ -31,3 +31,46 @@ def _copy(v: Vcpu, **changes) -> Vcpu:
     from dataclasses import replace
 
     return replace(v, **changes)
+
+
+def vcpu_pin(ctx: Ctx, domid: int, vcpuid: int | None, hard: set[int] | None,
+             soft: set[int] | None) -> bool:
+    """libxl_set_vcpuaffinity (vcpuid None: libxl_set_vcpuaffinity_all).
+
+    None leaves that affinity as it is. Xen refuses a hard affinity with no pCPU
+    of the domain's pool in it (EINVAL); a soft affinity outside the pool is
+    accepted with libxl's warning. Returns False if any vCPU failed.
+    """
+    from pyxl.hv.hypervisor import HypercallError
+
+    if hard is None and soft is None:
+        return False  # libxl: nothing to set is ERROR_INVAL, without a log line
+    d = ctx.hv.domains.get(domid)
+    if d is None:
+        ctx.log("error", "libxl_sched.c:62:libxl__set_vcpuaffinity", "Setting vcpu affinity",
+                domid, "No such process")
+        return False
+    pool_cpus = set(ctx.hv.pools[d.poolid].cpus)
+    ok = True
+    for v in (range(len(d.vcpus)) if vcpuid is None else [vcpuid]):
+        try:
+            if hard is not None and not hard & pool_cpus:
+                raise HypercallError("EINVAL", "XEN_DOMCTL_setvcpuaffinity")
+            ctx.hv.domctl_setvcpuaffinity(domid, v, None if hard is None else sorted(hard),
+                                          None if soft is None else sorted(soft))
+        except HypercallError as e:
+            ctx.log("error", "libxl_sched.c:62:libxl__set_vcpuaffinity",
+                    "Setting vcpu affinity", domid, e.strerror)
+            if vcpuid is None:
+                ctx.log("warning", "libxl_sched.c:124:libxl_set_vcpuaffinity_all",
+                        f"Failed to set affinity for {v}", domid)
+            ok = False
+            continue
+        if soft is not None:
+            cur = d.vcpus[v].hard_affinity
+            effective = soft & pool_cpus & (set(cur) if cur is not None else pool_cpus)
+            if not effective:
+                ctx.log("warning", "libxl_sched.c:84:libxl__set_vcpuaffinity",
+                        f"All cpus in soft affinity of vcpu {v} are unreachable. Only hard "
+                        "affinity will be considered for scheduling", domid)
+    return ok

@@ -1,0 +1,349 @@
+"""xl's scheduler commands (xl_sched.c): sched-credit, sched-credit2, sched-rtds,
+and sched-sedf as xl 4.2-4.5 had it, which also takes xm's two syntaxes.
+
+Option values go through C's strtol, as in xl: no validation here, libxl's
+checks (pyxl/toolstack/sched.py) decide. In listings a domain whose
+parameters cannot be read stops the listing, but the command exits 0.
+"""
+
+from __future__ import annotations
+
+import click
+
+from pyxl.cli.base import err, out, session, xl_command
+from pyxl.errors import PyxlError
+from pyxl.toolstack import sched as ts
+from pyxl.toolstack.cpupool import pool_qualifier
+from pyxl.toolstack.ctx import find_domain
+
+
+def strtol(text: str) -> int:
+    """C's strtol(text, NULL, 10): leading blanks, sign, digits; 0 if none."""
+    t = text.lstrip()
+    sign = 1
+    if t[:1] in ("+", "-") and t:
+        sign, t = (-1 if t[0] == "-" else 1), t[1:]
+    digits = ""
+    for ch in t:
+        if not ch.isdigit():
+            break
+        digits += ch
+    return sign * int(digits) if digits else 0
+
+
+def _pool_or_fail(xc, name: str | None) -> int | None:
+    if name is None:
+        return None
+    poolid = pool_qualifier(xc, name)
+    if poolid is None:
+        raise PyxlError(f"unknown cpupool '{name}'")
+    return poolid
+
+
+def _listing(xc, sched: str, pool: str | None, pool_line, header: str, row) -> None:
+    """sched_domain_output: each matching pool's line, the header, its domains."""
+    only = _pool_or_fail(xc, pool)
+    for poolid, name, domids in ts.pools_running(xc, sched, only):
+        out(pool_line(poolid, name))
+        out(header)
+        for domid in domids:
+            try:
+                out(row(domid))
+            except PyxlError as e:
+                err(e.message)
+                return
+
+
+# --- credit and credit2 -----------------------------------------------------------
+
+WEIGHT_HEADER = f"{'Name':<33} {'ID':>4} {'Weight':>6} {'Cap':>4}\n"
+
+
+def _weight_row(xc, sched: str, domid: int) -> str:
+    p = ts.get_domain_params(xc, domid, sched)
+    return f"{xc.host.name_of(domid) or '':<33} {domid:>4} {p['weight']:>6} {p['cap']:>4}\n"
+
+
+def _credit_pool_line(xc, poolid: int, name: str) -> str:
+    p = ts.get_pool_params(xc, poolid, "credit")
+    if p is None:
+        err("libxl_sched_credit_params_get failed.")
+        return f"Cpupool {name}: [sched params unavailable]\n"
+    return (f"Cpupool {name}: tslice={p['tslice_ms']}ms ratelimit={p['ratelimit_us']}us "
+            f"migration-delay={p['migration_delay_us']}us\n")
+
+
+def _credit2_pool_line(xc, poolid: int, name: str) -> str:
+    p = ts.get_pool_params(xc, poolid, "credit2")
+    if p is None:
+        err("libxl_sched_credit2_params_get failed.")
+        return f"Cpupool {name}: [sched params unavailable]\n"
+    return f"Cpupool {name}: ratelimit={p['ratelimit_us']}us\n"
+
+
+@xl_command("sched-credit")
+@click.option("-d", "--domain", "dom")
+@click.option("-w", "--weight")
+@click.option("-c", "--cap")
+@click.option("-p", "--cpupool")
+@click.option("-t", "--tslice_ms", "tslice")
+@click.option("-r", "--ratelimit_us", "ratelimit")
+@click.option("-m", "--migration_delay_us", "migrdelay")
+@click.option("-s", "--schedparam", is_flag=True)
+@click.argument("ignored", nargs=-1)
+@click.pass_context
+def cmd_sched_credit(ctx, dom, weight, cap, cpupool, tslice, ratelimit, migrdelay,
+                     schedparam, ignored):
+    if (cpupool or schedparam) and (dom or weight is not None or cap is not None):
+        raise PyxlError("Specifying a cpupool or schedparam is not allowed with domain "
+                        "options.")
+    if not dom and (weight is not None or cap is not None):
+        raise PyxlError("Must specify a domain.")
+    pool_opts = {"tslice_ms": tslice, "ratelimit_us": ratelimit,
+                 "migration_delay_us": migrdelay}
+    setting_pool = any(v is not None for v in pool_opts.values())
+    if not schedparam and setting_pool:
+        raise PyxlError("Must specify schedparam to set schedule parameter values.")
+    with session(ctx, write=True) as xc:
+        if schedparam:
+            poolid = _pool_or_fail(xc, cpupool) or 0
+            if not setting_pool:
+                out(_credit_pool_line(xc, poolid, xc.hv.pools[poolid].name))
+            else:
+                ts.set_pool_params(xc, poolid, "credit",
+                                   {k: strtol(v) for k, v in pool_opts.items() if v is not None})
+        elif not dom:
+            _listing(xc, "credit", cpupool, lambda i, n: _credit_pool_line(xc, i, n),
+                     WEIGHT_HEADER, lambda d: _weight_row(xc, "credit", d))
+        else:
+            _domain_weight(xc, "credit", dom, weight, cap)
+    return 0
+
+
+def _domain_weight(xc, sched: str, dom: str, weight, cap) -> None:
+    domid = find_domain(xc, dom)
+    if weight is None and cap is None:
+        out(WEIGHT_HEADER)
+        out(_weight_row(xc, sched, domid))
+        return
+    changes = {}
+    if weight is not None:
+        changes["weight"] = strtol(weight)
+    if cap is not None:
+        changes["cap"] = strtol(cap)
+    ts.set_domain_params(xc, domid, sched, changes)
+
+
+@xl_command("sched-credit2")
+@click.option("-d", "--domain", "dom")
+@click.option("-w", "--weight")
+@click.option("-c", "--cap")
+@click.option("-p", "--cpupool")
+@click.option("-r", "--ratelimit_us", "ratelimit")
+@click.option("-s", "--schedparam", is_flag=True)
+@click.argument("ignored", nargs=-1)
+@click.pass_context
+def cmd_sched_credit2(ctx, dom, weight, cap, cpupool, ratelimit, schedparam, ignored):
+    if cpupool and (dom or weight is not None or cap is not None):
+        raise PyxlError("Specifying a cpupool is not allowed with other options.")
+    if not dom and (weight is not None or cap is not None):
+        raise PyxlError("Must specify a domain.")
+    with session(ctx, write=True) as xc:
+        if schedparam:
+            poolid = _pool_or_fail(xc, cpupool) or 0
+            if ratelimit is None:
+                out(_credit2_pool_line(xc, poolid, xc.hv.pools[poolid].name))
+            else:
+                ts.set_pool_params(xc, poolid, "credit2", {"ratelimit_us": strtol(ratelimit)})
+        elif not dom:
+            _listing(xc, "credit2", cpupool, lambda i, n: _credit2_pool_line(xc, i, n),
+                     WEIGHT_HEADER, lambda d: _weight_row(xc, "credit2", d))
+        else:
+            _domain_weight(xc, "credit2", dom, weight, cap)
+    return 0
+
+
+# --- rtds -------------------------------------------------------------------------
+
+RTDS_HEADER = f"{'Name':<33} {'ID':>4} {'Period':>9} {'Budget':>9} {'Extratime':>10}\n"
+RTDS_VCPU_HEADER = (f"{'Name':<33} {'ID':>4} {'VCPU':>4} {'Period':>9} {'Budget':>9} "
+                    f"{'Extratime':>10}\n")
+
+
+def _yes(flag) -> str:
+    return "yes" if flag else "no"
+
+
+def _rtds_row(xc, domid: int) -> str:
+    p = ts.get_domain_params(xc, domid, "rtds")
+    return (f"{xc.host.name_of(domid) or '':<33} {domid:>4} {p['period']:>9} "
+            f"{p['budget']:>9} {_yes(p.get('extratime')):>10}\n")
+
+
+def _rtds_vcpu_rows(xc, domid: int, vcpuids: list[int] | None) -> str:
+    name = xc.host.name_of(domid) or ""
+    return "".join(
+        f"{name:<33} {domid:>4} {v:>4} {p['period']:>9} {p['budget']:>9} "
+        f"{_yes(p.get('extratime')):>10}\n"
+        for v, p in ts.get_vcpu_params(xc, domid, vcpuids))
+
+
+@xl_command("sched-rtds")
+@click.option("-d", "--domain", "dom")
+@click.option("-p", "--period", "periods", multiple=True)
+@click.option("-b", "--budget", "budgets", multiple=True)
+@click.option("-e", "--extratime", "extras", multiple=True)
+@click.option("-v", "--vcpuid", "vcpus", multiple=True)
+@click.option("-c", "broken_c", is_flag=True)  # xl declares -c without its argument
+@click.option("--cpupool")
+@click.argument("ignored", nargs=-1)
+@click.pass_context
+def cmd_sched_rtds(ctx, dom, periods, budgets, extras, vcpus, broken_c, cpupool, ignored):
+    for e in extras:
+        if e not in ("0", "1"):
+            raise PyxlError("Invalid extratime.")
+    opt_all = "all" in vcpus
+    ids = [strtol(v) for v in vcpus if v != "all"]
+    opt_v = bool(ids)
+    if cpupool and (dom or periods or budgets or extras or opt_v or opt_all):
+        raise PyxlError("Specifying a cpupool is not allowed with other options.")
+    if not dom and (periods or budgets or extras or opt_v):
+        raise PyxlError("Missing parameters.")
+    if dom and not opt_v and not opt_all and (periods or budgets or extras):
+        raise PyxlError("Must specify VCPU.")
+    if opt_v and opt_all:
+        raise PyxlError("Incorrect VCPU IDs.")
+    n_v, n_p, n_b, n_e = len(ids), len(periods), len(budgets), len(extras)
+    if (n_v > n_b and budgets) or (n_v > n_p and periods) or (n_v > n_e and extras) \
+            or n_p != n_b or n_p != n_e:
+        raise PyxlError("Incorrect number of period, budget and extratime")
+    with session(ctx, write=True) as xc:
+        if not dom:
+            row = (lambda d: _rtds_vcpu_rows(xc, d, None)) if opt_all else \
+                (lambda d: _rtds_row(xc, d))
+            _listing(xc, "rtds", cpupool, lambda i, n: f"Cpupool {n}: sched=RTDS\n",
+                     RTDS_VCPU_HEADER if opt_all else RTDS_HEADER, row)
+            return 0
+        domid = find_domain(xc, dom)
+        if not opt_v and not opt_all:
+            out(RTDS_HEADER)
+            out(_rtds_row(xc, domid))
+        elif not periods:
+            out(RTDS_VCPU_HEADER)
+            out(_rtds_vcpu_rows(xc, domid, ids if ids else None))
+        else:
+            def params(i):
+                return {"period": strtol(periods[i]), "budget": strtol(budgets[i]),
+                        "extratime": int(extras[i])}
+            if ids:
+                ts.set_vcpu_params(xc, domid, [(v, params(i)) for i, v in enumerate(ids)])
+            else:
+                ts.set_vcpu_params(xc, domid, [(None, params(0))])
+    return 0
+
+
+# --- sedf (xl 4.5, plus xm's syntaxes) -----------------------------------------------
+
+SEDF_HEADER = (f"{'Name':<33} {'ID':>4} {'Period':>6} {'Slice':<6} {'Latency':>7} "
+               f"{'Extra':>5} {'Weight':>6}\n")
+XM_SEDF_HEADER = (f"{'Name':<33} {'ID':>4} {'Period(ms)':<4} {'Slice(ms)':<4} "
+                  f"{'Lat(ms)':<7} {'Extra':<5} {'Weight':<6}\n")
+
+
+def _sedf_row(xc, domid: int) -> str:
+    p = ts.get_domain_params(xc, domid, "sedf")
+    return (f"{xc.host.name_of(domid) or '':<33} {domid:>4} {p['period']:>6} {p['slice']:>6} "
+            f"{p['latency']:>7} {p['extratime']:>5} {p['weight']:>6}\n")
+
+
+def _xm_sedf_row(xc, domid: int) -> str:
+    p = ts.get_domain_params(xc, domid, "sedf")
+    return (f"{xc.host.name_of(domid) or '':<32} {domid:>5} {float(p['period']):>9.1f} "
+            f"{float(p['slice']):>9.1f} {float(p['latency']):>7.1f} "
+            f"{p['extratime']:>6} {p['weight']:>6}\n")
+
+
+def _ms(text: str, ns: bool) -> int:
+    """A value for libxl (whole ms): xm's positional form gives ns, its options float ms."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise PyxlError(f"Invalid number '{text}'") from None
+    return int(round(value / 1_000_000)) if ns else int(round(value))
+
+
+@xl_command("sched-sedf")
+@click.option("-d", "--domain", "dom")
+@click.option("-p", "--period")
+@click.option("-s", "--slice", "slice_")
+@click.option("-l", "--latency")
+@click.option("-e", "--extra", "--extratime", "extra")
+@click.option("-w", "--weight")
+@click.option("-c", "--cpupool")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_sched_sedf(ctx, dom, period, slice_, latency, extra, weight, cpupool, args):
+    opts = {"period": period, "slice": slice_, "latency": latency, "extratime": extra,
+            "weight": weight}
+    if args and not dom:
+        return _xm_sedf(ctx, args, opts)
+    setting = any(v is not None for v in opts.values())
+    if cpupool and (dom or setting):
+        raise PyxlError("Specifying a cpupool is not allowed with other options.")
+    if not dom and setting:
+        raise PyxlError("Must specify a domain.")
+    if weight is not None and (period is not None or slice_ is not None):
+        err("Specifying a weight AND period or slice is not allowed.")
+    with session(ctx, write=True) as xc:
+        if not dom:
+            _listing(xc, "sedf", cpupool, lambda i, n: f"Cpupool {n}:\n", SEDF_HEADER,
+                     lambda d: _sedf_row(xc, d))
+            return 0
+        domid = find_domain(xc, dom)
+        if not setting:
+            out(SEDF_HEADER)
+            out(_sedf_row(xc, domid))
+            return 0
+        changes = {}
+        if period is not None:
+            changes.update(period=strtol(period), weight=0)
+        if slice_ is not None:
+            changes.update(slice=strtol(slice_), weight=0)
+        if latency is not None:
+            changes["latency"] = strtol(latency)
+        if extra is not None:
+            changes["extratime"] = strtol(extra)
+        if weight is not None:
+            changes.update(weight=strtol(weight), period=0, slice=0)
+        ts.set_domain_params(xc, domid, "sedf", changes)
+    return 0
+
+
+def _xm_sedf(ctx, args, opts) -> int:
+    """xm sched-sedf: `DOM PERIOD SLICE LATENCY EXTRA WEIGHT` (ns) or `DOM [-p MS ...]`."""
+    dom, rest = args[0], list(args[1:])
+    changes = {}
+    if rest:
+        if len(rest) != 5:
+            raise PyxlError("xm sched-sedf takes <dom> <period> <slice> <latency-hint> "
+                            "<extratime> <weight>")
+        period, slc, lat, extra, weight = rest
+        changes = {"period": _ms(period, True), "slice": _ms(slc, True),
+                   "latency": _ms(lat, True), "extratime": strtol(extra),
+                   "weight": strtol(weight)}
+    else:
+        for key, value in opts.items():
+            if value is not None:
+                changes[key] = _ms(value, False) if key in ("period", "slice", "latency") \
+                    else strtol(value)
+    with session(ctx, write=True) as xc:
+        domid = find_domain(xc, dom)
+        if not changes:
+            out(XM_SEDF_HEADER)
+            out(_xm_sedf_row(xc, domid))
+            return 0
+        try:
+            ts.set_domain_params(xc, domid, "sedf", changes)
+        except PyxlError:
+            raise PyxlError("Failed to set sedf parameters (rv=-22).") from None
+    return 0
