@@ -120,7 +120,15 @@ def session(click_ctx: click.Context, *, write: bool, privileged: bool = True):
 
     g = globals_of(click_ctx)
     return open_ctx(g.host, write=write, caller=g.as_domid, privileged=privileged,
-                    logger=err, verbose=g.verbose)
+                    logger=_stamped if g.timestamps else err, verbose=g.verbose)
+
+
+def _stamped(line: str) -> None:
+    """xl -T: each library log line carries the date, time zone and pid."""
+    import os
+    import time
+
+    err(time.strftime("%Y-%m-%d %H:%M:%S %Z ") + f"[{os.getpid()}] " + line)
 
 
 def c_float(x: float) -> float:

@@ -66,7 +66,6 @@ def cmd_list(ctx, details, verbose, context, cpupool, numa, domains):
             header += " NODE Affinity"
         lines = [header]
         pools = xc.hv.pools
-        nr_nodes = xc.host.physinfo.nr_nodes
         for i in infos:
             row = list_row(xc.host.name_of(i.domid) or "", i)
             if verbose:
@@ -77,7 +76,7 @@ def cmd_list(ctx, details, verbose, context, cpupool, numa, domains):
             if cpupool:
                 row += f"{pools[i.cpupool].name:>16}"
             if numa:
-                row += " " + ("all" if nr_nodes == 1 else "0")
+                row += " all"  # pyxl places no domain on particular nodes
             lines.append(row)
         out("\n".join(lines) + "\n")
     return 0

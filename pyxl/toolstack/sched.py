@@ -179,3 +179,39 @@ def pools_running(ctx: Ctx, sched: str, only: int | None = None) -> list[tuple[i
         domids = sorted(d.domid for d in ctx.hv.domains.values() if d.poolid == poolid)
         result.append((poolid, pool.name, domids))
     return result
+
+
+# --- what the guests run (pyxl's workload extension) --------------------------------
+
+
+def get_workload(ctx: Ctx, domid: int) -> list[str]:
+    """Per-vCPU workload specs: what each vCPU runs now (a booting guest: after boot)."""
+    d = ctx.hv.domains.get(domid)
+    if d is None:
+        raise PyxlError(f"Domain {domid} does not exist.")
+    g = ctx.host.guest(domid)
+    if g.get("phase") in ("created", "booting") and g.get("workload"):
+        from pyxl.sim.guest import per_vcpu
+
+        return per_vcpu(g["workload"], len(d.vcpus))
+    return [v.workload for v in d.vcpus]
+
+
+def set_workload(ctx: Ctx, domid: int, spec: str | list[str]) -> list[str]:
+    """Change what a guest runs. A running guest switches now; a booting one when it
+    reaches its login prompt (its boot keeps vCPU 0 busy until then)."""
+    from pyxl.hv.workload import parse_workload
+
+    d = ctx.hv.domains.get(domid)
+    if d is None:
+        raise PyxlError(f"Domain {domid} does not exist.")
+    specs = parse_workload(spec, len(d.vcpus))
+    g = dict(ctx.host.guest(domid))
+    g["workload"] = specs
+    ctx.host.set_guest(domid, g)
+    if g.get("phase", "up") == "up":
+        for v, s in zip(d.vcpus, specs):
+            if v.workload != s:
+                v.workload, v.wl_state = s, {}
+    ctx.hv.trace("pyxl_workload", domid=domid, workload=specs)
+    return specs

@@ -1,0 +1,170 @@
+"""xl top, which is xentop: a live view on a terminal, or batch lines for scripts.
+
+Batch mode (-b) prints, every iteration, xentop's header line and one line per
+domain in its column formats, sorted by name as xentop sorts by default. CPU(%)
+is computed between iterations from simulated time (the first iteration shows
+0.0, as xentop does without a previous sample).
+
+Time between iterations: on a realtime host, pyxl waits DELAY seconds. On a
+manual-clock host nothing would ever change, so each iteration after the
+first advances the host's clock by DELAY seconds and keeps it there, exactly
+as `pyxl clock advance DELAY` would: `top -b -i 3 -d 2` moves the clock 4 s.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from pyxl.cli.base import out, session, xl_command
+
+# (header, width) as xentop.c's fields[] table, NAME first.
+FIELDS = (("NAME", 10), ("STATE", 6), ("CPU(sec)", 10), ("CPU(%)", 6), ("MEM(k)", 10),
+          ("MEM(%)", 6), ("MAXMEM(k)", 10), ("MAXMEM(%)", 9), ("VCPUS", 5), ("NETS", 4),
+          ("NETTX(k)", 8), ("NETRX(k)", 8), ("VBDS", 4), ("VBD_OO", 8), ("VBD_RD", 8),
+          ("VBD_WR", 8), ("VBD_RSECT", 10), ("VBD_WSECT", 10), ("SSID", 4))
+
+
+def header(name_width: int = 10) -> str:
+    return " ".join(f"{h:>{name_width if h == 'NAME' else w}}" for h, w in FIELDS) + "\n"
+
+
+def domain_line(d, pct: float, tot_kb: int, full_name: bool, name_width: int) -> str:
+    name = f"{d.name:>{name_width}}" if full_name else f"{d.name[:10]:>10}"
+    maxmem = "no limit" if d.max_kb is None else str(d.max_kb)
+    maxpct = "n/a" if d.max_kb is None else f"{100.0 * d.max_kb / tot_kb:.1f}"
+    cols = [name, f"{d.state}", f"{d.cpu_ns // 1_000_000_000:>10}", f"{pct:6.1f}",
+            f"{d.cur_kb:>10}", f"{100.0 * d.cur_kb / tot_kb:6.1f}", f"{maxmem:>10}",
+            f"{maxpct:>9}", f"{d.vcpus:>5}", f"{d.nets:>4}", f"{0:>8}", f"{0:>8}",
+            f"{d.vbds:>4}", f"{0:>8}", f"{0:>8}", f"{0:>8}", f"{0:>10}", f"{0:>10}",
+            f"{d.ssid:>4}"]
+    return " ".join(cols) + "\n"
+
+
+def vcpu_lines(d) -> str:
+    text = "VCPUs(sec): "
+    for i, (vcpuid, ns) in enumerate(d.vcpu_ns):
+        if vcpuid != 0 and vcpuid % 5 == 0:
+            text += "\n        "
+        text += f" {vcpuid:2}: {ns // 1_000_000_000:10}s"
+    return text + "\n"
+
+
+def _ordered(domains, dom0_first: bool):
+    doms = sorted(domains, key=lambda d: (d.name.lower(), d.domid))
+    if dom0_first:
+        doms.sort(key=lambda d: d.name != "Domain-0")
+    return doms
+
+
+def render_batch(s, prev, opts) -> str:
+    from pyxl.toolstack.top import cpu_pct
+
+    doms = _ordered(s.domains, opts["dom0_first"])
+    width = 10
+    if opts["full_name"]:
+        width = max([10] + [len(d.name) for d in doms])
+    text = ""
+    for i, d in enumerate(doms):
+        if i == 0 or opts["repeat_header"]:
+            text += header(width)
+        text += domain_line(d, cpu_pct(d, prev, s.now_ns), s.tot_kb, opts["full_name"], width)
+        if opts["vcpus"]:
+            text += vcpu_lines(d)
+    return text
+
+
+def _take_sample(ctx, advance_ns: int):
+    from pyxl.toolstack.top import sample
+
+    with session(ctx, write=advance_ns > 0) as xc:
+        if advance_ns and xc.host.clock == "manual":
+            xc.host.advance_to(xc.host.now_ns + advance_ns)
+        return sample(xc), xc.host.clock
+
+
+@xl_command("top")
+@click.option("-d", "--delay", default="3")
+@click.option("-b", "--batch", is_flag=True)
+@click.option("-i", "--iterations")
+@click.option("-v", "--vcpus", is_flag=True)
+@click.option("-r", "--repeat-header", "repeat_header", is_flag=True)
+@click.option("-f", "--full-name", "full_name", is_flag=True)
+@click.option("-z", "--dom0-first", "dom0_first", is_flag=True)
+@click.option("-n", "--networks", is_flag=True)
+@click.option("-x", "--vbds", is_flag=True)
+@click.pass_context
+def cmd_top(ctx, delay, batch, iterations, vcpus, repeat_header, full_name, dom0_first,
+            networks, vbds):
+    from pyxl.cli.sched import strtol
+
+    delay_s = max(0, strtol(delay))
+    count = strtol(iterations) if iterations is not None else None
+    opts = dict(vcpus=vcpus, repeat_header=repeat_header, full_name=full_name,
+                dom0_first=dom0_first)
+    if not batch and sys.stdout.isatty():
+        return _live(ctx, delay_s, count, opts)
+    prev = None
+    n = 0
+    while True:
+        s, clock = _take_sample(ctx, 0 if prev is None else delay_s * 1_000_000_000)
+        out(render_batch(s, prev, opts))
+        sys.stdout.flush()
+        prev = s
+        n += 1
+        if count is not None and n >= count:
+            break
+        if clock == "realtime":
+            time.sleep(delay_s)
+    return 0
+
+
+def _live(ctx, delay_s: int, count: int | None, opts) -> int:
+    """The interactive view: xentop's summary and table, refreshed in place (rich)."""
+    from rich.console import Group
+    from rich.live import Live
+    from rich.table import Table
+    from rich.text import Text
+
+    from pyxl.toolstack.top import cpu_pct, summary_counts
+
+    def view(s, prev):
+        c = summary_counts(s)
+        clock = time.strftime("%H:%M:%S", time.localtime(s.wall))
+        used = s.tot_kb - s.free_kb
+        head = Text(
+            f"xentop - {clock}   Xen {s.xen_version}\n"
+            f"{len(s.domains)} domains: {c['running']} running, {c['blocked']} blocked, "
+            f"{c['paused']} paused, {c['crashed']} crashed, {c['dying']} dying, "
+            f"{c['shutdown']} shutdown \n"
+            f"Mem: {s.tot_kb}k total, {used}k used, {s.free_kb}k free    "
+            f"CPUs: {s.nr_cpus} @ {s.cpu_mhz}MHz")
+        table = Table(box=None, header_style="reverse")
+        for h, _w in FIELDS[:10]:
+            table.add_column(h, justify="right")
+        for d in _ordered(s.domains, opts["dom0_first"]):
+            pct = cpu_pct(d, prev, s.now_ns)
+            table.add_row(d.name if opts["full_name"] else d.name[:10], d.state,
+                          str(d.cpu_ns // 1_000_000_000), f"{pct:.1f}", str(d.cur_kb),
+                          f"{100.0 * d.cur_kb / s.tot_kb:.1f}",
+                          "no limit" if d.max_kb is None else str(d.max_kb),
+                          "n/a" if d.max_kb is None else f"{100.0 * d.max_kb / s.tot_kb:.1f}",
+                          str(d.vcpus), str(d.nets))
+        return Group(head, table, Text("Ctrl-C to quit", style="dim"))
+
+    prev = None
+    n = 0
+    try:
+        s, clock = _take_sample(ctx, 0)
+        with Live(view(s, None), auto_refresh=False) as live:
+            while count is None or n + 1 < count:
+                time.sleep(delay_s if clock == "realtime" else max(1, delay_s) * 0.25)
+                prev = s
+                s, clock = _take_sample(ctx, delay_s * 1_000_000_000)
+                live.update(view(s, prev), refresh=True)
+                n += 1
+    except KeyboardInterrupt:
+        pass
+    return 0
