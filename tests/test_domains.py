@@ -246,3 +246,73 @@ def test_example_configs_create(pyxl, name):
 
     r = pyxl("create", "-q", str(REPO / "configs" / name))
     assert r.code == 0, r.err
+
+
+def test_create_debug_prints_config_to_stderr_and_creates(pyxl, guest_cfg):
+    r = pyxl("create", "-q", "-d", guest_cfg("vm1"))
+    assert r.code == 0 and r.out == ""
+    assert json.loads(r.err)["c_info"]["name"] == "vm1"
+    assert "vm1" in rows(pyxl)
+
+
+def test_create_dry_run_creates_nothing(pyxl, guest_cfg):
+    r = pyxl("create", "-n", guest_cfg("vm1"))
+    assert r.code == 0 and json.loads(r.out)["b_info"]["max_memkb"] == 512 * 1024
+    assert list(rows(pyxl)) == ["Domain-0"]
+
+
+def test_create_console_shows_the_console(pyxl, guest_cfg):
+    r = pyxl("create", "-q", "-c", guest_cfg("vm1"))
+    assert r.code == 0
+    assert r.out.startswith("[    0.000000] Linux version")
+
+
+def test_create_foreground_waits_for_death(guest_cfg):
+    import subprocess
+    import sys
+    import time
+
+    from conftest import spawn
+
+    path = guest_cfg("fg")
+    p = subprocess.Popen([sys.executable, "-m", "pyxl", "create", "-q", "-F", path],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(100):
+        if spawn("domid", "fg").returncode == 0:
+            break
+        time.sleep(0.1)
+    time.sleep(0.3)
+    assert p.poll() is None  # still monitoring
+    assert spawn("destroy", "fg").returncode == 0
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0
+    assert re.match(r"^Waiting for domain fg \(domid 1\) to die \[pid \d+\]\n"
+                    r"Domain 1 has been destroyed\.\n$", err), err
+
+
+def test_global_verbose_and_timestamps(pyxl):
+    r = pyxl("-T", "pause", "55")
+    assert r.code == 0
+    assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \w+ \[\d+\] libxl: error: "
+                    r"libxl_domain\.c:\d+:libxl_domain_pause: Domain 55:Pausing domain: "
+                    r"No such process\n$", r.err), r.err
+    assert pyxl("-vvv", "-f", "-t", "list").code == 0
+
+
+def test_list_context_and_numa_columns(pyxl):
+    z = pyxl("list", "-Z").out.splitlines()
+    assert z[0].endswith("Time(s)   Security Label")
+    assert z[1].endswith("       0.0                -")
+    n = pyxl("list", "-n").out.splitlines()
+    assert n[0].endswith("Time(s) NODE Affinity") and n[1].endswith(" all")
+
+
+def test_info_numa(pyxl):
+    pyxl("host", "boot", "--cpus", "4", "--nodes", "2", "--memory", "4096")
+    out = pyxl("info", "-n").out
+    assert ("cpu_topology           :\ncpu:    core    socket     node\n"
+            "  0:       0        0        0\n  1:       0        0        0\n"
+            "  2:       0        1        1\n  3:       0        1        1\n") in out
+    assert "numa_info              :\nnode:    memsize    memfree    distances\n" in out
+    assert "   0:      2048       1536      10,20\n   1:      2048       1536      20,10\n" in out
+    assert pyxl("info", "-n", "nr_cpus").out == out  # the filter is ignored with -n

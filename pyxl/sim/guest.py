@@ -5,11 +5,25 @@ lines at plausible, fixed offsets, with one vCPU busy), then settles into the
 workload its config asks for. Everything is deterministic: the same config
 gives the same console and the same timings.
 
+Guests with PV drivers (every PV and PVH guest; HVM guests unless their
+config says xen_platform_pci=0) bring up xenbus early in boot: they write
+control/feature-{poweroff,reboot,suspend} = "1" and register watches, through
+the XenStore engine as their own connection, on control/shutdown,
+control/sysrq, memory/target and cpu, as Linux's manage.c, xen-balloon.c and
+cpu_hotplug.c do. Watch events are read from the store's change log, so a
+write by any process is seen; each is handled WATCH_LATENCY_NS after the step
+that noticed it, and the guest's answer comes after the delays below.
+
 State lives in the `guest` column of the domain's row, as a dict:
-  phase       "created" (never run yet) | "booting" | "up"
+  phase       "created" (never run yet) | "booting" | "up" | "s3"
   boot_ns     when the kernel started (simulated ns)
   ready_ns    when it reaches its login prompt
   workload    the per-vCPU workload specs to run once up
+  pv          has PV drivers; drivers_ns when xenbus comes up; drivers_up
+  xs_seq      last XenStore change this guest has looked at
+  pending     [[due_ns, what, arg], ...] reactions still to happen
+  balloon     {"target_kb", "diff_kb", "next_ns"} while ballooning
+  callback_irq  HVM_PARAM_CALLBACK_IRQ as the PV drivers set it (0: none)
 """
 
 from __future__ import annotations
@@ -25,6 +39,24 @@ MS = 1_000_000
 
 # How long a guest of each type takes from unpause to login prompt.
 BOOT_NS = {"pv": 1800 * MS, "pvh": 1500 * MS, "hvm": 4200 * MS}
+# When xenbus is up (kernel time; HVM kernels start after the firmware).
+DRIVERS_NS = {"pv": 150 * MS, "pvh": 150 * MS, "hvm": 2550 * MS}
+HVM_FIRMWARE_MS = 2400.0
+WATCH_LATENCY_NS = 2 * MS          # xenstored -> xenwatch thread -> handler
+POWEROFF_NS = 1200 * MS            # systemd stopping units, then SCHEDOP_shutdown
+REBOOT_NS = 1400 * MS
+SUSPEND_NS = 60 * MS               # freeze processes, suspend devices
+CRASH_NS = 1 * MS
+ACPI_LATENCY_NS = 20 * MS          # SCI -> acpid/logind
+VCPU_HOTPLUG_NS = 5 * MS
+# The balloon driver moves BALLOON_STEP_KB per BALLOON_TICK_NS (320 MiB/s),
+# and retries after BALLOON_RETRY_NS when Xen has no memory to give.
+BALLOON_TICK_NS = 100 * MS
+BALLOON_STEP_KB = 32 * 1024
+BALLOON_RETRY_NS = 1000 * MS
+
+SHUTDOWN_COMMANDS = ("poweroff", "halt", "reboot", "suspend")
+RELEASE = "6.1.0-pyxl-amd64"
 
 
 @dataclass
@@ -46,14 +78,13 @@ def new_state(info: GuestInfo) -> dict:
 
 def boot_console(info: GuestInfo) -> list[tuple[int, str]]:
     """The console lines of one boot, as (offset from boot in ns, text)."""
-    release = "6.1.0-pyxl-amd64"
     lines: list[tuple[int, str]] = []
 
     if info.type == "hvm":
         lines.append((0, "SeaBIOS (version 1.16.3-pyxl)"))
         lines.append((40 * MS, "Machine UUID from Xen"))
         lines.append((900 * MS, "Booting from Hard Disk..."))
-        base = 2400.0
+        base = HVM_FIRMWARE_MS
     else:
         base = 0.0
 
@@ -61,7 +92,7 @@ def boot_console(info: GuestInfo) -> list[tuple[int, str]]:
         # Kernel timestamps count from the kernel's own start.
         lines.append((int((base + ms) * MS), f"[{ms / 1000:12.6f}] {text}"))
 
-    rel(0, f"Linux version {release} (pyxl@sim) (gcc 12.2.0) #1 SMP PREEMPT_DYNAMIC")
+    rel(0, f"Linux version {RELEASE} (pyxl@sim) (gcc 12.2.0) #1 SMP PREEMPT_DYNAMIC")
     rel(0, f"Command line: {info.cmdline}".rstrip())
     if info.type == "pv":
         rel(0, "Booting kernel on Xen")
@@ -94,32 +125,395 @@ def boot_console(info: GuestInfo) -> list[tuple[int, str]]:
 # --- the guest's life over simulated time -----------------------------------
 
 
+def _xs_last_seq(host: "Host") -> int:
+    row = host.conn.execute("SELECT MAX(seq) FROM xs_change").fetchone()
+    return row[0] or 0
+
+
 def next_event_ns(host: "Host", d: "Domain", g: dict) -> int | None:
     """When this guest next does something on its own (None: nothing planned)."""
-    if g.get("phase") == "booting":
-        return g["ready_ns"]
-    return None
+    if d.domid == 0 or d.shutdown or d.dying:
+        return None
+    times = []
+    phase = g.get("phase")
+    if phase == "booting":
+        times.append(g["ready_ns"])
+    if g.get("pv") and not g.get("drivers_up") and "drivers_ns" in g:
+        times.append(g["drivers_ns"])
+    times.extend(p[0] for p in g.get("pending", ()))
+    balloon = g.get("balloon")
+    if balloon and balloon.get("next_ns") is not None:
+        times.append(balloon["next_ns"])
+    if g.get("drivers_up") and _xs_last_seq(host) > g.get("xs_seq", 0):
+        times.append(host.hv.now_ns)  # something changed in the store: look now
+    return min(times) if times else None
 
 
 def step(host: "Host", d: "Domain", g: dict, now: int) -> None:
     """React to everything that has happened to this guest by `now`."""
+    if d.domid == 0:
+        return
+    triggers = [t for t in getattr(host.hv, "triggers", ()) if t[0] == d.domid]
+    if triggers:
+        host.hv.triggers = [t for t in host.hv.triggers if t[0] != d.domid]
+    if d.shutdown or d.dying:
+        return
     phase = g.get("phase")
     if phase == "created" and d.can_run:
         _start_boot(host, d, g, now)
     elif phase == "booting" and g["ready_ns"] <= now:
         g["phase"] = "up"
         for v, spec in zip(d.vcpus, per_vcpu(g["workload"], len(d.vcpus))):
-            v.workload, v.wl_state = spec, {}
+            if v.online:
+                v.workload, v.wl_state = spec, {}
         host.mark_guest_dirty(d.domid)
+    for _, trigger, _vcpu in triggers:
+        _on_trigger(host, d, g, now, trigger)
+    if g.get("pv") and not g.get("drivers_up") and g.get("drivers_ns", now + 1) <= now:
+        _drivers_up(host, d, g, now)
+    if g.get("drivers_up"):
+        _read_watches(host, d, g, now)
+    _run_pending(host, d, g, now)
+    _balloon(host, d, g, now)
 
 
 def _start_boot(host: "Host", d: "Domain", g: dict, now: int) -> None:
     info = GuestInfo(**g["info"])
     g.update(phase="booting", boot_ns=now, ready_ns=now + BOOT_NS[d.type])
+    g["pv"] = _has_pv_drivers(host, d)
+    if g["pv"]:
+        g["drivers_ns"] = now + DRIVERS_NS[d.type]
     for v in d.vcpus:
         v.workload, v.wl_state = ("busy" if v.vcpuid == 0 else "idle"), {}
     host.append_console(d.domid, [(now + t, line) for t, line in boot_console(info)])
     host.mark_guest_dirty(d.domid)
+
+
+def _has_pv_drivers(host: "Host", d: "Domain") -> bool:
+    """PV and PVH guests always; HVM guests unless xen_platform_pci=0 hides the
+    Xen platform PCI device their PV drivers bind to."""
+    if d.type != "hvm":
+        return True
+    cfg = getattr(host, "_pending_config", {}).get(d.domid) or host.config(d.domid) or {}
+    return (cfg.get("type_info") or {}).get("xen_platform_pci", True) is not False
+
+
+def _kernel_ts(g: dict, d: "Domain", t: int) -> str:
+    base = g.get("boot_ns", 0) + (int(HVM_FIRMWARE_MS * MS) if d.type == "hvm" else 0)
+    return f"[{max(0, t - base) / 1e9:12.6f}]"
+
+
+def _console(host: "Host", d: "Domain", g: dict, t: int, texts: list[str],
+             kernel: bool = True) -> None:
+    host.append_console(d.domid, [(t, f"{_kernel_ts(g, d, t)} {s}" if kernel else s)
+                                  for s in texts])
+
+
+def _xs(host: "Host", d: "Domain"):
+    """The store as this guest's own connection sees it."""
+    return host.xs(caller=d.domid)
+
+
+WATCHES = (("control/shutdown", "shutdown"), ("control/sysrq", "sysrq"),
+           ("memory/target", "balloon"), ("cpu", "cpu"))
+
+
+def _drivers_up(host: "Host", d: "Domain", g: dict, now: int) -> None:
+    from pyxl.xenstore.errors import XenStoreError
+
+    xs = _xs(host, d)
+    g["drivers_up"] = True
+    if d.type == "hvm":
+        g["callback_irq"] = 1  # HVMOP_set_param(HVM_PARAM_CALLBACK_IRQ)
+    g["xs_seq"] = xs.last_seq()
+    for key in ("feature-poweroff", "feature-reboot", "feature-suspend"):
+        try:
+            xs.write(f"control/{key}", b"1")
+        except XenStoreError:
+            pass  # a toolstack that did not make the node: Linux carries on
+    for path, token in WATCHES:
+        try:
+            xs.watch(path, token)
+        except XenStoreError:
+            pass
+    host.mark_guest_dirty(d.domid)
+
+
+def _read_watches(host: "Host", d: "Domain", g: dict, now: int) -> None:
+    xs = _xs(host, d)
+    seq = g.get("xs_seq", 0)
+    last = xs.last_seq()
+    if last <= seq:
+        return
+    pend = g.setdefault("pending", [])
+    for ev in xs.pending_events(since_seq=seq):
+        pend.append([now + WATCH_LATENCY_NS, "watch:" + ev.token, ev.path])
+    g["xs_seq"] = last
+    host.mark_guest_dirty(d.domid)
+
+
+def _run_pending(host: "Host", d: "Domain", g: dict, now: int) -> None:
+    while True:
+        pend = g.get("pending") or []
+        due = sorted((p for p in pend if p[0] <= now), key=lambda p: p[0])
+        if not due or d.shutdown:
+            return
+        item = due[0]
+        pend.remove(item)
+        host.mark_guest_dirty(d.domid)
+        t, what, arg = item
+        _ACTIONS[what.split(":")[0]](host, d, g, t, what, arg)
+
+
+def _schedule(g: dict, t: int, what: str, arg=None) -> None:
+    g.setdefault("pending", []).append([t, what, arg])
+
+
+# --- watch handlers ----------------------------------------------------------
+
+
+def _on_watch(host, d, g, t, what, path) -> None:
+    token = what.split(":", 1)[1]
+    {"shutdown": _shutdown_watch, "sysrq": _sysrq_watch, "balloon": _balloon_watch,
+     "cpu": _cpu_watch}[token](host, d, g, t, path)
+
+
+def _read(xs, path: str) -> str | None:
+    from pyxl.xenstore.errors import XenStoreError
+
+    try:
+        return xs.read(path).decode("latin-1")
+    except XenStoreError:
+        return None
+
+
+def _shutdown_watch(host, d, g, t, _path) -> None:
+    """manage.c's shutdown_handler: acknowledge known commands with "", then act."""
+    xs = _xs(host, d)
+    value = _read(xs, "control/shutdown")
+    if not value:
+        return
+    if value not in SHUTDOWN_COMMANDS:
+        _console(host, d, g, t, [f"xen:manage: Ignoring shutdown request: {value}"])
+        return
+    xs.write("control/shutdown", b"")
+    if value == "suspend":
+        _console(host, d, g, t, ["Freezing user space processes",
+                                 "Freezing user space processes completed"])
+        _schedule(g, t + SUSPEND_NS, "shutdown", "suspend")
+    elif value == "reboot":
+        _console(host, d, g, t, ["systemd[1]: Received SIGINT.",
+                                 "systemd[1]: Starting systemd-reboot.service - System Reboot..."],
+                 kernel=False)
+        _schedule(g, t + REBOOT_NS, "shutdown", "reboot")
+    else:
+        _console(host, d, g, t, ["systemd[1]: Starting systemd-poweroff.service - "
+                                 "System Power Off..."], kernel=False)
+        _schedule(g, t + POWEROFF_NS, "shutdown", "poweroff")
+
+
+SYSRQ_HELP = ("sysrq: HELP : loglevel(0-9) reboot(b) crash(c) terminate-all-tasks(e) "
+              "memory-full-oom-kill(f) kill-all-tasks(i) thaw-filesystems(j) sak(k) "
+              "show-backtrace-all-active-cpus(l) show-memory-usage(m) nice-all-RT-tasks(n) "
+              "poweroff(o) show-registers(p) show-all-timers(q) unraw(r) sync(s) "
+              "show-task-states(t) unmount(u) show-blocked-tasks(w) dump-ftrace-buffer(z)")
+
+
+def _sysrq_watch(host, d, g, t, _path) -> None:
+    """manage.c's sysrq_handler: acknowledge with "", then handle_sysrq(key)."""
+    xs = _xs(host, d)
+    value = _read(xs, "control/sysrq")
+    if not value:
+        return
+    xs.write("control/sysrq", b"")
+    key = value[0]
+    if key == "c":
+        _console(host, d, g, t, [
+            "sysrq: Trigger a crash",
+            "Kernel panic - not syncing: sysrq triggered crash",
+            f"CPU: 0 PID: 27 Comm: xenwatch Not tainted {RELEASE} #1",
+            "Call Trace:", " <TASK>", " dump_stack_lvl+0x44/0x5c", " panic+0x118/0x2ed",
+            " sysrq_handle_crash+0x16/0x20", " __handle_sysrq.cold+0x43/0x11b",
+            " sysrq_handler+0x7c/0xd0", " xenwatch_thread+0x91/0x180", " kthread+0xd7/0x100",
+            " </TASK>", "Kernel Offset: disabled"])
+        _schedule(g, t + CRASH_NS, "shutdown", "crash")
+    elif key == "b":
+        _console(host, d, g, t, ["sysrq: Resetting"])
+        _schedule(g, t + CRASH_NS, "shutdown", "reboot")
+    elif key == "o":
+        _console(host, d, g, t, ["sysrq: Power Off"])
+        _schedule(g, t + 50 * MS, "shutdown", "poweroff")
+    elif key == "s":
+        _console(host, d, g, t, ["sysrq: Emergency Sync", "Emergency Sync complete"])
+    elif key == "u":
+        _console(host, d, g, t, ["sysrq: Emergency Remount R/O", "Emergency Remount complete"])
+    elif key.isdigit():
+        _console(host, d, g, t, [f"sysrq: Changing Loglevel", f"sysrq: Loglevel set to {key}"])
+    else:
+        _console(host, d, g, t, [SYSRQ_HELP])
+
+
+def _balloon_watch(host, d, g, t, _path) -> None:
+    """xen-balloon.c's watch_target: a new target in KiB (HVM: less the fudge)."""
+    value = _read(_xs(host, d), "memory/target")
+    try:
+        target = int(value or "")
+    except ValueError:
+        return
+    b = g.get("balloon") or {}
+    if "diff_kb" not in b:
+        b["diff_kb"] = 0 if d.type != "hvm" else max(0, d.tot_memkb - target)
+    b["target_kb"] = target + b["diff_kb"]
+    b["next_ns"] = t if d.tot_memkb != b["target_kb"] else None
+    g["balloon"] = b
+
+
+def _cpu_watch(host, d, g, t, path) -> None:
+    """cpu_hotplug.c: cpu/N/availability says "online" or "offline"."""
+    parts = path.split("/")
+    ids = [int(parts[1])] if len(parts) >= 2 and parts[1].isdigit() else range(len(d.vcpus))
+    xs = _xs(host, d)
+    for i in ids:
+        if i >= len(d.vcpus):
+            continue
+        state = _read(xs, f"cpu/{i}/availability")
+        v = d.vcpus[i]
+        if state == "online" and not v.online:
+            _schedule(g, t + VCPU_HOTPLUG_NS, "vcpu", [i, True])
+        elif state == "offline" and v.online and i != 0:
+            _schedule(g, t + VCPU_HOTPLUG_NS, "vcpu", [i, False])
+        elif state not in ("online", "offline", None):
+            _console(host, d, g, t, [f"xen_cpu: unknown state({state}) on CPU{i}"])
+
+
+def _vcpu(host, d, g, t, _what, arg) -> None:
+    vcpuid, online = arg
+    if online:
+        spec = "idle"
+        if g.get("phase") == "up":
+            spec = per_vcpu(g["workload"], len(d.vcpus))[vcpuid]
+        host.hv.vcpu_op_up(d.domid, vcpuid, spec)
+        _console(host, d, g, t, [f"installing Xen timer for CPU {vcpuid}",
+                                 f"smpboot: Booting Node 0 Processor {vcpuid}"])
+    else:
+        host.hv.vcpu_op_down(d.domid, vcpuid)
+        _console(host, d, g, t, [f"smpboot: CPU {vcpuid} is now offline"])
+
+
+# --- ACPI events (HVM), NMIs --------------------------------------------------
+
+
+def _on_trigger(host, d, g, now, trigger) -> None:
+    if trigger == "nmi":
+        if g.get("phase") in ("booting", "up"):
+            _console(host, d, g, now, [
+                "Uhhuh. NMI received for unknown reason 00 on CPU 0.",
+                "Do you have a strange power saving mode enabled?",
+                "Dazed and confused, but trying to continue"])
+        return
+    if g.get("phase") == "s3" and trigger in ("power", "sleep"):
+        _schedule(g, now + ACPI_LATENCY_NS, "s3", "resume")
+        return
+    if g.get("phase") != "up":
+        return  # nobody listens to ACPI buttons before userspace is up
+    if trigger == "power":
+        _console(host, d, g, now + ACPI_LATENCY_NS,
+                 ["systemd-logind[412]: Power key pressed short.",
+                  "systemd-logind[412]: Powering off..."], kernel=False)
+        _schedule(g, now + ACPI_LATENCY_NS + POWEROFF_NS, "shutdown", "poweroff")
+    elif trigger == "sleep":
+        _console(host, d, g, now + ACPI_LATENCY_NS,
+                 ["systemd-logind[412]: Suspend key pressed."], kernel=False)
+        _schedule(g, now + ACPI_LATENCY_NS + SUSPEND_NS, "s3", "enter")
+
+
+def s3_resume(host: "Host", d: "Domain", g: dict, now: int) -> bool:
+    """The device model's system_wakeup: a guest in S3 resumes (False: not asleep)."""
+    if g.get("phase") != "s3":
+        return False
+    _schedule(g, now + ACPI_LATENCY_NS, "s3", "resume")
+    host.mark_guest_dirty(d.domid)
+    return True
+
+
+def _s3(host, d, g, t, _what, arg) -> None:
+    if arg == "enter":
+        _console(host, d, g, t, ["PM: suspend entry (deep)", "ACPI: PM: Preparing to enter "
+                                 "system sleep state S3"])
+        g["phase"] = "s3"
+        for v in d.vcpus:
+            v.workload, v.wl_state = "idle", {}
+    else:
+        _console(host, d, g, t, ["ACPI: PM: Waking up from system sleep state S3",
+                                 "PM: suspend exit"])
+        g["phase"] = "up"
+        for v, spec in zip(d.vcpus, per_vcpu(g["workload"], len(d.vcpus))):
+            if v.online:
+                v.workload, v.wl_state = spec, {}
+
+
+# --- shutting down -----------------------------------------------------------
+
+
+def _shutdown(host, d, g, t, _what, how) -> None:
+    """The last thing the kernel does: SCHEDOP_shutdown with the reason."""
+    from pyxl.hv.model import (SHUTDOWN_CRASH, SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT,
+                               SHUTDOWN_SUSPEND)
+
+    reason = {"poweroff": SHUTDOWN_POWEROFF, "reboot": SHUTDOWN_REBOOT,
+              "suspend": SHUTDOWN_SUSPEND, "crash": SHUTDOWN_CRASH}[how]
+    if how == "poweroff":
+        _console(host, d, g, t, ["reboot: Power down"])
+    elif how == "reboot":
+        _console(host, d, g, t, ["reboot: Restarting system"])
+    elif how == "suspend":
+        _console(host, d, g, t, ["xen:manage: suspending xenstore..."])
+    guest_shutdown(host, d, g, reason)
+
+
+def guest_shutdown(host: "Host", d: "Domain", g: dict, reason: int) -> None:
+    """SCHEDOP_shutdown, then what xenstored does on VIRQ_DOM_EXC (@releaseDomain)."""
+    host.hv.sched_shutdown(d.domid, reason)
+    g["pending"] = []
+    if g.get("balloon"):
+        g["balloon"]["next_ns"] = None
+    host.xs(0).domain_shutdown(d.domid)
+    host.mark_guest_dirty(d.domid)
+
+
+# --- the balloon driver ------------------------------------------------------
+
+
+def _balloon(host: "Host", d: "Domain", g: dict, now: int) -> None:
+    from pyxl.hv.hypervisor import HypercallError
+
+    b = g.get("balloon")
+    if not b or b.get("next_ns") is None or b["next_ns"] > now or d.shutdown:
+        return
+    gap = b["target_kb"] - d.tot_memkb
+    if gap == 0:
+        b["next_ns"] = None
+        return
+    chunk = max(-BALLOON_STEP_KB, min(BALLOON_STEP_KB, gap))
+    try:
+        if chunk > 0:
+            room = min(host.hv.free_kb(), d.max_memkb - d.tot_memkb)
+            chunk = min(chunk, max(0, room))
+            if chunk <= 0:
+                raise HypercallError("ENOMEM", "XENMEM_populate_physmap")
+            host.hv.memory_populate_physmap(d.domid, chunk)
+        else:
+            host.hv.memory_decrease_reservation(d.domid, -chunk)
+    except HypercallError:
+        b["next_ns"] = now + BALLOON_RETRY_NS
+        host.mark_guest_dirty(d.domid)
+        return
+    done = d.tot_memkb == b["target_kb"]
+    b["next_ns"] = None if done else now + BALLOON_TICK_NS
+    host.mark_guest_dirty(d.domid)
+
+
+_ACTIONS = {"watch": _on_watch, "shutdown": _shutdown, "vcpu": _vcpu, "s3": _s3}
 
 
 def per_vcpu(specs: list[str], n: int) -> list[str]:

@@ -175,7 +175,7 @@ def _xen_boot_log(opts: BootOptions, phys: PhysInfo) -> list[str]:
         f"(XEN) Using scheduler: {SCHED_BANNER[opts.sched]}",
         f"(XEN) Brought up {phys.nr_cpus} CPUs",
         f"(XEN) Dom0 has maximum {phys.nr_cpus} VCPUs",
-        f"(XEN) *** LOADING DOMAIN 0 ***",
+        "(XEN) *** LOADING DOMAIN 0 ***",
         f"(XEN)  Dom0 alloc.:   {opts.dom0_mem_mib * MIB}kB",
         "(XEN) Initial low memory virq threshold set at 0x4000 pages.",
         "(XEN) *** Serial input to DOM0 (type 'CTRL-a' three times to switch input)",

@@ -33,6 +33,10 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 from pyxl.errors import PyxlError
 from pyxl.toolstack import devices

@@ -26,6 +26,7 @@ vtpms, p9s and other devices pyxl does not simulate (printed as absent).
 from __future__ import annotations
 
 from pyxl.toolstack.config import DomainConfig
+from typing import Any
 
 # ---------------------------------------------------------------------------
 # YAJL-style rendering

@@ -1,0 +1,147 @@
+"""xl's monitoring process: what happens when a guest shuts down or crashes.
+
+`xl create` (without -e) leaves a background process per domain that waits
+for the domain to shut down and then applies the config's on_poweroff /
+on_reboot / on_watchdog / on_crash / on_soft_reset action
+(handle_domain_death in xl_vmcontrol.c). Here the host calls `on_step` after
+the guests at every simulation step, so the action happens at the simulated
+moment the guest shut down: a domain whose action is destroy is gone by the
+time anyone looks. Domains created with -e carry "monitored": False and are
+left as they are, as are dom0 and domains whose monitor already exited.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from pyxl.hv.model import (SHUTDOWN_CRASH, SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT,
+                           SHUTDOWN_SOFT_RESET, SHUTDOWN_SUSPEND, SHUTDOWN_WATCHDOG)
+
+if TYPE_CHECKING:
+    from pyxl.sim.host import Host
+
+REASON_KEY = {SHUTDOWN_POWEROFF: "on_poweroff", SHUTDOWN_REBOOT: "on_reboot",
+              SHUTDOWN_CRASH: "on_crash", SHUTDOWN_WATCHDOG: "on_watchdog",
+              SHUTDOWN_SOFT_RESET: "on_soft_reset"}
+# libxl enum names -> the names xl's log uses (get_action_on_shutdown_name).
+ACTION_NAME = {"destroy": "destroy", "restart": "restart", "restart_rename": "rename-restart",
+               "preserve": "preserve", "coredump_destroy": "coredump-destroy",
+               "coredump_restart": "coredump-restart", "soft_reset": "soft-reset"}
+
+
+def on_step(host: "Host", now: int) -> None:
+    """The host's hook: act on every monitored domain that has shut down."""
+    for domid in sorted(host.hv.domains):
+        d = host.hv.domains.get(domid)
+        if d is None or domid == 0 or not d.shutdown or d.dying:
+            continue
+        g = host.guest(domid)
+        if not g.get("monitored"):
+            continue
+        handle_domain_death(host, domid, d.shutdown_reason)
+
+
+def _log(host: "Host", domid: int, line: str) -> None:
+    """xl's monitor log (/var/log/xen/xl-<name>.log), kept in the guest state."""
+    g = host.guest(domid)
+    g.setdefault("monitor_log", []).append(line)
+    host.mark_guest_dirty(domid)
+
+
+def handle_domain_death(host: "Host", domid: int, reason: int | None) -> None:
+    from pyxl.toolstack.config import DomainConfig
+    from pyxl.toolstack.ctx import Ctx
+
+    g = host.guest(domid)
+    g["monitored"] = False  # this monitor's job ends here, whatever happens
+    host.mark_guest_dirty(domid)
+    _log(host, domid, f"Domain {domid} has shut down, reason code {reason} 0x{reason or 0:x}")
+    if reason == SHUTDOWN_SUSPEND:
+        _log(host, domid, "Domain has suspended.")
+        return
+    raw = host.config(domid) or getattr(host, "_pending_config", {}).get(domid)
+    if raw is None:
+        return
+    cfg = DomainConfig.from_json_dict(raw)
+    key = REASON_KEY.get(reason)
+    action = getattr(cfg, key) if key else "destroy"
+    _log(host, domid, f"Action for shutdown reason code {reason} is {ACTION_NAME[action]}")
+    ctx = Ctx(host)
+    if action in ("coredump_destroy", "coredump_restart"):
+        _log(host, domid, f"dumping core to /var/lib/xen/dump/{cfg.name}")
+        _core_dump(host, domid, cfg.name)
+        action = "destroy" if action == "coredump_destroy" else "restart"
+    if action == "preserve":
+        _log(host, domid, "Done. Exiting now")
+        return
+    if action == "restart_rename":
+        _preserve_renamed(ctx, domid, cfg)
+        _recreate(ctx, raw, keep_uuid=True)
+        return
+    if action == "soft_reset":
+        # A soft reset keeps the domain's memory and restarts its kernel.
+        from pyxl.sim import guest as guestos
+
+        host.hv.domctl_resumedomain(domid)
+        host.xs(0).resume(domid)
+        g.update(phase="created", pending=[], drivers_up=False, monitored=True)
+        g.pop("balloon", None)
+        guestos.step(host, host.hv.domains[domid], g, host.hv.now_ns)
+        return
+    _log(host, domid, f"Domain {domid} needs to be cleaned up: destroying the domain")
+    from pyxl.toolstack import domain as dom
+
+    dom.destroy(ctx, domid)
+    if action == "restart":
+        _recreate(ctx, raw, keep_uuid=True)
+
+
+def _recreate(ctx, raw: dict, keep_uuid: bool) -> int:
+    from pyxl.toolstack.config import DomainConfig
+    from pyxl.toolstack.create import create_domain
+
+    cfg = DomainConfig.from_json_dict(raw)
+    if not keep_uuid:
+        cfg.uuid = None
+    return create_domain(ctx, cfg, monitored=True)
+
+
+def _preserve_renamed(ctx, domid: int, cfg) -> None:
+    """libxl_domain_preserve: the dead domain keeps running under a new name
+    (suffix -YYYYmmddTHHMMZ, UTC) and a new UUID."""
+    from pyxl.toolstack import domain as dom
+    from pyxl.toolstack.create import new_uuid
+
+    host = ctx.host
+    suffix = time.strftime("-%Y%m%dT%H%MZ", time.gmtime(host.wall_time()))
+    d = host.hv.domain(domid)
+    old_name, old_uuid = d.name, d.uuid
+    _log(host, domid, f"Preserving domain {domid} {old_name} with suffix{suffix}")
+    dom.rename(ctx, domid, old_name + suffix, old_name)
+    uuid = new_uuid(ctx)
+    xs = ctx.xs()
+    vm_old, vm_new = f"/vm/{old_uuid}", f"/vm/{uuid}"
+    for entry in xs.walk(vm_old):
+        if entry.value is not None:
+            xs.write(vm_new + entry.path[len(vm_old):], entry.value)
+    xs.set_perms(vm_new, xs.get_perms(vm_old))
+    xs.write(vm_new + "/uuid", uuid.encode())
+    xs.rm(vm_old)
+    xs.write(f"/local/domain/{domid}/vm", vm_new.encode())
+    d.uuid = uuid
+
+
+def _core_dump(host: "Host", domid: int, name: str) -> None:
+    """Write a (token) core file where the host keeps its state: dump/<name>."""
+    from pyxl.state.paths import host_dir
+
+    d = host.hv.domain(domid)
+    path = host_dir(host.name) / "dump"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(
+            f"pyxl simulated core dump\ndomid {domid}\nname {name}\nuuid {d.uuid}\n"
+            f"memory_kb {d.tot_memkb}\nvcpus {len(d.vcpus)}\n")
+    except OSError as e:
+        _log(host, domid, f"core dump failed (rc=-3). {e.strerror}")
