@@ -436,6 +436,9 @@ class Host:
                     [(json.dumps(v.__dict__), v.domid, v.vcpuid) for v in d.vcpus])
             for pool in hv.pools.values():
                 _save_pool(conn, pool)
+            for (poolid,) in conn.execute("SELECT poolid FROM cpupools").fetchall():
+                if poolid not in hv.pools:  # destroyed by this command
+                    conn.execute("DELETE FROM cpupools WHERE poolid = ?", (poolid,))
             conn.executemany(
                 "INSERT INTO dmesg(t_ns, line) VALUES (?, ?)",
                 [(hv.now_ns, line) for line in hv.console_ring])

@@ -185,9 +185,6 @@ def destroy_pool(ctx: Ctx, poolid: int) -> bool:
     for cpu in list(pool.cpus):
         hv.sysctl_cpupool_removecpu(poolid, cpu)
     hv.sysctl_cpupool_destroy(poolid)
-    # The host saves every pool it has at the end of the command; a destroyed
-    # pool's row must go too.
-    ctx.host.conn.execute("DELETE FROM cpupools WHERE poolid = ?", (poolid,))
     ctx.xs().rm(f"/local/pool/{poolid}")
     return True
 

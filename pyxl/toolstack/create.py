@@ -129,7 +129,6 @@ def _pool_id(ctx: Ctx, pool: str | None) -> int:
 
 def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
     """Everything between createdomain and unpause, in libxl's order."""
-    from pyxl.hv import sched
 
     hv, domid = ctx.hv, d.domid
     xs = ctx.xs()
@@ -145,8 +144,9 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
         cmdline=cfg.cmdline)
     xs_layout.domain_make(xs, b)
     d.sched_params = _sched_params(pool.sched, cfg, len(cfg.avail_vcpus))
-    hv.domctl_max_vcpus(domid, cfg.max_vcpus, len(cfg.avail_vcpus),
-                        sched.default_vcpu_params(pool.sched),
+    # vCPUs start with no parameters of their own: they follow the domain's
+    # (RTDS period/budget from the config) until sched-rtds -v sets them.
+    hv.domctl_max_vcpus(domid, cfg.max_vcpus, len(cfg.avail_vcpus), {},
                         ["idle"] * cfg.max_vcpus)
     for v in d.vcpus:
         hard = _nth(cfg.vcpu_hard_affinity, v.vcpuid)
