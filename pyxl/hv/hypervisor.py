@@ -107,6 +107,8 @@ class Hypervisor:
         self.console_ring: list[str] = []  # lines logged during this command
         self.destroyed: set[int] = set()
         self._trace = trace
+        # Set by sched-trace to watch the schedulers' decisions as they are made.
+        self.sched_trace: Callable[[dict], None] | None = None
 
     # --- bookkeeping -----------------------------------------------------
 
@@ -278,9 +280,8 @@ class Hypervisor:
 
         for pool in self.pools.values():
             members = [d for d in self.domains.values() if d.poolid == pool.poolid]
-            # sched-trace sets `sched_trace` to watch the decisions as they are made.
             advance_pool(pool, members, self.now_ns, t_ns, seed=self.seed,
-                         trace=getattr(self, "sched_trace", None))
+                         trace=self.sched_trace)
         self.now_ns = t_ns
 
     # --- scheduler and cpupool operations (added for the sched/cpupool commands) ---

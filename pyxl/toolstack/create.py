@@ -129,7 +129,6 @@ def _pool_id(ctx: Ctx, pool: str | None) -> int:
 
 def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
     """Everything between createdomain and unpause, in libxl's order."""
-
     hv, domid = ctx.hv, d.domid
     xs = ctx.xs()
     pool = hv.pools[d.poolid]

@@ -47,8 +47,7 @@ def physinfo(ctx: Ctx) -> list[tuple[str, str]]:
 
 
 def free_cpus(ctx: Ctx) -> int:
-    used = {cpu for pool in ctx.hv.pools.values() for cpu in pool.cpus}
-    return ctx.host.physinfo.nr_cpus - len(used)
+    return len(ctx.hv.free_cpus())
 
 
 def cpu_topology(ctx: Ctx) -> list[tuple[int, int, int, int]]:
