@@ -93,3 +93,44 @@ def _leading_digits(text: str) -> str:
             break
         out_digits += ch
     return out_digits
+
+
+@xl_command("vcpu-set")
+@click.option("-i", "--ignore-host", "ignore_host", is_flag=True)
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_vcpu_set(ctx, ignore_host, args):
+    from pyxl.cli.base import err, need_args
+    from pyxl.toolstack.vcpu import vcpu_set
+
+    need_args("vcpu-set", args, 2)
+    with session(ctx, write=True) as xc:
+        domid = find_domain(xc, args[0])
+        text = args[1].lstrip()
+        digits = text[1:] if text[:1] == "+" else text
+        n = ""
+        for ch in digits:
+            if not (ch.isascii() and ch.isdigit()):
+                break
+            n += ch
+        if not n or int(n) > 2**31 - 1:
+            err("Error: Invalid argument.")
+            return 1
+        count = int(n)
+        if not ignore_host:
+            d = xc.hv.domains.get(domid)
+            if d is None:
+                xc.log("error", "libxl_domain.c:356:libxl_domain_info", "Getting domain info",
+                       domid, "No such process")
+                return 1
+            host_cpus = xc.host.physinfo.nr_cpus
+            if count > d.online_vcpus and count > host_cpus:
+                err(f"You are overcommmitting! You have {host_cpus} physical CPUs and want "
+                    f"{count} vCPUs! Aborting, use --ignore-host to continue")
+                return 1
+        rc = vcpu_set(xc, domid, count)
+        if rc == -21:
+            err(f"Domain {domid} does not exist.")
+        elif rc:
+            err(f"libxl_set_vcpuonline failed domid={domid} max_vcpus={count}, rc: {rc}")
+        return 1 if rc else 0

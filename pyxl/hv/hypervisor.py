@@ -34,6 +34,7 @@ class HypercallError(Exception):
         "EPERM": "Operation not permitted",
         "EACCES": "Permission denied",
         "ENOSPC": "No space left on device",
+        "ENOSYS": "Function not implemented",
     }
 
     def __init__(self, errno: str, op: str = ""):

@@ -169,6 +169,7 @@ def step(host: "Host", d: "Domain", g: dict, now: int) -> None:
         host.mark_guest_dirty(d.domid)
     for _, trigger, _vcpu in triggers:
         _on_trigger(host, d, g, now, trigger)
+        host.mark_guest_dirty(d.domid)
     if g.get("pv") and not g.get("drivers_up") and g.get("drivers_ns", now + 1) <= now:
         _drivers_up(host, d, g, now)
     if g.get("drivers_up"):
@@ -348,7 +349,7 @@ def _sysrq_watch(host, d, g, t, _path) -> None:
     elif key == "u":
         _console(host, d, g, t, ["sysrq: Emergency Remount R/O", "Emergency Remount complete"])
     elif key.isdigit():
-        _console(host, d, g, t, [f"sysrq: Changing Loglevel", f"sysrq: Loglevel set to {key}"])
+        _console(host, d, g, t, ["sysrq: Changing Loglevel", f"sysrq: Loglevel set to {key}"])
     else:
         _console(host, d, g, t, [SYSRQ_HELP])
 
@@ -521,3 +522,10 @@ def per_vcpu(specs: list[str], n: int) -> list[str]:
     if not specs:
         return ["idle"] * n
     return [specs[min(i, len(specs) - 1)] for i in range(n)]
+
+
+def dom0_xenbus_up(xs) -> None:
+    """What Domain-0's own kernel writes once its xenbus is up: it answers the
+    PV control protocol like any Linux guest (xen-init-dom0 writes the rest)."""
+    for key in ("feature-poweroff", "feature-reboot", "feature-suspend"):
+        xs.write(f"/local/domain/0/control/{key}", b"1")

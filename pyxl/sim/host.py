@@ -152,6 +152,7 @@ def _init_host(conn: sqlite3.Connection, opts: BootOptions, wall: float) -> None
         ("/local/pool/0/name", "Pool-0"),
     ):
         xs.write(path, value.encode())
+    guestos.dom0_xenbus_up(xs)
 
 
 SCHED_BANNER = {
@@ -273,6 +274,10 @@ class Host:
         return n
 
     # --- state, loaded on first use ---
+
+    @property
+    def hv_loaded(self) -> bool:
+        return self._hv is not None
 
     @property
     def hv(self) -> Hypervisor:

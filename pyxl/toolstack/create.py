@@ -140,7 +140,12 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
         store_mfn=0x100000 + domid * 0x1000 + 0xFFE,
         console_mfn=0x100000 + domid * 0x1000 + 0xFFF,
         start_time=ctx.host.wall_time(), kernel=cfg.kernel, ramdisk=cfg.ramdisk,
-        cmdline=cfg.cmdline)
+        cmdline=cfg.cmdline, acpi=_ti_flag(cfg, "acpi", True),
+        acpi_s3=_ti_flag(cfg, "acpi_s3", True), acpi_s4=_ti_flag(cfg, "acpi_s4", True),
+        acpi_laptop_slate=_ti_flag(cfg, "acpi_laptop_slate", False),
+        rtc_timeoffset=str(cfg.rtc_timeoffset) if cfg.rtc_timeoffset else "",
+        xend_suspend_evtchn_compat=bool(cfg.c_info_extra.get("xend_suspend_evtchn_compat")),
+        driver_domain=bool(cfg.driver_domain))
     xs_layout.domain_make(xs, b)
     d.sched_params = _sched_params(pool.sched, cfg, len(cfg.avail_vcpus))
     # vCPUs start with no parameters of their own: they follow the domain's
@@ -156,6 +161,14 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
     hv.memory_populate_physmap(domid, cfg.target_memkb)
     xs_layout.build_post(xs, b)
     xs.introduce_domain(domid)
+
+
+def _ti_flag(cfg: DomainConfig, key: str, default: bool) -> bool:
+    """An HVM platform flag after libxl's defaults (b_info.acpi wins for acpi)."""
+    if key == "acpi" and cfg.acpi is not None:
+        return cfg.acpi
+    value = cfg.type_info.get(key)
+    return default if value is None else bool(value)
 
 
 def _nth(maps: list[list[int]], i: int) -> list[int] | None:

@@ -53,7 +53,12 @@ class Ctx:
     def require_privileged(self) -> None:
         """xl needs /dev/xen/privcmd; in a domU it cannot get a libxl context."""
         if self.caller != 0:
-            raise PyxlError("cannot init xl context", 1)
+            raise PyxlError(
+                "xencall: error: Could not obtain handle on privileged command interface: "
+                "No such file or directory\n"
+                "libxl: error: libxl.c:102:libxl_ctx_alloc: cannot open libxc handle: "
+                "No such file or directory\n"
+                "cannot init xl context", 1)
 
 
 @contextmanager
@@ -62,6 +67,7 @@ def open_ctx(host: str | None = None, *, write: bool, caller: int = 0,
              verbose: int = 0) -> Iterator[Ctx]:
     with open_host(host, write=write) as h:
         ctx = Ctx(h, caller, logger, max(0, LEVELS["progress"] - verbose))
+        _start_monitor(h)
         if privileged:
             ctx.require_privileged()
         yield ctx
@@ -75,3 +81,14 @@ def find_domain(ctx: Ctx, qualifier: str) -> int:
     if domid is None:
         raise PyxlError(f"{qualifier} is an invalid domain identifier (rc=-6)")
     return domid
+
+
+def _start_monitor(h: Host) -> None:
+    """xl's per-domain monitors act at every simulation step of this command
+    (and now, for a shutdown the realtime catch-up has just simulated)."""
+    from pyxl.toolstack import monitor
+
+    if monitor.on_step not in h.on_step:
+        h.on_step.append(monitor.on_step)
+    if h.writable and h.hv_loaded:
+        monitor.on_step(h, h.now_ns)

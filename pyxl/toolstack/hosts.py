@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pyxl.errors import PyxlError
 from pyxl.sim.host import BootOptions, boot, current_host_name, open_host
+from pyxl.toolstack.ctx import open_ctx
 from pyxl.state.db import Database
 from pyxl.state.paths import db_path, host_dir, list_hosts
 
@@ -86,7 +87,8 @@ class ClockInfo:
 
 
 def clock_show(name: str | None) -> ClockInfo:
-    with open_host(name, write=False) as h:
+    with open_ctx(name, write=False, privileged=False) as ctx:
+        h = ctx.host
         return ClockInfo(h.clock, h.now_ns, h.wall_time())
 
 
@@ -94,6 +96,9 @@ def clock_advance(name: str | None, delta_ns: int) -> ClockInfo:
     """Move simulated time forward; everything that happens meanwhile happens."""
     if delta_ns < 0:
         raise PyxlError("the clock only moves forward")
-    with open_host(name, write=True) as h:
+    # Through the toolstack's context, so that xl's monitors act on whatever
+    # the guests do meanwhile (a crash with on_crash=restart, say).
+    with open_ctx(name, write=True, privileged=False) as ctx:
+        h = ctx.host
         h.advance_to(h.now_ns + delta_ns)
         return ClockInfo(h.clock, h.now_ns, h.wall_time())

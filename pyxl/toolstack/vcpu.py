@@ -74,3 +74,34 @@ def vcpu_pin(ctx: Ctx, domid: int, vcpuid: int | None, hard: set[int] | None,
                         f"All cpus in soft affinity of vcpu {v} are unreachable. Only hard "
                         "affinity will be considered for scheduling", domid)
     return ok
+
+
+def vcpu_set(ctx: Ctx, domid: int, count: int) -> int:
+    """libxl_set_vcpuonline with vCPUs 0..count-1: ~/cpu/N/availability for
+    every vCPU, in one transaction; the guest brings them up or down. Returns
+    the libxl rc (0, ERROR_DOMAIN_NOTFOUND, ERROR_FAIL), having logged as libxl."""
+    d = ctx.hv.domains.get(domid)
+    if d is None:
+        ctx.log("error", "libxl_domain.c:356:libxl_domain_info", "Getting domain info",
+                domid, "No such process")
+        ctx.log("error", "libxl_domain.c:1860:libxl_set_vcpuonline",
+                "Getting domain info list", domid, "No such process")
+        return -21
+    if count == 0:
+        ctx.log("error", "libxl_domain.c:1867:libxl_set_vcpuonline", "Requested 0 VCPUs!",
+                domid, "Success")
+        return -3
+    if count > len(d.vcpus):
+        ctx.log("error", "libxl_domain.c:1873:libxl_set_vcpuonline",
+                f"Requested {count} VCPUs, however maxcpus is {len(d.vcpus)}!", domid,
+                "Success")
+        return -3
+    dompath = f"/local/domain/{domid}"
+
+    def write(t) -> None:
+        for i in range(len(d.vcpus)):
+            t.write(f"{dompath}/cpu/{i}/availability",
+                    b"online" if i < count else b"offline")
+
+    ctx.xs().transaction(write)
+    return 0

@@ -208,17 +208,6 @@ def _console(xs, b: BuildInfo, tx: int) -> None:
         xs.write(f"{back}/{key}", value.encode(), tx=tx)
 
 
-DOM0_FEATURES = ("feature-poweroff", "feature-reboot", "feature-suspend")
-
-
-def dom0_nodes(xs) -> None:
-    """What Domain-0's own kernel writes once its xenbus is up (xen-init-dom0
-    writes domid, name and the pool names; libxl writes dom0's memory/ nodes
-    lazily, on the first mem-set)."""
-    for key in DOM0_FEATURES:
-        xs.write(f"{dom_path(0)}/control/{key}", b"1")
-
-
 def domain_remove(xs, domid: int, uuid: str, backend: int = 0) -> None:
     """What libxl's destroy path removes, then xenstored's release of the domain."""
     for path in (f"{dom_path(backend)}/backend/console/{domid}",

@@ -1,0 +1,46 @@
+"""xl mem-max and mem-set (xl_mem.c)."""
+
+from __future__ import annotations
+
+import click
+
+from pyxl.cli.base import need_args, session, xl_command
+from pyxl.errors import PyxlError
+from pyxl.toolstack import memory
+from pyxl.toolstack.ctx import find_domain
+
+
+@xl_command("mem-max")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_mem_max(ctx, args):
+    need_args("mem-max", args, 2)
+    with session(ctx, write=True) as xc:
+        domid = find_domain(xc, args[0])
+        kb = memory.parse_mem_size_kb(args[1])
+        if kb == -1:
+            raise PyxlError(f"invalid memory size: {args[1]}")
+        try:
+            memory.set_max_memory(xc, domid, kb)
+        except memory.MemoryError_:
+            raise PyxlError(f"cannot set domid {domid} static max memory to : {args[1]}") \
+                from None
+    return 0
+
+
+@xl_command("mem-set")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_mem_set(ctx, args):
+    need_args("mem-set", args, 2)
+    with session(ctx, write=True) as xc:
+        domid = find_domain(xc, args[0])
+        kb = memory.parse_mem_size_kb(args[1])
+        if kb == -1:
+            raise PyxlError(f"invalid memory size: {args[1]}")
+        try:
+            memory.set_memory_target(xc, domid, kb, relative=False, enforce=True)
+        except memory.MemoryError_:
+            raise PyxlError(f"cannot set domid {domid} dynamic max memory to : {args[1]}") \
+                from None
+    return 0

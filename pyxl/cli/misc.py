@@ -1,0 +1,60 @@
+"""xl trigger, sysrq and button-press (xl_misc.c). All exit 0 whatever libxl says."""
+
+from __future__ import annotations
+
+import click
+
+from pyxl.cli.base import err, need_args, print_help_and_fail, session, xl_command
+from pyxl.errors import PyxlError
+from pyxl.toolstack import lifecycle as lc
+from pyxl.toolstack.ctx import find_domain
+
+
+@xl_command("trigger")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_trigger(ctx, args):
+    need_args("trigger", args, 2)
+    with session(ctx, write=True) as xc:
+        domid = find_domain(xc, args[0])
+        name = args[1].lower()
+        if name not in lc.TRIGGERS:
+            err(f'Invalid trigger "{args[1]}"')
+            return 1
+        vcpuid = 0
+        if len(args) > 2:
+            from pyxl.cli.vmcontrol import _strtol
+
+            vcpuid, any_digit = _strtol(args[2])
+            if vcpuid == 0 and not any_digit:
+                err("Invalid vcpuid, using default vcpuid=0.\n\n")
+        lc.send_trigger(xc, domid, name, vcpuid & 0xFFFFFFFF)
+    return 0
+
+
+@xl_command("sysrq")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_sysrq(ctx, args):
+    need_args("sysrq", args, 2)
+    with session(ctx, write=True) as xc:
+        domid = find_domain(xc, args[0])
+        if len(args[1]) != 1:
+            err("Invalid sysrq.\n\n")
+            return print_help_and_fail("sysrq", 1)
+        lc.send_sysrq(xc, domid, args[1])
+    return 0
+
+
+@xl_command("button-press")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_button_press(ctx, args):
+    err('WARNING: "button-press" is deprecated. Please use "trigger"')
+    need_args("button-press", args, 2)
+    with session(ctx, write=True) as xc:
+        domid = find_domain(xc, args[0])
+        if args[1] not in ("power", "sleep"):
+            raise PyxlError(f"{args[1]} is an invalid button identifier")
+        lc.send_trigger(xc, domid, args[1], 0)
+    return 0

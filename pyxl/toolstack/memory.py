@@ -1,0 +1,160 @@
+"""libxl_domain_setmaxmem and libxl_set_memory_target, for xl mem-max/mem-set.
+
+Both take the domain's userdata lock first (which fails, with libxl's two log
+lines, for a domain that does not exist), read the domain's memory nodes from
+XenStore, change Xen's max_pages, and write the new value back. The guest's
+balloon driver (pyxl/sim/guest.py) then moves the domain toward the target.
+Dom0's memory nodes are written lazily, the first time libxl needs them.
+"""
+
+from __future__ import annotations
+
+from pyxl.errors import ERROR_FAIL, ERROR_INVAL
+from pyxl.hv.hypervisor import HypercallError
+from pyxl.toolstack.ctx import Ctx
+from pyxl.xenstore.errors import XenStoreError
+
+ERROR_LOCK_FAIL = -15
+LIBXL_MAXMEM_CONSTANT = 1024   # libxl__arch_extra_memory on x86, KiB
+LIBXL_MIN_DOM0_MEM = 128 * 1024
+
+
+class MemoryError_(Exception):
+    """A libxl memory call failed with rc (already logged)."""
+
+    def __init__(self, rc: int):
+        super().__init__(rc)
+        self.rc = rc
+
+
+def parse_mem_size_kb(text: str) -> int:
+    """xl's parse_mem_size_kb: strtoll then at most one unit letter; no unit = MiB; -1 if bad."""
+    s = text.lstrip(" \t\n\r\f\v")
+    i = 0
+    if s[:1] in ("+", "-"):
+        i = 1
+    j = i
+    while j < len(s) and s[j].isascii() and s[j].isdigit():
+        j += 1
+    if j == i:
+        value, rest = 0, text
+    else:
+        value, rest = int(s[:j]), s[j:]
+    if len(rest) > 1:
+        return -1
+    unit = rest.lower()
+    shift = {"t": 30, "g": 20, "": 10, "m": 10, "k": 0}.get(unit)
+    if unit == "b":
+        return value >> 10
+    if shift is None:
+        return -1
+    return value << shift
+
+
+def _lock_domain_userdata(ctx: Ctx, domid: int) -> None:
+    """libxl__lock_domain_userdata: needs the domain's UUID, so the domain must exist."""
+    if domid not in ctx.hv.domains:
+        ctx.log("error", "libxl_domain.c:356:libxl_domain_info", "Getting domain info",
+                domid, "No such process")
+        ctx.log("error", "libxl_dom.c:1266:libxl__userdata_path",
+                f"unable to find domain info for domain {domid}", errno="No such process")
+        raise MemoryError_(ERROR_LOCK_FAIL)
+
+
+def _read_kb(xs, path: str) -> int | None:
+    try:
+        raw = xs.read(path).decode("latin-1")
+    except XenStoreError:
+        return None
+    return int(raw) if raw.isdigit() else None
+
+
+def set_max_memory(ctx: Ctx, domid: int, max_memkb: int) -> None:
+    """libxl_domain_setmaxmem: Xen's max_pages and ~/memory/static-max."""
+    _lock_domain_userdata(ctx, domid)
+    xs = ctx.xs()
+    dompath = f"/local/domain/{domid}"
+    target = _read_kb(xs, f"{dompath}/memory/target")
+    if target is None:
+        ctx.log("error", "libxl_mem.c:47:libxl_domain_setmaxmem",
+                f"Cannot get memory info from {dompath}/memory/target", domid,
+                "No such file or directory")
+        raise MemoryError_(1)
+    if max_memkb < target:
+        ctx.log("error", "libxl_mem.c:59:libxl_domain_setmaxmem",
+                "memory_static_max must be greater than or or equal to memory_dynamic_max",
+                domid)
+        raise MemoryError_(1)
+    ctx.hv.domctl_max_mem(domid, max_memkb + LIBXL_MAXMEM_CONSTANT)
+    xs.write(f"{dompath}/memory/static-max", str(max_memkb).encode())
+
+
+def fill_dom0_memory_info(ctx: Ctx) -> None:
+    """libxl__fill_dom0_memory_info: dom0's target and static-max from Xen's view."""
+    d = ctx.hv.domain(0)
+
+    def fill(t) -> None:
+        for key, value in (("target", d.tot_memkb), ("static-max", d.max_memkb)):
+            path = f"/local/domain/0/memory/{key}"
+            if not t.exists(path):
+                t.write(path, str(value).encode())
+
+    ctx.xs().transaction(fill)
+
+
+def set_memory_target(ctx: Ctx, domid: int, target_memkb: int, relative: bool = False,
+                      enforce: bool = True) -> int:
+    """libxl_set_memory_target; returns the new ~/memory/target (KiB)."""
+    _lock_domain_userdata(ctx, domid)
+    xs = ctx.xs()
+    dompath = f"/local/domain/{domid}"
+    if domid == 0 and _read_kb(xs, f"{dompath}/memory/target") is None:
+        fill_dom0_memory_info(ctx)
+    result: dict = {}
+
+    def body(t) -> None:
+        def read(key: str) -> int | None:
+            try:
+                raw = t.read(f"{dompath}/memory/{key}").decode("latin-1")
+            except XenStoreError:
+                return None
+            return int(raw) if raw.isdigit() else None
+
+        current = read("target")
+        if current is None:
+            ctx.log("error", "libxl_mem.c:234:libxl_set_memory_target",
+                    f"Cannot get target memory info from {dompath}/memory/target", domid,
+                    "No such file or directory")
+            raise MemoryError_(ERROR_FAIL)
+        static_max = read("static-max")
+        if static_max is None:
+            ctx.log("error", "libxl_mem.c:251:libxl_set_memory_target",
+                    f"Cannot get memory info from {dompath}/memory/static-max", domid,
+                    "No such file or directory")
+            raise MemoryError_(ERROR_FAIL)
+        videoram = read("videoram") or 0
+        if relative:
+            new = max(0, current + target_memkb)
+        else:
+            new = (target_memkb - videoram) % (1 << 64)  # libxl keeps it unsigned
+        if new > static_max:
+            ctx.log("error", "libxl_mem.c:278:libxl_set_memory_target",
+                    "memory_dynamic_max must be less than or equal to memory_static_max\n\n",
+                    domid)
+            raise MemoryError_(ERROR_INVAL)
+        if domid == 0 and new < LIBXL_MIN_DOM0_MEM:
+            ctx.log("error", "libxl_mem.c:287:libxl_set_memory_target",
+                    f"New target {new} for dom0 is below the minimum threshold", domid)
+            raise MemoryError_(ERROR_INVAL)
+        if enforce:
+            try:
+                ctx.hv.domctl_max_mem(domid, new + videoram + LIBXL_MAXMEM_CONSTANT)
+            except HypercallError:
+                raise MemoryError_(ERROR_FAIL) from None
+        t.write(f"{dompath}/memory/target", str(new).encode())
+        uuid = ctx.hv.domain(domid).uuid
+        t.write(f"/vm/{uuid}/memory", str(new // 1024).encode())
+        result["target"] = new
+
+    xs.transaction(body)
+    return result["target"]
