@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pyxl.cli.base import globals_of, need_args, out, print_help_and_fail, session, xl_command
+from pyxl.cli.base import err, globals_of, need_args, out, print_help_and_fail, session, xl_command
 from pyxl.errors import PyxlError
 from pyxl.toolstack import cpupool as cp
 
@@ -106,7 +106,7 @@ def cmd_cpupool_cpu_add(ctx, args):
     with session(ctx, write=True) as xc:
         poolid, cpus = _cpus_and_pool(xc, args)
         if not cp.cpu_add(xc, poolid, cpus):
-            xc.logger(f"some cpus may not have been added to {args[0]}")
+            err(f"some cpus may not have been added to {args[0]}")
     return 0
 
 
@@ -118,9 +118,9 @@ def cmd_cpupool_cpu_remove(ctx, args):
     with session(ctx, write=True) as xc:
         poolid, cpus = _cpus_and_pool(xc, args)
         if not cp.cpu_remove(xc, poolid, cpus):
-            xc.logger(f"Some cpus may have not or only partially been removed from "
+            err(f"Some cpus may have not or only partially been removed from "
                       f"'{args[0]}'.")
-            xc.logger(f"If a cpu can't be added to another cpupool, add it to "
+            err(f"If a cpu can't be added to another cpupool, add it to "
                       f"'{args[0]}' again and retry.")
     return 0
 

@@ -10,37 +10,32 @@ from pyxl.toolstack import memory
 from pyxl.toolstack.ctx import find_domain
 
 
-@xl_command("mem-max")
-@click.argument("args", nargs=-1)
-@click.pass_context
-def cmd_mem_max(ctx, args):
-    need_args("mem-max", args, 2)
+def _set_memory(ctx: click.Context, name: str, args: tuple, which: str, apply) -> int:
+    """Both commands: parse xl's size syntax, call libxl, report as xl_mem.c does."""
+    need_args(name, args, 2)
     with session(ctx, write=True) as xc:
         domid = find_domain(xc, args[0])
         kb = memory.parse_mem_size_kb(args[1])
         if kb == -1:
             raise PyxlError(f"invalid memory size: {args[1]}")
         try:
-            memory.set_max_memory(xc, domid, kb)
-        except memory.MemoryError_:
-            raise PyxlError(f"cannot set domid {domid} static max memory to : {args[1]}") \
-                from None
+            apply(xc, domid, kb)
+        except memory.MemOpError:
+            raise PyxlError(f"cannot set domid {domid} {which} memory to : {args[1]}") from None
     return 0
+
+
+@xl_command("mem-max")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_mem_max(ctx, args):
+    return _set_memory(ctx, "mem-max", args, "static max", memory.set_max_memory)
 
 
 @xl_command("mem-set")
 @click.argument("args", nargs=-1)
 @click.pass_context
 def cmd_mem_set(ctx, args):
-    need_args("mem-set", args, 2)
-    with session(ctx, write=True) as xc:
-        domid = find_domain(xc, args[0])
-        kb = memory.parse_mem_size_kb(args[1])
-        if kb == -1:
-            raise PyxlError(f"invalid memory size: {args[1]}")
-        try:
-            memory.set_memory_target(xc, domid, kb, relative=False, enforce=True)
-        except memory.MemoryError_:
-            raise PyxlError(f"cannot set domid {domid} dynamic max memory to : {args[1]}") \
-                from None
-    return 0
+    return _set_memory(ctx, "mem-set", args, "dynamic max",
+                       lambda xc, domid, kb: memory.set_memory_target(
+                           xc, domid, kb, relative=False, enforce=True))

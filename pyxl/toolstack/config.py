@@ -808,6 +808,18 @@ def _parse_hvm_early(cfg: CfgFile, dc: DomainConfig, ti: dict, report: list[str]
             ti[target] = buf
 
 
+def _list_or_string(cfg: CfgFile, ti: dict, key: str) -> None:
+    """Keys xl takes either as a list (`key_list`) or as one string (`key`)."""
+    rc, items = cfg.get_list_rc(key, dont_warn=True)
+    if rc == 0:
+        ti[f"{key}_list"] = [x for x in items if isinstance(x, str)]
+    elif rc != ESRCH:
+        buf = cfg.get_string(key)
+        if buf is None:
+            raise _fail(f"xl: Unable to parse {key}.", 3)
+        ti[key] = buf
+
+
 def _parse_hvm_late(cfg: CfgFile, dc: DomainConfig, ti: dict) -> None:
     """vga, spice, serial, boot, usb... (after the device lists)."""
     buf = cfg.get_string("vga")
@@ -853,14 +865,7 @@ def _parse_hvm_late(cfg: CfgFile, dc: DomainConfig, ti: dict) -> None:
                 raise _fail(f'ERROR: invalid value "{buf}" for "gfx_passthru"')
             ti["gfx_passthru_kind"] = buf
             ti["gfx_passthru"] = True
-    rc, items = cfg.get_list_rc("serial", dont_warn=True)
-    if rc == 0:
-        ti["serial_list"] = [x for x in items if isinstance(x, str)]
-    elif rc != ESRCH:
-        buf = cfg.get_string("serial")
-        if buf is None:
-            raise _fail("xl: Unable to parse serial.", 3)
-        ti["serial"] = buf
+    _list_or_string(cfg, ti, "serial")
     buf = cfg.get_string("boot")
     if buf is not None:
         ti["boot"] = buf
@@ -870,14 +875,7 @@ def _parse_hvm_late(cfg: CfgFile, dc: DomainConfig, ti: dict) -> None:
     v = cfg.get_long("usbversion")
     if v is not None:
         ti["usbversion"] = v
-    rc, items = cfg.get_list_rc("usbdevice", dont_warn=True)
-    if rc == 0:
-        ti["usbdevice_list"] = [x for x in items if isinstance(x, str)]
-    elif rc != ESRCH:
-        buf = cfg.get_string("usbdevice")
-        if buf is None:
-            raise _fail("xl: Unable to parse usbdevice.", 3)
-        ti["usbdevice"] = buf
+    _list_or_string(cfg, ti, "usbdevice")
     v = cfg.get_defbool("vkb_device")
     if v is not None:
         ti["vkb_device"] = v

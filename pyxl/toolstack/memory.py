@@ -19,7 +19,7 @@ LIBXL_MAXMEM_CONSTANT = 1024   # libxl__arch_extra_memory on x86, KiB
 LIBXL_MIN_DOM0_MEM = 128 * 1024
 
 
-class MemoryError_(Exception):
+class MemOpError(Exception):
     """A libxl memory call failed with rc (already logged)."""
 
     def __init__(self, rc: int):
@@ -58,7 +58,7 @@ def _lock_domain_userdata(ctx: Ctx, domid: int) -> None:
                 domid, "No such process")
         ctx.log("error", "libxl_dom.c:1266:libxl__userdata_path",
                 f"unable to find domain info for domain {domid}", errno="No such process")
-        raise MemoryError_(ERROR_LOCK_FAIL)
+        raise MemOpError(ERROR_LOCK_FAIL)
 
 
 def _read_kb(xs, path: str) -> int | None:
@@ -79,12 +79,12 @@ def set_max_memory(ctx: Ctx, domid: int, max_memkb: int) -> None:
         ctx.log("error", "libxl_mem.c:47:libxl_domain_setmaxmem",
                 f"Cannot get memory info from {dompath}/memory/target", domid,
                 "No such file or directory")
-        raise MemoryError_(1)
+        raise MemOpError(1)
     if max_memkb < target:
         ctx.log("error", "libxl_mem.c:59:libxl_domain_setmaxmem",
                 "memory_static_max must be greater than or or equal to memory_dynamic_max",
                 domid)
-        raise MemoryError_(1)
+        raise MemOpError(1)
     ctx.hv.domctl_max_mem(domid, max_memkb + LIBXL_MAXMEM_CONSTANT)
     xs.write(f"{dompath}/memory/static-max", str(max_memkb).encode())
 
@@ -125,13 +125,13 @@ def set_memory_target(ctx: Ctx, domid: int, target_memkb: int, relative: bool = 
             ctx.log("error", "libxl_mem.c:234:libxl_set_memory_target",
                     f"Cannot get target memory info from {dompath}/memory/target", domid,
                     "No such file or directory")
-            raise MemoryError_(ERROR_FAIL)
+            raise MemOpError(ERROR_FAIL)
         static_max = read("static-max")
         if static_max is None:
             ctx.log("error", "libxl_mem.c:251:libxl_set_memory_target",
                     f"Cannot get memory info from {dompath}/memory/static-max", domid,
                     "No such file or directory")
-            raise MemoryError_(ERROR_FAIL)
+            raise MemOpError(ERROR_FAIL)
         videoram = read("videoram") or 0
         if relative:
             new = max(0, current + target_memkb)
@@ -141,16 +141,16 @@ def set_memory_target(ctx: Ctx, domid: int, target_memkb: int, relative: bool = 
             ctx.log("error", "libxl_mem.c:278:libxl_set_memory_target",
                     "memory_dynamic_max must be less than or equal to memory_static_max\n\n",
                     domid)
-            raise MemoryError_(ERROR_INVAL)
+            raise MemOpError(ERROR_INVAL)
         if domid == 0 and new < LIBXL_MIN_DOM0_MEM:
             ctx.log("error", "libxl_mem.c:287:libxl_set_memory_target",
                     f"New target {new} for dom0 is below the minimum threshold", domid)
-            raise MemoryError_(ERROR_INVAL)
+            raise MemOpError(ERROR_INVAL)
         if enforce:
             try:
                 ctx.hv.domctl_max_mem(domid, new + videoram + LIBXL_MAXMEM_CONSTANT)
             except HypercallError:
-                raise MemoryError_(ERROR_FAIL) from None
+                raise MemOpError(ERROR_FAIL) from None
         t.write(f"{dompath}/memory/target", str(new).encode())
         uuid = ctx.hv.domain(domid).uuid
         t.write(f"/vm/{uuid}/memory", str(new // 1024).encode())
