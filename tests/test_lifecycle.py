@@ -77,3 +77,16 @@ def test_triggers(pyxl, guest_cfg):
     assert pyxl("trigger", "vm1", "nmi").code == 0
     r = pyxl("button-press", "vm1", "lid")
     assert r.code == 1 and r.err.endswith("lid is an invalid button identifier\n")
+
+
+def test_restarted_guest_boots_at_once(pyxl, guest_cfg):
+    """on_crash=restart: the monitor's new domain starts booting in the same step."""
+    pyxl("create", "-q", guest_cfg("vm1", extra='on_crash = "restart"\n'))
+    pyxl("clock", "advance", "3s")
+    assert pyxl("sysrq", "vm1", "c").code == 0
+    pyxl("clock", "advance", "1s")
+    line = pyxl("list", "vm1").out.splitlines()[1].split()
+    assert line[1] != "1"  # a new domain
+    assert line[4] == "r-----"  # its kernel is booting: one vCPU busy
+    assert 0.8 <= float(line[5]) <= 1.0
+    assert "Linux version" in pyxl("console", "vm1").out

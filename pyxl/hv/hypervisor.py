@@ -110,6 +110,9 @@ class Hypervisor:
         self._trace = trace
         # Set by sched-trace to watch the schedulers' decisions as they are made.
         self.sched_trace: Callable[[dict], None] | None = None
+        # Triggers sent this command, (domid, trigger, vcpuid): the guest takes
+        # them at its next step, before the command ends.
+        self.triggers: list[tuple[int, str, int]] = []
 
     # --- bookkeeping -----------------------------------------------------
 
@@ -453,8 +456,6 @@ class Hypervisor:
             raise HypercallError("ENOSYS", "XEN_DOMCTL_sendtrigger")
         if trigger != "nmi" and d.type != "hvm":
             raise HypercallError("EINVAL", "XEN_DOMCTL_sendtrigger")
-        if not hasattr(self, "triggers"):
-            self.triggers = []
         self.triggers.append((domid, trigger, vcpuid))
         self.trace("XEN_DOMCTL_sendtrigger", domid=domid, trigger=self.TRIGGERS[trigger],
                    vcpu=vcpuid)

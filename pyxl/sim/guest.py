@@ -153,7 +153,7 @@ def step(host: "Host", d: "Domain", g: dict, now: int) -> None:
     """React to everything that has happened to this guest by `now`."""
     if d.domid == 0:
         return
-    triggers = [t for t in getattr(host.hv, "triggers", ()) if t[0] == d.domid]
+    triggers = [t for t in host.hv.triggers if t[0] == d.domid]
     if triggers:
         host.hv.triggers = [t for t in host.hv.triggers if t[0] != d.domid]
     if d.shutdown or d.dying:

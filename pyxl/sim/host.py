@@ -412,6 +412,9 @@ class Host:
                 guestos.step(self, d, self.guest(domid), now)
         for hook in self.on_step:
             hook(self, now)
+        for domid, d in list(self.hv.domains.items()):
+            if self.guest(domid).get("phase") == "created":  # just rebuilt by a hook
+                guestos.step(self, d, self.guest(domid), now)
 
     def mark_guest_dirty(self, domid: int) -> None:
         self._dirty_guests.add(domid)
