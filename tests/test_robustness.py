@@ -86,6 +86,7 @@ def _break(state_dir, how):
 
 
 def test_corrupt_or_truncated_state_gives_one_line(state_dir):
+    assert spawn("host", "boot", "--cpus", "2").returncode == 0
     for how in ("garbage", "truncated", "empty"):
         assert spawn("create", "-q", "/dev/null", 'name="a"', 'kernel="/k"').returncode == 0
         db = _break(state_dir, how)
@@ -94,9 +95,11 @@ def test_corrupt_or_truncated_state_gives_one_line(state_dir):
         assert "Traceback" not in p.stderr
         assert p.stderr.count("\n") == 1, p.stderr
         assert str(db) in p.stderr
-        assert "pyxl --host localhost host destroy" in p.stderr
-        assert spawn("host", "destroy").returncode == 0
-        assert spawn("list").returncode == 0
+        assert "pyxl --host localhost host reset" in p.stderr
+        assert spawn("host", "reset").returncode == 0
+        listing = spawn("list").stdout.splitlines()
+        assert [line.split()[0] for line in listing[1:]] == ["Domain-0"]
+        assert spawn("info", "nr_cpus").stdout == "2\n"  # reset kept the boot options
 
 
 def test_internal_errors_are_one_line_without_traceback(state_dir):

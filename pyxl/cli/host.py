@@ -56,7 +56,7 @@ def host_list(as_json):
     out(f"{'Name':<24} {'CPUs':>4} {'Memory':>8} {'Sched':<8} {'Clock':<8} {'Domains':>7}\n")
     for r in rows:
         if r.error:
-            out(f"{r.name:<24} (unreadable: run 'pyxl --host {r.name} host destroy')\n")
+            out(f"{r.name:<24} (unreadable: run 'pyxl --host {r.name} host reset')\n")
             continue
         out(f"{r.name:<24} {r.cpus:>4} {r.memory_mib:>8} {r.sched:<8} {r.clock:<8} "
             f"{r.domains:>7}\n")

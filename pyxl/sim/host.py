@@ -28,7 +28,7 @@ from pyxl.hv.model import RUNNABLE, CpuPool, Domain, Vcpu
 from pyxl.sim import guest as guestos
 from pyxl.sim.schema import MIGRATIONS, SCHEMA_VERSION, all_statements
 from pyxl.state.db import Database
-from pyxl.state.paths import DEFAULT_HOST, db_path
+from pyxl.state.paths import DEFAULT_HOST, db_path, host_dir
 
 SCHEDULERS = ("credit", "credit2", "rtds", "sedf")
 CLOCKS = ("realtime", "manual")
@@ -110,7 +110,34 @@ def boot(name: str, opts: BootOptions, *, must_be_new: bool = True) -> bool:
     created = Database.create(path, name, all_statements(), SCHEMA_VERSION, init)
     if not created and must_be_new:
         raise PyxlError(f"host '{name}' is already booted")
+    if created:
+        _write_boot_file(name, opts)
     return created
+
+
+BOOT_FILE = "host.toml"
+
+
+def _write_boot_file(name: str, opts: BootOptions) -> None:
+    """The boot options, readable by people and by `host reset` even when the
+    database is beyond reading."""
+    import tomli_w
+
+    path = host_dir(name) / BOOT_FILE
+    tmp = path.with_name(f".{BOOT_FILE}.{os.getpid()}.tmp")
+    tmp.write_text("# pyxl host: its boot options, which `pyxl host reset` reuses\n"
+                   + tomli_w.dumps({"boot": asdict(opts)}))
+    os.replace(tmp, path)
+
+
+def read_boot_file(name: str) -> BootOptions | None:
+    import tomllib
+
+    try:
+        with open(host_dir(name) / BOOT_FILE, "rb") as f:
+            return BootOptions(**tomllib.load(f)["boot"])
+    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError):
+        return None
 
 
 def _init_host(conn: sqlite3.Connection, opts: BootOptions, wall: float) -> None:

@@ -23,7 +23,7 @@ BUSY_TIMEOUT_S = 120.0
 def _corrupt(path: Path, host: str, why: str) -> StateError:
     return StateError(
         f"pyxl: the state database {path} of host '{host}' is unreadable ({why}); "
-        f"reset the host with: pyxl --host {host} host destroy"
+        f"start it afresh with: pyxl --host {host} host reset"
     )
 
 

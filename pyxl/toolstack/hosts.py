@@ -12,7 +12,14 @@ import shutil
 from dataclasses import dataclass
 
 from pyxl.errors import PyxlError
-from pyxl.sim.host import BootOptions, boot, current_host_name, open_host
+from pyxl.sim.host import (
+    BootOptions,
+    boot,
+    current_host_name,
+    open_host,
+    read_boot_file,
+)
+from pyxl.sim.schema import MIGRATIONS, SCHEMA_VERSION
 from pyxl.toolstack.ctx import open_ctx
 from pyxl.state.db import Database
 from pyxl.state.paths import db_path, host_dir, list_hosts
@@ -36,10 +43,14 @@ def boot_host(name: str | None, opts: BootOptions) -> str:
 
 
 def _read_boot(name: str) -> BootOptions:
+    """The host's boot options: from host.toml, else from its database."""
+    opts = read_boot_file(name)
+    if opts is not None:
+        return opts
     path = db_path(name)
     if not path.exists():
         raise PyxlError(f"host '{name}' does not exist")
-    db = Database.open(path, name, 1, {})
+    db = Database.open(path, name, SCHEMA_VERSION, MIGRATIONS)
     try:
         with db.read() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = 'boot'").fetchone()
