@@ -195,7 +195,7 @@ def _has_pv_drivers(host: "Host", d: "Domain") -> bool:
     Xen platform PCI device their PV drivers bind to."""
     if d.type != "hvm":
         return True
-    cfg = getattr(host, "_pending_config", {}).get(d.domid) or host.config(d.domid) or {}
+    cfg = host.config(d.domid) or {}
     return (cfg.get("type_info") or {}).get("xen_platform_pci", True) is not False
 
 

@@ -352,6 +352,9 @@ class Host:
         self._dirty_guests.add(domid)
 
     def config(self, domid: int) -> dict | None:
+        """The domain's stored xl config (also for one built earlier in this command)."""
+        if domid in self._pending_config:
+            return self._pending_config[domid]
         row = self.conn.execute("SELECT config FROM domains WHERE domid = ?", (domid,)).fetchone()
         return json.loads(row[0]) if row and row[0] else None
 

@@ -60,7 +60,7 @@ def handle_domain_death(host: "Host", domid: int, reason: int | None) -> None:
     if reason == SHUTDOWN_SUSPEND:
         _log(host, domid, "Domain has suspended.")
         return
-    raw = host.config(domid) or getattr(host, "_pending_config", {}).get(domid)
+    raw = host.config(domid)
     if raw is None:
         return
     cfg = DomainConfig.from_json_dict(raw)
