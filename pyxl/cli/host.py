@@ -35,7 +35,7 @@ def cmd_host():
 @click.pass_context
 def host_boot(ctx, name, cpus, nodes, memory_mib, dom0_mem_mib, sched, clock):
     """Boot a new host: Xen with Domain-0 running."""
-    from pyxl.sim.host import BootOptions, default_boot_options
+    from pyxl.sim.boot import BootOptions, default_boot_options
 
     clock = clock or default_boot_options().clock
     opts = BootOptions(cpus=cpus, nodes=nodes, memory_mib=memory_mib,

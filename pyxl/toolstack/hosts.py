@@ -12,13 +12,8 @@ import shutil
 from dataclasses import dataclass
 
 from pyxl.errors import PyxlError
-from pyxl.sim.host import (
-    BootOptions,
-    boot,
-    current_host_name,
-    open_host,
-    read_boot_file,
-)
+from pyxl.sim.boot import BootOptions, boot, read_boot_file
+from pyxl.sim.host import current_host_name, open_host
 from pyxl.sim.schema import MIGRATIONS, SCHEMA_VERSION
 from pyxl.toolstack.ctx import open_ctx
 from pyxl.state.db import Database
