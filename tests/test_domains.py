@@ -316,3 +316,22 @@ def test_info_numa(pyxl):
     assert "numa_info              :\nnode:    memsize    memfree    distances\n" in out
     assert "   0:      2048       1536      10,20\n   1:      2048       1536      20,10\n" in out
     assert pyxl("info", "-n", "nr_cpus").out == out  # the filter is ignored with -n
+
+
+def test_bad_scheduler_parameters_fail_the_build(pyxl, guest_cfg):
+    r = pyxl("create", "-q", guest_cfg("vm1"), "cpu_weight=0")
+    assert r.code == 3
+    assert r.err == ("libxl: error: libxl_sched.c:236:sched_credit_domain_set: Domain 1:Cpu "
+                     "weight out of range, valid values are within range from 1 to 65535\n")
+    assert list(rows(pyxl)) == ["Domain-0"]
+
+
+def test_trace_shows_the_hypercalls_a_command_makes(pyxl, guest_cfg):
+    r = pyxl("--trace", "create", "-q", guest_cfg("vm1", vcpus=2))
+    assert r.code == 0
+    ops = [line.split("(")[0] for line in r.err.splitlines()]
+    assert ops == ["xen: XEN_DOMCTL_createdomain", "xen: XEN_DOMCTL_max_vcpus",
+                   "xen: XEN_DOMCTL_SCHEDOP_putinfo", "xen: XEN_DOMCTL_max_mem",
+                   "xen: XENMEM_populate_physmap", "xen: XEN_DOMCTL_unpausedomain"]
+    assert "xen: XEN_DOMCTL_SCHEDOP_putinfo(domid=1, sched=credit, weight=256, cap=0)" in r.err
+    assert pyxl("--trace", "destroy", "vm1").err == "xen: XEN_DOMCTL_destroydomain(domid=1)\n"

@@ -28,6 +28,7 @@ class Globals:
     timestamps: bool = False
     host: str | None = None
     as_domid: int = 0
+    trace: bool = False  # --trace: show each hypercall the command makes
 
 
 def help_text(spec: CmdSpec) -> str:
@@ -120,7 +121,14 @@ def session(click_ctx: click.Context, *, write: bool, privileged: bool = True):
 
     g = globals_of(click_ctx)
     return open_ctx(g.host, write=write, caller=g.as_domid, privileged=privileged,
-                    logger=_stamped if g.timestamps else err, verbose=g.verbose)
+                    logger=_stamped if g.timestamps else err, verbose=g.verbose,
+                    tracer=_show_hypercall if g.trace else None)
+
+
+def _show_hypercall(op: str, args: dict) -> None:
+    """pyxl --trace: one stderr line per hypercall, as a student would read it."""
+    shown = ", ".join(f"{k}={v}" for k, v in args.items())
+    err(f"xen: {op}({shown})")
 
 
 def _stamped(line: str) -> None:

@@ -30,7 +30,9 @@ def _parse_globals(argv: list[str]) -> tuple[Globals, int]:
         arg = argv[i]
         if arg == "--":
             return g, i + 1
-        if arg.startswith("--"):
+        if arg == "--trace":
+            g.trace = True
+        elif arg.startswith("--"):
             name, has_value, value = arg[2:].partition("=")
             if name not in _LONG_WITH_VALUE:
                 raise PyxlError(f"xl: unrecognized option '{arg}'\nunknown global option")

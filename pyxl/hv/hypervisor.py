@@ -107,7 +107,8 @@ class Hypervisor:
         self.seed = seed
         self.console_ring: list[str] = []  # lines logged during this command
         self.destroyed: set[int] = set()
-        self._trace = trace
+        # Sees every operation as it is made (pyxl --trace shows them to a student).
+        self.tracer = trace
         # Set by sched-trace to watch the schedulers' decisions as they are made.
         self.sched_trace: Callable[[dict], None] | None = None
         # Triggers sent this command, (domid, trigger, vcpuid): the guest takes
@@ -117,8 +118,8 @@ class Hypervisor:
     # --- bookkeeping -----------------------------------------------------
 
     def trace(self, op: str, **args) -> None:
-        if self._trace is not None:
-            self._trace(op, args)
+        if self.tracer is not None:
+            self.tracer(op, args)
 
     def log(self, line: str) -> None:
         """Append a line to Xen's console ring (what `xl dmesg` reads)."""

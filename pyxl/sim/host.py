@@ -53,6 +53,7 @@ class Host:
         # Called after the guests at each simulation step: the toolstack's
         # monitor (xl's background process) hooks in here to act on shutdowns.
         self.on_step: list = []
+        self._tracer = None
         self.wall_now = time.time()
         self.now_ns = self._clock_now()
 
@@ -102,7 +103,13 @@ class Host:
         return Hypervisor(self.physinfo, load_domains(self.conn), load_pools(self.conn),
                           now_ns=int(self.meta["now_ns"]),
                           domid_rover=int(self.meta["domid_rover"]),
-                          seed=int(self.meta["seed"]))
+                          seed=int(self.meta["seed"]), trace=self._tracer)
+
+    def trace_hypercalls(self, tracer) -> None:
+        """Call `tracer(op, args)` for every hypervisor operation from now on."""
+        self._tracer = tracer
+        if self._hv is not None:
+            self._hv.tracer = tracer
 
     def xs(self, caller: int = 0):
         from pyxl.xenstore.store import XenStore

@@ -147,9 +147,7 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
         xend_suspend_evtchn_compat=bool(cfg.c_info_extra.get("xend_suspend_evtchn_compat")),
         driver_domain=bool(cfg.driver_domain))
     xs_layout.domain_make(xs, b)
-    d.sched_params = _sched_params(pool.sched, cfg, len(cfg.avail_vcpus))
-    # vCPUs start with no parameters of their own: they follow the domain's
-    # (RTDS period/budget from the config) until sched-rtds -v sets them.
+    # vCPUs get their scheduler parameters from the domain's putinfo below.
     hv.domctl_max_vcpus(domid, cfg.max_vcpus, len(cfg.avail_vcpus), {},
                         ["idle"] * cfg.max_vcpus)
     for v in d.vcpus:
@@ -157,6 +155,12 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
         soft = _nth(cfg.vcpu_soft_affinity, v.vcpuid)
         if hard is not None or soft is not None:
             hv.domctl_setvcpuaffinity(domid, v.vcpuid, hard, soft)
+    try:
+        params = _sched_params(pool.sched, cfg, len(cfg.avail_vcpus))
+    except PyxlError as e:  # libxl__sched_set_params fails the build
+        ctx.log("error", "libxl_sched.c:236:sched_credit_domain_set", e.message, domid)
+        raise PyxlError("", -ERROR_FAIL) from None
+    hv.domctl_scheduler_op_putinfo(domid, pool.sched, params)
     hv.domctl_max_mem(domid, cfg.target_memkb + LIBXL_MAXMEM_CONSTANT)
     hv.memory_populate_physmap(domid, cfg.target_memkb)
     xs_layout.build_post(xs, b)

@@ -64,8 +64,10 @@ class Ctx:
 @contextmanager
 def open_ctx(host: str | None = None, *, write: bool, caller: int = 0,
              privileged: bool = True, logger: LogFn | None = None,
-             verbose: int = 0) -> Iterator[Ctx]:
+             verbose: int = 0, tracer=None) -> Iterator[Ctx]:
     with open_host(host, write=write) as h:
+        if tracer is not None:
+            h.trace_hypercalls(tracer)
         ctx = Ctx(h, caller, logger, max(0, LEVELS["progress"] - verbose))
         _start_monitor(h)
         if privileged:
