@@ -47,15 +47,23 @@ def test_busy_never_blocks():
     assert d.work is None and d.next_release is None and d.wants_cpu()
 
 
-def test_idle_wakes_every_100ms_with_a_seeded_phase():
+def test_idle_wakes_every_second_with_a_seeded_phase():
     a = Demand.load("idle", {}, 7, 1, 0, now=0)
     b = Demand.load("idle", {}, 7, 2, 0, now=0)
     assert not a.wants_cpu()
-    assert 0 <= a.next_release < 100 * NS_PER_MS
+    assert 0 <= a.next_release < 1000 * NS_PER_MS
     assert a.next_release != b.next_release  # different vCPUs, different phase
     t = a.next_release
     a.release(t)
-    assert a.work == 300_000 and a.next_release == t + 100 * NS_PER_MS
+    assert a.work == 2 * NS_PER_MS and a.next_release == t + 1000 * NS_PER_MS
+
+
+def test_idle_release_late_keeps_the_timer_phase():
+    """A vCPU paused past its release keeps its grid instead of moving it to now."""
+    a = Demand.load("idle", {}, 7, 1, 0, now=0)
+    t = a.next_release
+    a.release(t + 3500 * NS_PER_MS)
+    assert a.next_release == t + 4000 * NS_PER_MS
 
 
 def test_periodic_drops_unfinished_work_and_counts_the_miss():

@@ -4,8 +4,9 @@ A guest is not an operating system here, only a source of CPU demand. Each vCPU
 has a spec string (the xl.cfg extension key ``workload`` or ``pyxl workload``):
 
 ``idle``
-    The default. A quiet guest: its timer fires every 100 ms and it does 300 us
-    of work, then blocks again. The phase of that timer within the 100 ms is drawn
+    The default. A quiet guest: its timer fires every second and it does 2 ms
+    of work, then blocks again (a tickless kernel with little to do). The phase
+    of that timer within the second is drawn
     from (seed, domid, vcpuid), so idle vCPUs do not all wake at the same instant.
 ``busy``
     CPU-bound: always runnable, never blocks.
@@ -42,8 +43,8 @@ NS_PER_US = 1_000
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 
-IDLE_WORK_NS = 300 * NS_PER_US
-IDLE_PERIOD_NS = 100 * NS_PER_MS
+IDLE_WORK_NS = 2 * NS_PER_MS
+IDLE_PERIOD_NS = 1000 * NS_PER_MS
 BURST_MIN_NS, BURST_MAX_NS = 2 * NS_PER_MS, 40 * NS_PER_MS
 SLEEP_MIN_NS, SLEEP_MAX_NS = 5 * NS_PER_MS, 100 * NS_PER_MS
 

@@ -73,6 +73,7 @@ class CreditEngine(Engine):
         self.balance = 0
         self.runq_sort = 0
         self.bias = 0
+        self._lb_steps: tuple[str, ...] | None = None
 
     # ---------------------------------------------------------- helpers
     def may_park(self, vs: VS) -> bool:
@@ -301,7 +302,9 @@ class CreditEngine(Engine):
     def load_balance(self, pc: PCpu, pri: int):
         """csched_load_balance: steal a better vCPU from a busy peer."""
         n = len(self.pcpus)
-        steps = ("soft", "hard") if any(vs.soft for vs in self.vss) else ("hard",)
+        if self._lb_steps is None:  # affinities do not change during one run
+            self._lb_steps = ("soft", "hard") if any(vs.soft for vs in self.vss) else ("hard",)
+        steps = self._lb_steps
         for step in steps:
             for k in range(n):
                 peer = self.pcpus[(self.bias + k) % n]
