@@ -125,11 +125,6 @@ def boot_console(info: GuestInfo) -> list[tuple[int, str]]:
 # --- the guest's life over simulated time -----------------------------------
 
 
-def _xs_last_seq(host: "Host") -> int:
-    row = host.conn.execute("SELECT MAX(seq) FROM xs_change").fetchone()
-    return row[0] or 0
-
-
 def next_event_ns(host: "Host", d: "Domain", g: dict) -> int | None:
     """When this guest next does something on its own (None: nothing planned)."""
     if d.domid == 0 or d.shutdown or d.dying:
@@ -144,7 +139,7 @@ def next_event_ns(host: "Host", d: "Domain", g: dict) -> int | None:
     balloon = g.get("balloon")
     if balloon and balloon.get("next_ns") is not None:
         times.append(balloon["next_ns"])
-    if g.get("drivers_up") and _xs_last_seq(host) > g.get("xs_seq", 0):
+    if g.get("drivers_up") and host.xs_head() > g.get("xs_seq", 0):
         times.append(host.hv.now_ns)  # something changed in the store: look now
     return min(times) if times else None
 
@@ -241,11 +236,11 @@ def _drivers_up(host: "Host", d: "Domain", g: dict, now: int) -> None:
 
 
 def _read_watches(host: "Host", d: "Domain", g: dict, now: int) -> None:
-    xs = _xs(host, d)
     seq = g.get("xs_seq", 0)
-    last = xs.last_seq()
-    if last <= seq:
+    if host.xs_head() <= seq:
         return
+    xs = _xs(host, d)
+    last = xs.last_seq()
     pend = g.setdefault("pending", [])
     for ev in xs.pending_events(since_seq=seq):
         pend.append([now + WATCH_LATENCY_NS, "watch:" + ev.token, ev.path])

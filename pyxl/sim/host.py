@@ -46,6 +46,8 @@ class Host:
         self.physinfo = self.boot.physinfo()
         self._hv: Hypervisor | None = None
         self._guests: dict[int, dict] = {}
+        self._all_guests_loaded = False
+        self._domain_rows: dict[int, str] = {}
         self._dirty_guests: set[int] = set()
         self._new_domains: set[int] = set()
         self._pending_config: dict[int, dict] = {}
@@ -54,6 +56,7 @@ class Host:
         # monitor (xl's background process) hooks in here to act on shutdowns.
         self.on_step: list = []
         self._tracer = None
+        self._xs_head: int | None = None
         self.wall_now = time.time()
         self.now_ns = self._clock_now()
 
@@ -100,7 +103,8 @@ class Host:
         return self._hv
 
     def _load_hv(self) -> Hypervisor:
-        return Hypervisor(self.physinfo, load_domains(self.conn), load_pools(self.conn),
+        domains, self._domain_rows = load_domains(self.conn)
+        return Hypervisor(self.physinfo, domains, load_pools(self.conn),
                           now_ns=int(self.meta["now_ns"]),
                           domid_rover=int(self.meta["domid_rover"]),
                           seed=int(self.meta["seed"]), trace=self._tracer)
@@ -123,7 +127,15 @@ class Host:
         return self.conn.execute("SELECT 1 FROM domains WHERE domid = ?", (domid,)).fetchone() is not None
 
     def guest(self, domid: int) -> dict:
+        """The simulated guest OS's state; all of them are read at once when the
+        simulation runs, since it visits every guest."""
         if domid not in self._guests:
+            if self._hv is not None and not self._all_guests_loaded:
+                self._all_guests_loaded = True
+                for other, data in self.conn.execute("SELECT domid, guest FROM domains"):
+                    self._guests.setdefault(other, json.loads(data))
+                if domid in self._guests:
+                    return self._guests[domid]
             row = self.conn.execute("SELECT guest FROM domains WHERE domid = ?", (domid,)).fetchone()
             self._guests[domid] = json.loads(row[0]) if row else {}
         return self._guests[domid]
@@ -209,18 +221,40 @@ class Host:
 
     def _next_guest_event(self, horizon: int) -> int:
         t = horizon
-        for domid, d in self.hv.domains.items():
-            nxt = guestos.next_event_ns(self, d, self.guest(domid))
-            if nxt is not None:
-                t = min(t, nxt)
+        with self._xs_head_cached():
+            for domid, d in self.hv.domains.items():
+                nxt = guestos.next_event_ns(self, d, self.guest(domid))
+                if nxt is not None:
+                    t = min(t, nxt)
         return max(t, self.hv.now_ns + 1)
+
+    def xs_head(self) -> int:
+        """The XenStore change log's newest entry: guests compare it with the
+        last one they read to know whether a watch may have fired."""
+        if self._xs_head is not None:
+            return self._xs_head
+        return self.xs().last_seq()
+
+    @contextmanager
+    def _xs_head_cached(self) -> Iterator[None]:
+        """Within one pass over the guests, ask the store once, not once per guest.
+
+        A write made during the pass is seen by the next pass, which the
+        scheduling of guest events makes happen at once.
+        """
+        self._xs_head = self.xs().last_seq()
+        try:
+            yield
+        finally:
+            self._xs_head = None
 
     def _guest_events(self, now: int) -> None:
         """Let every guest react to what has happened by `now`, then the toolstack."""
-        for domid in list(self.hv.domains):
-            d = self.hv.domains.get(domid)
-            if d is not None:
-                guestos.step(self, d, self.guest(domid), now)
+        with self._xs_head_cached():
+            for domid in list(self.hv.domains):
+                d = self.hv.domains.get(domid)
+                if d is not None:
+                    guestos.step(self, d, self.guest(domid), now)
         for hook in self.on_step:
             hook(self, now)
         for domid, d in list(self.hv.domains.items()):
@@ -248,8 +282,10 @@ class Host:
                     save_domain(conn, d, self._pending_config.get(domid),
                                  self._guests.get(domid))
                     continue
-                conn.execute("UPDATE domains SET name = ?, data = ? WHERE domid = ?",
-                             (d.name, domain_data(d), domid))
+                data = domain_data(d)
+                if data != self._domain_rows.get(domid):
+                    conn.execute("UPDATE domains SET name = ?, data = ? WHERE domid = ?",
+                                 (d.name, data, domid))
                 conn.executemany(
                     "UPDATE vcpus SET data = ? WHERE domid = ? AND vcpuid = ?",
                     [(json.dumps(v.__dict__), v.domid, v.vcpuid) for v in d.vcpus])

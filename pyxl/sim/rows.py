@@ -12,16 +12,19 @@ import sqlite3
 from pyxl.hv.model import CpuPool, Domain, Vcpu
 
 
-def load_domains(conn: sqlite3.Connection) -> dict[int, Domain]:
+def load_domains(conn: sqlite3.Connection) -> tuple[dict[int, Domain], dict[int, str]]:
+    """Every domain with its vCPUs, and each domain row's text as read (so that
+    writing back can skip the rows that did not change)."""
     vcpus: dict[int, list[Vcpu]] = {}
     for domid, data in conn.execute("SELECT domid, data FROM vcpus ORDER BY domid, vcpuid"):
         vcpus.setdefault(domid, []).append(Vcpu(**json.loads(data)))
-    domains = {}
+    domains, raw = {}, {}
     for domid, data in conn.execute("SELECT domid, data FROM domains"):
         d = Domain(**json.loads(data))
         d.vcpus = vcpus.get(domid, [])
         domains[domid] = d
-    return domains
+        raw[domid] = data
+    return domains, raw
 
 
 def load_pools(conn: sqlite3.Connection) -> dict[int, CpuPool]:
