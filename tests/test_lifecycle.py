@@ -90,3 +90,21 @@ def test_restarted_guest_boots_at_once(pyxl, guest_cfg):
     assert line[4] == "r-----"  # its kernel is booting: one vCPU busy
     assert 0.8 <= float(line[5]) <= 1.0
     assert "Linux version" in pyxl("console", "vm1").out
+
+
+def test_failed_restart_leaves_the_domain_gone_and_the_host_working(pyxl, guest_cfg):
+    """The monitor cannot rebuild the guest (its cpupool was renamed): the
+    guest stays destroyed, and the command that ran the monitor still succeeds."""
+    pyxl("host", "boot", "--cpus", "4")
+    assert pyxl("cpupool-cpu-remove", "Pool-0", "3").code == 0
+    assert pyxl("cpupool-create", 'name="p1"', 'cpus=["3"]').code == 0
+    pyxl("create", "-q", guest_cfg("vm1", extra='pool = "p1"\non_crash = "restart"\n'))
+    pyxl("clock", "advance", "3s")
+    assert pyxl("cpupool-rename", "p1", "p2").code == 0
+    assert pyxl("sysrq", "vm1", "c").code == 0
+    r = pyxl("clock", "advance", "1s")
+    assert r.code == 0, r.err
+    assert [line.split()[0] for line in pyxl("list").out.splitlines()[1:]] == ["Domain-0"]
+    assert pyxl("xenstore-ls", "/local/domain").out.startswith("0 = ")
+    assert pyxl("xenstore-exists", "/local/domain/2").code == 1
+    assert pyxl("create", "-q", guest_cfg("vm2")).code == 0

@@ -161,6 +161,26 @@ class Host:
         self._guests[d.domid] = guest
         self._pending_config[d.domid] = config
 
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """Undo everything done inside if it fails: the database back to a
+        savepoint, and domains built meanwhile forgotten (for work done on
+        behalf of the command, such as a restart, that must not sink it)."""
+        known = set(self.hv.domains)
+        self.conn.execute("SAVEPOINT pyxl_attempt")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK TO pyxl_attempt")
+            self.conn.execute("RELEASE pyxl_attempt")
+            for domid in set(self.hv.domains) - known:
+                del self.hv.domains[domid]
+                self._new_domains.discard(domid)
+                self._guests.pop(domid, None)
+                self._pending_config.pop(domid, None)
+            raise
+        self.conn.execute("RELEASE pyxl_attempt")
+
     def domid_by_name(self, name: str) -> int | None:
         if self._hv is not None:
             for d in self._hv.domains.values():

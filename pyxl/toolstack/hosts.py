@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pyxl.errors import PyxlError
 from pyxl.sim.boot import BootOptions, boot, read_boot_file
-from pyxl.sim.host import current_host_name, open_host
+from pyxl.sim.host import current_host_name
 from pyxl.sim.schema import MIGRATIONS, SCHEMA_VERSION
 from pyxl.toolstack.ctx import open_ctx
 from pyxl.state.db import Database
@@ -77,8 +77,8 @@ def summaries() -> list[HostSummary]:
     for name in list_hosts():
         try:
             opts = _read_boot(name)
-            with open_host(name, write=False) as h:
-                n = h.conn.execute("SELECT COUNT(*) FROM domains").fetchone()[0]
+            with open_ctx(name, write=False, privileged=False) as ctx:
+                n = len(ctx.hv.domains)
             out.append(HostSummary(name, opts.cpus, opts.memory_mib, opts.sched, opts.clock, n))
         except PyxlError as e:
             out.append(HostSummary(name, None, None, None, None, None, error=e.message))

@@ -97,14 +97,21 @@ def handle_domain_death(host: "Host", domid: int, reason: int | None) -> None:
         _recreate(ctx, raw, keep_uuid=True)
 
 
-def _recreate(ctx, raw: dict, keep_uuid: bool) -> int:
+def _recreate(ctx, raw: dict, keep_uuid: bool) -> int | None:
+    """Build the domain again from its config. A failure ends this monitor, as it
+    ends xl's, leaving the domain gone, without failing the command that ran it."""
+    from pyxl.errors import PyxlError
     from pyxl.toolstack.config import DomainConfig
     from pyxl.toolstack.create import create_domain
 
     cfg = DomainConfig.from_json_dict(raw)
     if not keep_uuid:
         cfg.uuid = None
-    return create_domain(ctx, cfg, monitored=True)
+    try:
+        with ctx.host.attempt():
+            return create_domain(ctx, cfg, monitored=True)
+    except PyxlError:
+        return None
 
 
 def _preserve_renamed(ctx, domid: int, cfg) -> None:
