@@ -197,26 +197,26 @@ def rename_pool(ctx: Ctx, poolid: int, name: str) -> None:
 
 def cpu_add(ctx: Ctx, poolid: int, cpus: set[int]) -> bool:
     """libxl_cpupool_cpuadd_cpumap: add each; False if any could not be added."""
-    ok = True
-    for cpu in sorted(cpus):
-        try:
-            ctx.hv.sysctl_cpupool_addcpu(poolid, cpu)
-        except HypercallError as e:
-            ctx.log("error", "libxl_cpupool.c:302:libxl_cpupool_cpuadd",
-                    f"Error moving cpu {cpu} to cpupool", errno=e.strerror)
-            ok = False
-    return ok
+    return _each_cpu(ctx, cpus, lambda cpu: ctx.hv.sysctl_cpupool_addcpu(poolid, cpu),
+                     "libxl_cpupool.c:302:libxl_cpupool_cpuadd",
+                     "Error moving cpu {} to cpupool")
 
 
 def cpu_remove(ctx: Ctx, poolid: int, cpus: set[int]) -> bool:
     """libxl_cpupool_cpuremove_cpumap: False if any could not be removed."""
+    return _each_cpu(ctx, cpus, lambda cpu: ctx.hv.sysctl_cpupool_removecpu(poolid, cpu),
+                     "libxl_cpupool.c:365:libxl_cpupool_cpuremove",
+                     "Error removing cpu {} from cpupool")
+
+
+def _each_cpu(ctx: Ctx, cpus: set[int], op, where: str, message: str) -> bool:
+    """libxl's cpumap loops: try every CPU, log each failure, report if any failed."""
     ok = True
     for cpu in sorted(cpus):
         try:
-            ctx.hv.sysctl_cpupool_removecpu(poolid, cpu)
+            op(cpu)
         except HypercallError as e:
-            ctx.log("error", "libxl_cpupool.c:365:libxl_cpupool_cpuremove",
-                    f"Error removing cpu {cpu} from cpupool", errno=e.strerror)
+            ctx.log("error", where, message.format(cpu), errno=e.strerror)
             ok = False
     return ok
 
