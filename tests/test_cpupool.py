@@ -1,8 +1,8 @@
 """CPU pools through the CLI: xl's output and messages, persistence, scheduling."""
 
-from conftest import CORPUS
+from pathlib import Path
 
-POOL_CFG = str(CORPUS / "xen-project_xen_cpupool.cfg")
+POOL_CFG = str(Path(__file__).resolve().parent / "data" / "pools" / "batch.cfg")
 HEADER = "Name               CPUs   Sched     Active   Domain count\n"
 
 
@@ -30,22 +30,22 @@ def test_pool0_exists_from_boot(pyxl):
     assert (r.code, r.err) == (1, "Pool 'nope' does not exist\n")
 
 
-def test_create_from_the_corpus_file(pyxl):
+def test_create_from_a_pool_config_file(pyxl):
     r = pyxl("cpupool-create", "-n", POOL_CFG)
     assert (r.code, r.err) == (1, "cpu 2 illegal or not free\n")   # Pool-0 has them all
     run(pyxl, "cpupool-cpu-remove", "Pool-0", "2-3")
     r = run(pyxl, "cpupool-create", "-n", POOL_CFG)
-    assert r.out == (f'Using config file "{POOL_CFG}"\ncpupool name:   Example-Cpupool\n'
+    assert r.out == (f'Using config file "{POOL_CFG}"\ncpupool name:   Batch-Pool\n'
                      "scheduler:      credit\nnumber of cpus: 2\n")
-    assert "Example" not in run(pyxl, "cpupool-list").out   # dry run: nothing made
+    assert "Batch" not in run(pyxl, "cpupool-list").out   # dry run: nothing made
     run(pyxl, "cpupool-create", POOL_CFG, 'sched="credit2"')
     assert run(pyxl, "cpupool-list").out == HEADER + (
         "Pool-0               6    credit       y          1\n"
-        "Example-Cpupool      2   credit2       y          0\n")
-    assert xs_read("/local/pool/1/name") == "Example-Cpupool"
+        "Batch-Pool           2   credit2       y          0\n")
+    assert xs_read("/local/pool/1/name") == "Batch-Pool"
     assert xs_read("/local/pool/0/name") == "Pool-0"
     r = pyxl("cpupool-create", POOL_CFG)
-    assert (r.code, r.err) == (1, 'Pool name "Example-Cpupool" already exists\n')
+    assert (r.code, r.err) == (1, 'Pool name "Batch-Pool" already exists\n')
     r = pyxl("cpupool-create", "sched=\"credit\"")
     assert (r.code, r.err) == (1, "Missing cpupool name!\n")
     r = pyxl("cpupool-create", "name=\"x\"", "sched=\"nosuch\"")

@@ -55,7 +55,8 @@ def test_coredump_destroy(pyxl, guest_cfg, state_dir):
     pyxl("clock", "advance", "10ms")
     pyxl("list")
     assert "vm1" not in pyxl("list").out
-    assert (state_dir / "localhost" / "dump" / "vm1").exists()
+    dumps = [p.name for p in (state_dir / "localhost" / "dump").iterdir()]
+    assert len(dumps) == 1 and dumps[0].startswith("1-") and dumps[0].endswith(".core")
 
 
 def test_shutdown_errors(pyxl):

@@ -53,12 +53,28 @@ def full_help() -> str:
 
 
 def out(text: str) -> None:
-    sys.stdout.write(text)
+    _write(sys.stdout, text)
 
 
 def err(text: str) -> None:
     """One message on stderr; a newline is added unless the text ends with one."""
-    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    _write(sys.stderr, text if text.endswith("\n") else text + "\n")
+
+
+def _write(stream, text: str) -> None:
+    """Bytes the user gave that are not UTF-8 (an argument, say) come back out
+    as those same bytes, as xl would print them, not as an encoding error."""
+    if text.isascii() or not any("\udc80" <= c <= "\udcff" for c in text):
+        stream.write(text)
+        return
+    raw = text.encode("utf-8", "surrogateescape")
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:     # a text-only stream (a test's StringIO)
+        stream.write(raw.decode("utf-8", "backslashreplace"))
+        return
+    stream.flush()
+    buffer.write(raw)
+    buffer.flush()
 
 
 def need_args(name: str, args: tuple | list, count: int) -> None:

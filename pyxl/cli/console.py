@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from pyxl.cli.base import need_args, out, session, xl_command
+from pyxl.cnum import atoi
 from pyxl.errors import PyxlError
 from pyxl.toolstack.ctx import find_domain
 from pyxl.toolstack.console import console_log
@@ -29,17 +30,8 @@ def cmd_console(ctx, ctype, num, escape, args):
     need_args("console", args, 1)
     with session(ctx, write=False) as xc:
         domid = find_domain(xc, args[0])
-        lines = console_log(xc, domid, ctype, _atoi(num))
+        lines = console_log(xc, domid, ctype, atoi(num))
     if lines is None:
         raise PyxlError("Unable to attach console")
     out("".join(line + "\n" for line in lines))
     return 0
-
-
-def _atoi(text: str) -> int:
-    digits = ""
-    for ch in text.strip():
-        if not ch.isdigit():
-            break
-        digits += ch
-    return int(digits) if digits else 0

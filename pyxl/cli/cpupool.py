@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from pyxl.cli.base import err, globals_of, need_args, out, print_help_and_fail, session, xl_command
+from pyxl.cnum import domid_from_digits
 from pyxl.errors import PyxlError
 from pyxl.toolstack import cpupool as cp
+from pyxl.toolstack.domain import domid_of
 
 
 @xl_command("cpupool-list")
@@ -133,9 +135,9 @@ def cmd_cpupool_migrate(ctx, args):
     dom, pool = args[0], args[1]
     with session(ctx, write=True) as xc:
         if dom.isdigit() and dom.isascii():
-            domid = int(dom)
+            domid = domid_from_digits(dom)
         else:
-            domid = xc.host.domid_by_name(dom)
+            domid = domid_of(xc, dom)
         if domid is None or xc.host.name_of(domid) is None:
             raise PyxlError(f"unknown domain '{dom}'")
         poolid = cp.require_pool(xc, pool)

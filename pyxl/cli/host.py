@@ -7,7 +7,7 @@ import time
 
 import click
 
-from pyxl.cli.base import globals_of, out
+from pyxl.cli.base import err, globals_of, out
 from pyxl.toolstack import hosts
 from pyxl.units import format_duration_ns, parse_duration_ns
 
@@ -55,8 +55,11 @@ def host_list(as_json):
         return
     out(f"{'Name':<24} {'CPUs':>4} {'Memory':>8} {'Sched':<8} {'Clock':<8} {'Domains':>7}\n")
     for r in rows:
-        if r.error:
+        if r.damaged:
             out(f"{r.name:<24} (unreadable: run 'pyxl --host {r.name} host reset')\n")
+            continue
+        if r.error:
+            out(f"{r.name:<24} (unusable: {r.error.removeprefix('pyxl: ')})\n")
             continue
         out(f"{r.name:<24} {r.cpus:>4} {r.memory_mib:>8} {r.sched:<8} {r.clock:<8} "
             f"{r.domains:>7}\n")
@@ -67,7 +70,10 @@ def host_list(as_json):
 @click.pass_context
 def host_reset(ctx, name):
     """Back to freshly booted, with the same boot options."""
-    hosts.reset_host(name or globals_of(ctx).host)
+    done = hosts.reset_host(name or globals_of(ctx).host)
+    if done.defaults:
+        err(f"pyxl: host '{done.name}' had lost its boot options (no host.toml, an unreadable "
+            "database): booted it with the defaults")
 
 
 @cmd_host.command("destroy")

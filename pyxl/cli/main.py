@@ -17,6 +17,9 @@ from pyxl.cli.cmdtable import lookup
 from pyxl.errors import PyxlError
 
 _LONG_WITH_VALUE = ("host", "as-domid")
+# The command family that works inside a domU: the xenstore-* clients talk to
+# /dev/xen/xenbus, which a guest has; everything else needs a libxl context.
+_DOMU_FAMILY = "xenstore"
 
 
 def _parse_globals(argv: list[str]) -> tuple[Globals, int]:
@@ -67,9 +70,21 @@ def _parse_globals(argv: list[str]) -> tuple[Globals, int]:
 
 
 def _domid_option(value: str, what: str) -> int:
-    if not value.isdigit() or int(value) >= 0x7FF0:
-        raise PyxlError(f"invalid {what} '{value}': a domain id is a number below 32752")
+    if not (value.isascii() and value.isdigit() and len(value) <= 5) or int(value) >= 0x7FF0:
+        shown = value if value.isprintable() else ascii(value)[1:-1]
+        raise PyxlError(f"invalid {what} '{shown}': a domain id is a number below 32752")
     return int(value)
+
+
+def _refuse_in_domu(g: Globals, word: str, spec) -> None:
+    """xl allocates its libxl context before it looks at the command, and in a
+    domU that fails: so does every command but the xenstore-* clients (and
+    `help`, which pyxl keeps answering)."""
+    if not g.as_domid or word == "help" or (spec is not None and spec.module == _DOMU_FAMILY):
+        return
+    from pyxl.toolstack.ctx import Ctx
+
+    Ctx(host=None, caller=g.as_domid).require_privileged()
 
 
 def run(argv: list[str]) -> int:
@@ -79,6 +94,7 @@ def run(argv: list[str]) -> int:
         return 1
     word, rest = argv[i], argv[i + 1:]
     spec = lookup(word)
+    _refuse_in_domu(g, word, spec)
     if spec is None:
         if word == "help":
             return _help(rest)

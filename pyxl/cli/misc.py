@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from pyxl.cli.base import err, need_args, print_help_and_fail, session, xl_command
+from pyxl.cnum import c_uint32, strtol
 from pyxl.errors import PyxlError
 from pyxl.toolstack import lifecycle as lc
 from pyxl.toolstack.ctx import find_domain
@@ -23,12 +24,11 @@ def cmd_trigger(ctx, args):
             return 1
         vcpuid = 0
         if len(args) > 2:
-            from pyxl.cli.vmcontrol import _strtol
-
-            vcpuid, any_digit = _strtol(args[2])
-            if vcpuid == 0 and not any_digit:
+            vcpuid, _, _ = strtol(args[2], 10)
+            if vcpuid is None:
                 err("Invalid vcpuid, using default vcpuid=0.\n\n")
-        lc.send_trigger(xc, domid, name, vcpuid & 0xFFFFFFFF)
+                vcpuid = 0
+        lc.send_trigger(xc, domid, name, c_uint32(vcpuid))  # a uint32_t in libxl
     return 0
 
 

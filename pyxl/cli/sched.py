@@ -8,9 +8,12 @@ parameters cannot be read stops the listing, but the command exits 0.
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from pyxl.cli.base import err, out, session, xl_command
+from pyxl.cnum import c_int, strtol_value
 from pyxl.errors import PyxlError
 from pyxl.toolstack import sched as ts
 from pyxl.toolstack.cpupool import pool_qualifier
@@ -18,17 +21,9 @@ from pyxl.toolstack.ctx import find_domain
 
 
 def strtol(text: str) -> int:
-    """C's strtol(text, NULL, 10): leading blanks, sign, digits; 0 if none."""
-    t = text.lstrip()
-    sign = 1
-    if t[:1] in ("+", "-") and t:
-        sign, t = (-1 if t[0] == "-" else 1), t[1:]
-    digits = ""
-    for ch in t:
-        if not ch.isdigit():
-            break
-        digits += ch
-    return sign * int(digits) if digits else 0
+    """xl's ``int x = strtol(optarg, NULL, 10)``: C's strtol (0 if no digit,
+    saturated at LONG_MAX/LONG_MIN), kept in an int, as xl_sched.c does."""
+    return c_int(strtol_value(text, 10))
 
 
 def _pool_or_fail(xc, name: str | None) -> int | None:
@@ -269,6 +264,8 @@ def _ms(text: str, ns: bool) -> int:
         value = float(text)
     except ValueError:
         raise PyxlError(f"Invalid number '{text}'") from None
+    if not math.isfinite(value):
+        raise PyxlError(f"Invalid number '{text}'")
     return int(round(value / 1_000_000)) if ns else int(round(value))
 
 

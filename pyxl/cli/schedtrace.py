@@ -159,7 +159,8 @@ def cmd_sched_trace(ctx, dry_run, as_json, svg, cpupool, columns, last, args):
     if svg:
         from rich.console import Console
 
-        console = Console(record=True, width=max(100, columns + 50), file=_Null())
+        shown = (tr.t1_ns - tr.t0_ns) // max(1, tr.bucket_ns)   # the buckets it really has
+        console = Console(record=True, width=max(100, shown + 50), file=_Null())
         render_rich(console, tr, last)
         console.save_svg(svg, title=f"pyxl sched-trace: {tr.pool} ({tr.sched})")
     return 0

@@ -98,10 +98,12 @@ def _take_sample(ctx, advance_ns: int):
 @click.pass_context
 def cmd_top(ctx, delay, batch, iterations, vcpus, repeat_header, full_name, dom0_first,
             networks, vbds):
-    from pyxl.cli.sched import strtol
+    from pyxl.cnum import atoi, c_uint32
 
-    delay_s = max(0, strtol(delay))
-    count = strtol(iterations) if iterations is not None else None
+    # xentop keeps both in unsigned ints, from atoi; -i 0 counts down from
+    # 2^32 ("--iterations" wraps), so it all but never stops.
+    delay_s = c_uint32(atoi(delay))
+    count = (c_uint32(atoi(iterations)) or 1 << 32) if iterations is not None else None
     opts = dict(vcpus=vcpus, repeat_header=repeat_header, full_name=full_name,
                 dom0_first=dom0_first)
     if not batch and sys.stdout.isatty():

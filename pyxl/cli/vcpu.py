@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from pyxl.cli.base import c_float, out, print_bitmap, session, xl_command
+from pyxl.cnum import INT_MAX, c_uint32, strtol, strtoul
 from pyxl.hv.model import BLOCKED, RUNNING
 from pyxl.toolstack.ctx import find_domain
 from pyxl.toolstack.vcpu import list_vcpus
@@ -33,9 +34,10 @@ def cmd_vcpu_list(ctx, domains):
             "Affinity (Hard / Soft)\n")
         ids = [find_domain(xc, q) for q in domains] if domains else sorted(xc.hv.domains)
         for domid in ids:
-            name = xc.host.name_of(domid)
-            rows = [vcpu_row(name, v, nr_cpus) for v in list_vcpus(xc, domid)]
-            out("".join(r + "\n" for r in rows))
+            vcpus = list_vcpus(xc, domid)   # logs libxl's error for a missing domain
+            if vcpus:
+                name = xc.host.name_of(domid)
+                out("".join(vcpu_row(name, v, nr_cpus) + "\n" for v in vcpus))
     return 0
 
 
@@ -57,11 +59,8 @@ def cmd_vcpu_pin(ctx, force, ignore_masks, args):
         domid = find_domain(xc, args[0])
         vcpu, hard_str = args[1], args[2]
         soft_str = args[3] if len(args) > 3 else None
-        digits = vcpu.lstrip()
-        lead = digits[1:] if digits[:1] == "+" else digits
-        if lead[:1].isdigit():
-            vcpuid = int("".join(c for c in _leading_digits(lead)))
-        else:
+        vcpuid, _, _ = strtol(vcpu, 10)   # a long, as in xl
+        if vcpuid is None or vcpuid < 0:
             if vcpu != "all":
                 raise PyxlError(f"Error: Invalid argument {vcpu} as VCPU.")
             if force:
@@ -77,22 +76,14 @@ def cmd_vcpu_pin(ctx, force, ignore_masks, args):
             out(line + "\n")
             return 0
         if vcpuid is not None:
-            if not vcpu_pin(xc, domid, vcpuid, hard, soft):
+            # libxl_set_vcpuaffinity takes a uint32_t
+            if not vcpu_pin(xc, domid, c_uint32(vcpuid), hard, soft):
                 raise PyxlError(f"Could not set affinity for vcpu `{vcpuid}'.")
         elif not vcpu_pin(xc, domid, None, hard, soft):
             from pyxl.cli.base import err
 
             err("Could not set affinity.")
     return 0
-
-
-def _leading_digits(text: str) -> str:
-    out_digits = ""
-    for ch in text:
-        if not ch.isdigit():
-            break
-        out_digits += ch
-    return out_digits
 
 
 @xl_command("vcpu-set")
@@ -106,17 +97,10 @@ def cmd_vcpu_set(ctx, ignore_host, args):
     need_args("vcpu-set", args, 2)
     with session(ctx, write=True) as xc:
         domid = find_domain(xc, args[0])
-        text = args[1].lstrip()
-        digits = text[1:] if text[:1] == "+" else text
-        n = ""
-        for ch in digits:
-            if not (ch.isascii() and ch.isdigit()):
-                break
-            n += ch
-        if not n or int(n) > 2**31 - 1:
+        count, _, _ = strtoul(args[1], 10)
+        if count is None or count > INT_MAX:
             err("Error: Invalid argument.")
             return 1
-        count = int(n)
         if not ignore_host:
             d = xc.hv.domains.get(domid)
             if d is None:

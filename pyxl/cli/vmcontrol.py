@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from pyxl.cli.base import err, need_args, out, session, xl_command
+from pyxl.cnum import c_uint32, strtol
 from pyxl.errors import PyxlError
 from pyxl.toolstack import domain as dom
 from pyxl.toolstack.ctx import find_domain
@@ -71,30 +72,15 @@ def cmd_domid(ctx, args):
     return 0
 
 
-def _strtol(text: str) -> tuple[int, bool]:
-    """C strtol(text, &end, 10) as xl uses it: the leading number, and whether any digit."""
-    s = text.lstrip(" \t\n\r\f\v")
-    sign = 1
-    if s[:1] in "+-" and s[:1]:
-        sign = -1 if s[0] == "-" else 1
-        s = s[1:]
-    digits = ""
-    for ch in s:
-        if not ch.isdigit() or not ch.isascii():
-            break
-        digits += ch
-    return (sign * int(digits) if digits else 0), bool(digits)
-
-
 @xl_command("domname")
 @click.argument("args", nargs=-1)
 @click.pass_context
 def cmd_domname(ctx, args):
     need_args("domname", args, 1)
-    value, any_digit = _strtol(args[0])
-    if value == 0 and not any_digit:
+    value, _, _ = strtol(args[0], 10)
+    if value is None:
         raise PyxlError("Invalid domain id.\n\n")
-    domid = value & 0xFFFFFFFF  # xl stores strtol's result in a uint32_t
+    domid = c_uint32(value)  # xl stores strtol's (saturated) long in a uint32_t
     with session(ctx, write=False) as xc:
         name = dom.name_of(xc, domid)
     if name is None:

@@ -18,6 +18,7 @@ import sys
 import click
 
 from pyxl.cli.base import globals_of, session
+from pyxl.cnum import UINT32_MAX, atoi
 from pyxl.xenstore.errors import XenStoreError
 
 LONG = {"help": "h", "flat": "f", "prefix": "p", "tidy": "t", "upto": "u", "recurse": "r",
@@ -105,16 +106,14 @@ def getopt(prog: str, mode: str, argv: list[str]) -> tuple[dict, list[str]]:
     return opts, rest
 
 
-def _atoi(text: str) -> int:
-    s = text.lstrip()
-    sign = -1 if s[:1] == "-" else 1
-    s = s[1:] if s[:1] in "+-" else s
-    n = ""
-    for ch in s:
-        if not (ch.isascii() and ch.isdigit()):
-            break
-        n += ch
-    return sign * int(n) if n else 0
+def _txid(prog: str, text: str) -> int:
+    """A transaction id (xs_transaction_t, a uint32_t) in decimal digits;
+    anything else is one line and exit 1."""
+    digits = text.lstrip("0")
+    if not text or any(ch not in "0123456789" for ch in text) or len(digits) > 10 \
+            or int(digits or "0") > UINT32_MAX:
+        _errx(prog, f"invalid transaction id '{text}'")
+    return int(digits or "0")
 
 
 def _apply(prog: str, mode: str, opts: dict, c: str, val: str | None) -> None:
@@ -125,11 +124,9 @@ def _apply(prog: str, mode: str, opts: dict, c: str, val: str | None) -> None:
     if mode not in ALLOWED[c]:
         _usage(prog, mode, 1)
     if c in ("n", "d"):
-        opts[c] = _atoi(val)
+        opts[c] = atoi(val)
     elif c == "T":
-        if not val.isdigit():
-            _errx(prog, f"invalid transaction id '{val}'")
-        opts["T"] = int(val)
+        opts["T"] = _txid(prog, val)
     else:
         opts[c] = True
 
@@ -335,7 +332,7 @@ def _chmod_args(xs, tx, prog, path, specs, opts) -> None:
     for spec in specs:
         if spec[:1] not in ("n", "r", "w", "b"):
             _errx(prog, f"Invalid permission specification: '{spec[:1]}'")
-        perms.append(Perm(_atoi(spec[1:]) & 0xFFFF, spec[0]))
+        perms.append(Perm(atoi(spec[1:]) & 0xFFFF, spec[0]))
     _chmod(xs, tx, prog, path, perms, opts.get("u"), opts.get("r"))
 
 
@@ -434,11 +431,13 @@ def _watch(ctx, prog, opts, args) -> int:
     import signal
     import time
 
+    from pyxl.xenstore.conns import this_process
     from pyxl.xenstore.store import XenStore
 
     depth = opts.get("d", -1)
     limit = opts.get("n", -1)
-    conn_id = f"xenstore-watch:{os.getpid()}:{time.monotonic_ns()}"
+    pid, start = this_process()
+    conn_id = f"xenstore-watch:{pid}:{time.monotonic_ns()}"
     g = globals_of(ctx)
 
     def store(xc):
@@ -448,6 +447,7 @@ def _watch(ctx, prog, opts, args) -> int:
 
     with session(ctx, write=True, privileged=False) as xc:
         xs = store(xc)
+        xs.bind_process(pid, start)
         seq = xs.last_seq()
         for path in args:
             try:
@@ -477,7 +477,7 @@ def _watch(ctx, prog, opts, args) -> int:
     finally:
         signal.signal(signal.SIGTERM, old)
         with session(ctx, write=True, privileged=False) as xc:
-            xc.host.conn.execute("DELETE FROM xs_watch WHERE conn_id = ?", (conn_id,))
+            store(xc).disconnect()
     return 0
 
 
@@ -487,9 +487,13 @@ def _watch(ctx, prog, opts, args) -> int:
 def _transaction(ctx, argv: list[str]) -> int:
     prog = "xenstore-transaction"
     if not argv or argv[0] not in ("start", "commit", "abort") or \
-            (argv[0] != "start" and (len(argv) != 2 or not argv[1].isdigit())):
+            (argv[0] != "start" and len(argv) != 2):
         _warnx(prog, f"Usage: {prog} start | commit TXID | abort TXID")
         return 1
+    try:
+        txid = _txid(prog, argv[1]) if argv[0] != "start" else 0
+    except Exit as e:
+        return e.code
     with session(ctx, write=True, privileged=False) as xc:
         xs = xc.xs()
         if argv[0] == "start":
@@ -500,7 +504,6 @@ def _transaction(ctx, argv: list[str]) -> int:
                 return 1
             sys.stdout.write(f"{txid}\n")
             return 0
-        txid = int(argv[1])
         try:
             xs.transaction_end(txid, argv[0] == "commit")
         except XenStoreError as e:

@@ -14,12 +14,18 @@ from dataclasses import dataclass
 from pyxl.hv.model import (
     BLOCKED,
     DOMID_FIRST_RESERVED,
+    MAX_PAGES_KB,
+    MAX_VCPUS,
     OFFLINE,
+    RUNNABLE,
     RUNNING,
     CpuPool,
     Domain,
     Vcpu,
 )
+
+# The domain whose kernel issues the toolstack's domctls (current->domain).
+TOOLSTACK_DOMID = 0
 
 
 class HypercallError(Exception):
@@ -143,8 +149,16 @@ class Hypervisor:
     # --- domctls --------------------------------------------------------
 
     def domctl_createdomain(self, uuid: str, name: str, type: str, poolid: int = 0,
-                            domid: int | None = None, ssidref: int = 0) -> Domain:
-        """Create an empty, paused domain; pick a domid as Xen's rover does."""
+                            domid: int | None = None, ssidref: int = 0,
+                            max_vcpus: int | None = None) -> Domain:
+        """Create an empty, paused domain; pick a domid as Xen's rover does.
+
+        Xen checks the requested vCPU count against the type's limit first
+        (sanitise_domain_config): 0, or more than 128 for HVM/PVH or 8192
+        for PV, is EINVAL.
+        """
+        if max_vcpus is not None and not 1 <= max_vcpus <= MAX_VCPUS[type]:
+            raise HypercallError("EINVAL", "XEN_DOMCTL_createdomain")
         if domid is None:
             domid = self._next_free_domid()
         elif domid in self.domains or not 0 < domid < DOMID_FIRST_RESERVED:
@@ -172,6 +186,8 @@ class Hypervisor:
     def domctl_max_vcpus(self, domid: int, max_vcpus: int, online: int,
                          params: dict, workload: list[str]) -> None:
         d = self.domain(domid)
+        if not 1 <= max_vcpus <= MAX_VCPUS[d.type]:
+            raise HypercallError("EINVAL", "XEN_DOMCTL_max_vcpus")
         d.vcpus = [
             Vcpu(domid=domid, vcpuid=i, online=i < online, runstate=OFFLINE,
                  cpu=self._initial_cpu(d, i), workload=workload[i],
@@ -186,11 +202,23 @@ class Hypervisor:
 
     def domctl_setvcpuaffinity(self, domid: int, vcpuid: int,
                                hard: list[int] | None, soft: list[int] | None) -> None:
+        """XEN_DOMCTL_setvcpuaffinity: a hard affinity with no pCPU of the
+        domain's cpupool is EINVAL (vcpu_set_hard_affinity); a vCPU sitting
+        outside its new hard affinity moves into it, as Xen migrates it."""
         v = self.vcpu(domid, vcpuid)
+        pool_cpus = self.pools[self.domain(domid).poolid].cpus
+        if hard is not None and not set(hard) & set(pool_cpus):
+            raise HypercallError("EINVAL", "XEN_DOMCTL_setvcpuaffinity")
         if hard is not None:
             v.hard_affinity = None if len(hard) >= self.physinfo.nr_cpus else sorted(hard)
         if soft is not None:
             v.soft_affinity = None if len(soft) >= self.physinfo.nr_cpus else sorted(soft)
+        allowed = set(pool_cpus) if v.hard_affinity is None else \
+            set(v.hard_affinity) & set(pool_cpus)
+        if allowed and v.cpu not in allowed:
+            v.cpu = min(allowed)
+            if v.runstate == RUNNING:
+                v.runstate = RUNNABLE
         self.trace("XEN_DOMCTL_setvcpuaffinity", domid=domid, vcpu=vcpuid,
                    hard=v.hard_affinity, soft=v.soft_affinity)
 
@@ -201,7 +229,8 @@ class Hypervisor:
         return d.vcpus[vcpuid]
 
     def domctl_max_mem(self, domid: int, max_memkb: int) -> None:
-        self.domain(domid).max_memkb = max_memkb
+        """Xen keeps max_pages in an unsigned int, so a larger limit is cut to it."""
+        self.domain(domid).max_memkb = min(max_memkb, MAX_PAGES_KB)
         self.trace("XEN_DOMCTL_max_mem", domid=domid, max_memkb=max_memkb)
 
     def memory_populate_physmap(self, domid: int, kb: int) -> None:
@@ -220,8 +249,10 @@ class Hypervisor:
         self.trace("XENMEM_decrease_reservation", domid=domid, kb=kb)
 
     def domctl_pausedomain(self, domid: int) -> None:
+        """EINVAL for the caller's own domain: Xen will not pause the domain
+        whose vCPU is making the hypercall."""
         d = self.domain(domid)
-        if d.dying:
+        if d.dying or domid == TOOLSTACK_DOMID:
             raise HypercallError("EINVAL", "XEN_DOMCTL_pausedomain")
         d.pause_count += 1
         self.trace("XEN_DOMCTL_pausedomain", domid=domid, pause_count=d.pause_count)
@@ -251,6 +282,8 @@ class Hypervisor:
 
     def domctl_resumedomain(self, domid: int) -> None:
         d = self.domain(domid)
+        if domid == TOOLSTACK_DOMID:
+            raise HypercallError("EINVAL", "XEN_DOMCTL_resumedomain")
         d.shutdown = False
         d.shutdown_reason = None
         self.trace("XEN_DOMCTL_resumedomain", domid=domid)
@@ -396,10 +429,15 @@ class Hypervisor:
         pool.cpus = [c for c in pool.cpus if c != cpu]
         for d in self._pool_domains(poolid):
             for v in d.vcpus:
+                if v.hard_affinity is not None and not set(v.hard_affinity) & set(pool.cpus):
+                    # cpu_disable_scheduler: "Breaking affinity for %pv"
+                    v.hard_affinity = None
                 if v.cpu == cpu:
-                    v.cpu = pool.cpus[0]
+                    allowed = [c for c in pool.cpus
+                               if v.hard_affinity is None or c in v.hard_affinity]
+                    v.cpu = allowed[0]
                     if v.runstate == RUNNING:
-                        v.runstate = "runnable"
+                        v.runstate = RUNNABLE
         self.trace(op, poolid=poolid, cpu=cpu)
 
     def sysctl_cpupool_movedomain(self, poolid: int, domid: int) -> None:
@@ -418,6 +456,7 @@ class Hypervisor:
         for v in d.vcpus:
             v.sched_params = default_vcpu_params(pool.sched)
             v.sched_state = {}
+            v.hard_affinity = v.soft_affinity = None   # sched_move_domain: all CPUs
             if v.runstate == RUNNING:
                 v.runstate = "runnable"
             if v.cpu not in pool.cpus:

@@ -27,6 +27,15 @@ SHUTDOWN_SOFT_RESET = 5
 
 DOMID_FIRST_RESERVED = 0x7FF0
 
+# The most vCPUs Xen gives a domain (x86 arch_sanitise_domain_config):
+# HVM_MAX_VCPUS for HVM and PVH, MAX_VIRT_CPUS (the per-domain GDT/LDT area's
+# room) for PV.
+HVM_MAX_VCPUS = 128
+MAX_VIRT_CPUS = 8192
+MAX_VCPUS = {"hvm": HVM_MAX_VCPUS, "pvh": HVM_MAX_VCPUS, "pv": MAX_VIRT_CPUS}
+# struct domain's max_pages is an unsigned int: its largest value, in KiB.
+MAX_PAGES_KB = ((1 << 32) - 1) * 4
+
 
 @dataclass
 class Vcpu:

@@ -4,6 +4,7 @@
 host's database with Domain-0 running, Xen's boot log in the console ring and
 XenStore holding what xenstored and xen-init-dom0 put there, and writes the
 options to `host.toml` so that `host reset` can boot the same machine again.
+`reboot` is that reset: a new database built beside the old and swapped in.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ import json
 import os
 import sqlite3
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
-from pyxl.errors import PyxlError
+from pyxl.errors import PyxlError, StateError
 from pyxl.hv.hypervisor import PhysInfo
 from pyxl.hv.model import RUNNABLE, CpuPool, Domain, Vcpu
 from pyxl.sim import guest as guestos
 from pyxl.sim.rows import save_domain, save_pool
 from pyxl.sim.schema import SCHEMA_VERSION, all_statements
-from pyxl.state.db import Database
-from pyxl.state.paths import db_path, host_dir
+from pyxl.state.db import Database, StateDamaged
+from pyxl.state.paths import BOOT_NAME, db_path, host_path, printable
 
 SCHEDULERS = ("credit", "credit2", "rtds", "sedf")
 CLOCKS = ("realtime", "manual")
@@ -43,17 +44,21 @@ class BootOptions:
     clock: str = "realtime"
 
     def validate(self) -> "BootOptions":
+        """Refuse a machine Xen could not run on: 1-512 CPUs, at most 64 NUMA
+        nodes (NR_NUMA_NODES), at most 16 TiB (x86 without CONFIG_BIGMEM)."""
+        max_nodes, max_memory_mib = 64, 16 << 20
         if not 1 <= self.cpus <= 512:
             raise PyxlError(f"invalid --cpus {self.cpus}: must be from 1 to 512")
-        if self.nodes < 1 or self.cpus % self.nodes:
+        if not 1 <= self.nodes <= max_nodes or self.cpus % self.nodes:
             raise PyxlError(f"invalid --nodes {self.nodes}: the {self.cpus} CPUs must split "
-                            "evenly over the NUMA nodes")
+                            f"evenly over 1 to {max_nodes} NUMA nodes")
         if self.sched not in SCHEDULERS:
             raise PyxlError(f"unknown scheduler '{self.sched}': use one of {', '.join(SCHEDULERS)}")
         if self.clock not in CLOCKS:
             raise PyxlError(f"unknown clock '{self.clock}': use realtime or manual")
-        if self.memory_mib < 64:
-            raise PyxlError(f"invalid --memory {self.memory_mib}: at least 64 MiB")
+        if not 64 <= self.memory_mib <= max_memory_mib:
+            raise PyxlError(f"invalid --memory {self.memory_mib}: from 64 to "
+                            f"{max_memory_mib} MiB (16 TiB, what Xen on x86 can manage)")
         if not 32 <= self.dom0_mem_mib <= self.memory_mib - 16:
             raise PyxlError(
                 f"invalid --dom0-mem {self.dom0_mem_mib}: from 32 to {self.memory_mib - 16} MiB"
@@ -73,6 +78,23 @@ class BootOptions:
     def xen_cmdline(self) -> str:
         return (f"placeholder dom0_mem={self.dom0_mem_mib}M,max:{self.dom0_mem_mib}M "
                 f"dom0_max_vcpus={self.cpus} sched={self.sched} console=com1,vga")
+
+
+def boot_options(table: object) -> BootOptions:
+    """BootOptions from a stored table (host.toml, the database's meta);
+    ValueError saying what is wrong with it."""
+    if not isinstance(table, dict):
+        raise ValueError("no boot options")
+    known = {f.name: type(f.default) for f in fields(BootOptions)}
+    for key, value in table.items():
+        if key not in known:
+            raise ValueError(f"unknown boot option '{key}'")
+        if type(value) is not known[key]:
+            raise ValueError(f"boot option '{key}' must be {known[key].__name__}")
+    try:
+        return BootOptions(**table).validate()
+    except PyxlError as e:
+        raise ValueError(e.message) from None
 
 
 def default_boot_options() -> BootOptions:
@@ -101,7 +123,17 @@ def boot(name: str, opts: BootOptions, *, must_be_new: bool = True) -> bool:
     return created
 
 
-BOOT_FILE = "host.toml"
+def reboot(name: str, opts: BootOptions) -> None:
+    """Power-cycle: a freshly booted database replaces the host's, in one
+    rename. The caller holds the host's lock alone."""
+    opts.validate()
+    wall = time.time()
+
+    def init(conn: sqlite3.Connection) -> None:
+        _init_host(conn, opts, wall)
+
+    Database.replace(db_path(name), name, all_statements(), SCHEMA_VERSION, init)
+    _write_boot_file(name, opts)
 
 
 def _write_boot_file(name: str, opts: BootOptions) -> None:
@@ -109,21 +141,44 @@ def _write_boot_file(name: str, opts: BootOptions) -> None:
     database is beyond reading."""
     import tomli_w
 
-    path = host_dir(name) / BOOT_FILE
-    tmp = path.with_name(f".{BOOT_FILE}.{os.getpid()}.tmp")
-    tmp.write_text("# pyxl host: its boot options, which `pyxl host reset` reuses\n"
-                   + tomli_w.dumps({"boot": asdict(opts)}))
-    os.replace(tmp, path)
+    path = host_path(name, BOOT_NAME)
+    tmp = host_path(name, f".{BOOT_NAME}.{os.getpid()}.tmp")
+    text = ("# pyxl host: its boot options, which `pyxl host reset` reuses\n"
+            + tomli_w.dumps({"boot": asdict(opts)}))
+    try:
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        with open(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise StateError(f"pyxl: cannot write {path}: {e.strerror or e}") from None
 
 
 def read_boot_file(name: str) -> BootOptions | None:
+    """The boot options in the host's host.toml; None if it has none."""
     import tomllib
 
+    path = host_path(name, BOOT_NAME)
     try:
-        with open(host_dir(name) / BOOT_FILE, "rb") as f:
-            return BootOptions(**tomllib.load(f)["boot"])
-    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError):
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+        return boot_options(table.get("boot"))
+    except FileNotFoundError:
         return None
+    except OSError as e:
+        raise StateError(f"pyxl: cannot read {path}: {e.strerror or e}") from None
+    except (ValueError, UnicodeDecodeError) as e:  # TOMLDecodeError is a ValueError
+        raise StateError(f"pyxl: {path}: {printable(str(e))}") from None
+
+
+def meta_boot_options(text: object) -> BootOptions:
+    """The boot options kept in the database's meta table."""
+    try:
+        return boot_options(json.loads(text))
+    except (TypeError, ValueError, RecursionError) as e:
+        raise StateDamaged(f"boot options in meta: {e}") from None
 
 
 def _init_host(conn: sqlite3.Connection, opts: BootOptions, wall: float) -> None:

@@ -15,6 +15,7 @@ Time: the host's simulated clock is either tied to the wall clock
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -23,14 +24,32 @@ from contextlib import contextmanager
 from pyxl.hv.hypervisor import Hypervisor
 from pyxl.hv.model import Domain
 from pyxl.sim import guest as guestos
-from pyxl.sim.boot import BootOptions, boot, default_boot_options
-from pyxl.sim.rows import domain_data, load_domains, load_pools, save_domain, save_pool
+from pyxl.sim.boot import boot, default_boot_options, meta_boot_options, read_boot_file
+from pyxl.sim.rows import (decode_object, domain_data, guest_state, load_domains, load_pools,
+                           save_domain, save_pool)
 from pyxl.sim.schema import MIGRATIONS, SCHEMA_VERSION
-from pyxl.state.db import Database
+from pyxl.state.db import Database, StateDamaged, host_lock
 from pyxl.state.paths import DEFAULT_HOST, db_path
 
 def current_host_name(explicit: str | None = None) -> str:
     return explicit or os.environ.get("PYXL_HOST") or DEFAULT_HOST
+
+
+# The meta table's numbers, checked once when a command opens the host.
+_META_NUMBERS = (("now_ns", int), ("wall_anchor", float), ("epoch", int),
+                 ("domid_rover", int), ("seed", int))
+
+
+def _read_meta(conn) -> dict:
+    meta = dict(conn.execute("SELECT key, value FROM meta"))
+    for key, kind in _META_NUMBERS:
+        try:
+            ok = math.isfinite(kind(meta[key]))
+        except (KeyError, TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise StateDamaged(f"meta '{key}' is {meta.get(key)!r}")
+    return meta
 
 
 class Host:
@@ -41,8 +60,8 @@ class Host:
         self.db = db
         self.conn = db.conn
         self.writable = writable
-        self.meta = dict(self.conn.execute("SELECT key, value FROM meta"))
-        self.boot = BootOptions(**json.loads(self.meta["boot"]))
+        self.meta = _read_meta(self.conn)
+        self.boot = meta_boot_options(self.meta.get("boot"))
         self.physinfo = self.boot.physinfo()
         self._hv: Hypervisor | None = None
         self._guests: dict[int, dict] = {}
@@ -133,11 +152,11 @@ class Host:
             if self._hv is not None and not self._all_guests_loaded:
                 self._all_guests_loaded = True
                 for other, data in self.conn.execute("SELECT domid, guest FROM domains"):
-                    self._guests.setdefault(other, json.loads(data))
+                    self._guests.setdefault(other, guest_state(data, other))
                 if domid in self._guests:
                     return self._guests[domid]
             row = self.conn.execute("SELECT guest FROM domains WHERE domid = ?", (domid,)).fetchone()
-            self._guests[domid] = json.loads(row[0]) if row else {}
+            self._guests[domid] = guest_state(row[0], domid) if row else {}
         return self._guests[domid]
 
     def set_guest(self, domid: int, state: dict) -> None:
@@ -149,7 +168,9 @@ class Host:
         if domid in self._pending_config:
             return self._pending_config[domid]
         row = self.conn.execute("SELECT config FROM domains WHERE domid = ?", (domid,)).fetchone()
-        return json.loads(row[0]) if row and row[0] else None
+        if not row or not row[0]:
+            return None
+        return decode_object(row[0], f"domains.config of domain {domid}")
 
     def set_config(self, domid: int, config: dict) -> None:
         self.conn.execute("UPDATE domains SET config = ? WHERE domid = ?",
@@ -227,7 +248,19 @@ class Host:
             self.advance_to(self.now_ns)
 
     def advance_to(self, t_ns: int) -> None:
-        """Run hypervisor and guests forward to simulated time `t_ns`."""
+        """Run hypervisor and guests forward to simulated time `t_ns`.
+
+        Every move of the clock comes here, so this is where one past the end
+        of Xen's s_time_t (signed 64-bit ns) is refused, before anything runs.
+        """
+        from pyxl.units import MAX_DURATION_NS
+
+        if t_ns > MAX_DURATION_NS:
+            from pyxl.errors import PyxlError
+
+            raise PyxlError(f"the clock cannot pass {MAX_DURATION_NS} ns (about 292 years, "
+                            f"the range of Xen's s_time_t): it is at {self.now_ns} ns and "
+                            f"would move to {t_ns} ns")
         if not self.writable:
             return
         hv = self.hv
@@ -335,22 +368,34 @@ def open_host(name: str | None = None, *, write: bool) -> Iterator[Host]:
     """
     name = current_host_name(name)
     path = db_path(name)
-    if not path.exists():
-        boot(name, default_boot_options(), must_be_new=False)
-    db = Database.open(path, name, SCHEMA_VERSION, MIGRATIONS)
+    with host_lock(name, exclusive=False):
+        if not _exists(path):  # booted from its host.toml if it has one
+            boot(name, read_boot_file(name) or default_boot_options(), must_be_new=False)
+        db = Database.open(path, name, SCHEMA_VERSION, MIGRATIONS)
+        try:
+            if not write:
+                write = _clock_of(db) == "realtime"
+            with (db.write() if write else db.read()):
+                host = Host(name, db, writable=write)
+                host.sync()
+                yield host
+                host.flush()
+        finally:
+            db.close()
+
+
+def _exists(path) -> bool:
+    """False only if the file is surely not there (opening it says why else)."""
     try:
-        if not write:
-            write = _clock_of(db) == "realtime"
-        with (db.write() if write else db.read()):
-            host = Host(name, db, writable=write)
-            host.sync()
-            yield host
-            host.flush()
-    finally:
-        db.close()
+        path.stat()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass
+    return True
 
 
 def _clock_of(db: Database) -> str:
     with db.read() as conn:
         row = conn.execute("SELECT value FROM meta WHERE key = 'boot'").fetchone()
-    return json.loads(row[0])["clock"]
+        return meta_boot_options(row[0] if row else None).clock

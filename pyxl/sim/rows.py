@@ -2,6 +2,8 @@
 
 One row per domain and per vCPU, their fields as JSON, so that the dataclasses
 of pyxl/hv/model.py can grow without a schema migration for every field.
+Decoding is where a damaged database shows: a row that does not decode is a
+`StateDamaged`, which the command reports as an unreadable host.
 """
 
 from __future__ import annotations
@@ -10,6 +12,29 @@ import json
 import sqlite3
 
 from pyxl.hv.model import CpuPool, Domain, Vcpu
+from pyxl.state.db import StateDamaged
+
+
+def decode_object(text: object, what: str) -> dict:
+    """A JSON object from a column; StateDamaged if the column holds anything else."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        raise StateDamaged(f"bad JSON in {what}") from None
+    if not isinstance(value, dict):
+        raise StateDamaged(f"{what} is not a JSON object")
+    return value
+
+
+def _make(cls, what: str, data: dict, **fixed):
+    try:
+        return cls(**data, **fixed)
+    except TypeError:
+        raise StateDamaged(f"{what} does not hold a {cls.__name__}") from None
+
+
+def guest_state(text: object, domid: int) -> dict:
+    return decode_object(text, f"domains.guest of domain {domid}")
 
 
 def load_domains(conn: sqlite3.Connection) -> tuple[dict[int, Domain], dict[int, str]]:
@@ -17,19 +42,28 @@ def load_domains(conn: sqlite3.Connection) -> tuple[dict[int, Domain], dict[int,
     writing back can skip the rows that did not change)."""
     vcpus: dict[int, list[Vcpu]] = {}
     for domid, data in conn.execute("SELECT domid, data FROM vcpus ORDER BY domid, vcpuid"):
-        vcpus.setdefault(domid, []).append(Vcpu(**json.loads(data)))
+        what = f"vcpus.data of domain {domid}"
+        vcpus.setdefault(domid, []).append(_make(Vcpu, what, decode_object(data, what)))
     domains, raw = {}, {}
     for domid, data in conn.execute("SELECT domid, data FROM domains"):
-        d = Domain(**json.loads(data))
+        what = f"domains.data of domain {domid}"
+        d = _make(Domain, what, decode_object(data, what))
         d.vcpus = vcpus.get(domid, [])
         domains[domid] = d
         raw[domid] = data
+    if 0 not in domains:
+        raise StateDamaged("no Domain-0 in domains")
     return domains, raw
 
 
 def load_pools(conn: sqlite3.Connection) -> dict[int, CpuPool]:
-    return {poolid: CpuPool(poolid=poolid, name=name, **json.loads(data))
-            for poolid, name, data in conn.execute("SELECT poolid, name, data FROM cpupools")}
+    pools = {}
+    for poolid, name, data in conn.execute("SELECT poolid, name, data FROM cpupools"):
+        what = f"cpupools.data of pool {poolid}"
+        pools[poolid] = _make(CpuPool, what, decode_object(data, what), poolid=poolid, name=name)
+    if 0 not in pools:  # Pool-0 exists from boot and cannot be destroyed
+        raise StateDamaged("no Pool-0 in cpupools")
+    return pools
 
 def save_pool(conn: sqlite3.Connection, pool: CpuPool) -> None:
     data = {"sched": pool.sched, "cpus": pool.cpus, "params": pool.params,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 CORE_SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -45,5 +45,13 @@ def all_statements() -> list[str]:
     return CORE_SCHEMA + list(XS_SCHEMA)
 
 
+def _v2_xs_conn(conn: sqlite3.Connection) -> None:
+    """XenStore connections tied to a process (xs_conn), so a killed
+    xenstore-watch no longer holds its watches for good."""
+    from pyxl.xenstore.schema import add_conns
+
+    add_conns(conn)
+
+
 # schema version -> function bringing a database from version-1 to version.
-MIGRATIONS: dict[int, "callable[[sqlite3.Connection], None]"] = {}
+MIGRATIONS: dict[int, "callable[[sqlite3.Connection], None]"] = {2: _v2_xs_conn}

@@ -19,13 +19,15 @@ and pyxl's ``workload`` (kept raw, never in libxl JSON). Every other key
 stays available through ``DomainConfig.settings`` (raw values and lines).
 ``cpuid`` is kept raw only (libxl's cpuid JSON is not modelled).
 
-pyxl refusals beyond xl (the acceptance rule wants xm-era configs refused,
-with FILE:LINE, where real xl would only warn or fail later):
-- HVM ``kernel = "hvmloader"``: xm's way to pick HVM firmware; xl ignores it
-  with a warning. Refused, pointing at ``firmware_override``.
-- a disk whose hotplug script the simulated host does not have
-  (``nbd:``/``enbd:``/``drbd:`` prefixes, or ``script=`` naming one): real
-  libxl would fail when it runs the script at create time.
+xm-era input is read as xl reads it: HVM ``kernel = "hvmloader"`` is
+dropped with xl's warning; the ``nbd:``/``enbd:``/``drbd:`` disk prefixes
+become ``script=block-...``. A disk whose hotplug script a Xen host does not
+install (``drbd:``, or ``script=`` naming another) parses, and dry-runs, but
+fails at create (``check_disk_scripts``), where libxl would run the script.
+
+pyxl's own limits, each one line with FILE:LINE: vcpus/maxvcpus above the
+8192 vCPUs Xen gives any domain (see ``_check_vcpu_count``); the config
+language's limits are in xlcfg.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+from pyxl.cnum import atoi, c_int, c_uint64
 from pyxl.errors import PyxlError
+from pyxl.hv.model import MAX_VIRT_CPUS
 from pyxl.toolstack import devices
 from pyxl.toolstack.devices import DiskSpec, NicDefaults, NicSpec
 from pyxl.toolstack.xlcfg import ESRCH, INT_MAX, CfgFile, GlobalConfig
@@ -48,9 +52,12 @@ ACTIONS = {"destroy": "destroy", "restart": "restart", "rename-restart": "restar
            "coredump-restart": "coredump_restart", "soft-reset": "soft_reset"}
 ACTION_CFG_NAME = {v: k for k, v in ACTIONS.items()}
 
-# Hotplug scripts in the simulated host's /etc/xen/scripts.
-HOST_HOTPLUG_SCRIPTS = ("block", "block-iscsi", "vif-bridge", "vif-route", "vif-nat",
-                        "vif-openvswitch")
+# The hotplug scripts Xen installs in /etc/xen/scripts (tools/hotplug/Linux).
+HOST_HOTPLUG_SCRIPTS = ("block", "block-enbd", "block-nbd", "block-iscsi", "block-tap",
+                        "block-drbd-probe", "block-dummy", "vif-bridge", "vif-route",
+                        "vif-nat", "vif-openvswitch", "vif-setup", "vscsi",
+                        "external-device-migrate", "colo-proxy-setup",
+                        "remus-netbuf-setup")
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                       r"[0-9a-fA-F]{12}$")
@@ -241,6 +248,38 @@ def _affinity(cfg: CfgFile, key: str, dc: DomainConfig, host: HostInfo,
         dc.vcpu_soft_affinity = maps
 
 
+def _vcpus(cfg: CfgFile, dc: DomainConfig, host: HostInfo) -> int:
+    """vcpus= and maxvcpus= as xl reads them, with C's integer sizes.
+
+    vcpus is a long, but the bitmap of online vCPUs is sized by an int, and
+    max_vcpus is an int: a count past INT_MAX fails here or as "maxvcpus <
+    vcpus", never as a bitmap of 2^63 bits.
+    """
+    vcpus = cfg.get_long("vcpus") or 0
+    if vcpus < 1:
+        vcpus = 1
+    if c_int(vcpus) < 0:
+        raise _fail("libxl: error: libxl_utils.c:812:libxl_cpu_bitmap_alloc: "
+                    "invalid number of cpus provided\nUnable to allocate cpumap")
+    v = cfg.get_long("maxvcpus")
+    if v is not None:
+        dc.max_vcpus = c_int(v)
+    _vnuma(cfg, dc, host)
+    return vcpus
+
+
+def _check_vcpu_count(cfg: CfgFile, dc: DomainConfig) -> None:
+    """pyxl's own bound, at parse time so that a dry run stays small: no Xen
+    gives a domain more than MAX_VIRT_CPUS vCPUs (PV; 128 for HVM and PVH,
+    which Xen refuses at create). xl itself would build the bitmaps and fail
+    later, or print gigabytes of JSON."""
+    if dc.max_vcpus <= MAX_VIRT_CPUS:
+        return
+    key = next(k for k in ("maxvcpus", "vnuma", "vcpus") if k in cfg)
+    raise _fail(f"{cfg.source}:{cfg.lineno(key)}: {key}: {dc.max_vcpus} vCPUs is more "
+                f"than Xen gives any domain ({MAX_VIRT_CPUS})")
+
+
 def _vnuma(cfg: CfgFile, dc: DomainConfig, host: HostInfo) -> None:
     rc, vnuma = cfg.get_list_rc("vnuma", dont_warn=True)
     if rc or not vnuma:
@@ -265,16 +304,16 @@ def _vnuma(cfg: CfgFile, dc: DomainConfig, host: HostInfo) -> None:
                 nodes[i]["pnode"] = val
                 dc.numa_placement = False
             elif key == "size":
-                nodes[i]["memkb"] = _parse_ulong(value) << 10
-                max_memkb += nodes[i]["memkb"]
+                nodes[i]["memkb"] = c_uint64(_parse_ulong(value) << 10)
+                max_memkb = c_uint64(max_memkb + nodes[i]["memkb"])
             elif key == "vcpus":
                 for part in [p for p in value.split(",") if p]:
                     rng = devices.parse_range(part)
                     if rng is None:
                         continue
-                    for v in range(rng[0], rng[1] + 1):
-                        nodes[i]["vcpus"].append(v)
-                        max_vcpus += 1
+                    max_vcpus += rng[1] - rng[0] + 1
+                    # vCPUs past any domain's last cannot survive the checks below
+                    nodes[i]["vcpus"].extend(range(rng[0], min(rng[1], MAX_VIRT_CPUS) + 1))
             elif key == "vdistances":
                 for j, part in enumerate([p for p in value.split(",") if p]):
                     if j < n:
@@ -323,7 +362,7 @@ def _parse_pci(spec: str, defaults: dict, source: str) -> dict:
     for item in parts[1:]:
         key, _, val = item.partition("=")
         if key in ("permissive", "msitranslate", "seize", "power_mgmt"):
-            pci[key] = bool(int(val or "0", 0)) if val.strip().lstrip("-").isdigit() else False
+            pci[key] = bool(atoi(val))
         elif key == "rdm_policy":
             if val not in ("strict", "relaxed"):
                 raise _fail(f"unable to parse PCI_SPEC_STRING `{spec}' for passthrough")
@@ -337,13 +376,16 @@ def _parse_pci(spec: str, defaults: dict, source: str) -> dict:
     return pci
 
 
-def _check_disk_script(disk: DiskSpec, cfg: CfgFile) -> None:
-    """pyxl refusal: a disk whose hotplug script the host does not have."""
-    script = disk.script
-    if script is None or "/" in script or script in HOST_HOTPLUG_SCRIPTS:
-        return
-    raise _fail(f"{cfg.source}:{cfg.lineno('disk')}: disk '{disk.spec}': hotplug script "
-                f"/etc/xen/scripts/{script} not found (xm-era script, not on this host)")
+def check_disk_scripts(dc: DomainConfig) -> None:
+    """At create: a disk whose hotplug script the host does not have fails the
+    build (ERROR_FAIL), where libxl would fail to run it. A dry run never runs
+    hotplug scripts, so it does not look."""
+    for disk in dc.disks:
+        script = disk.script
+        if script is None or "/" in script or script in HOST_HOTPLUG_SCRIPTS:
+            continue
+        raise _fail(f"{dc.source}:{dc.lines.get('disk')}: disk '{disk.spec}': hotplug "
+                    f"script /etc/xen/scripts/{script} not found", 3)
 
 
 def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
@@ -438,31 +480,26 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
                       ("latency", "sched_latency"), ("extratime", "sched_extratime")):
         v = cfg.get_long(key)
         if v is not None:
-            setattr(dc, attr, v)
+            setattr(dc, attr, c_int(v))     # libxl_domain_sched_params has ints
 
+    # MemKB fields are uint64_t; xl computes l * 1024 in a long
     v = cfg.get_long("memory")
     if v is not None:
-        dc.target_memkb = v * 1024
+        dc.target_memkb = c_uint64(v * 1024)
     v = cfg.get_long("maxmem")
     if v is not None:
-        dc.max_memkb = v * 1024
+        dc.max_memkb = c_uint64(v * 1024)
 
-    vcpus = cfg.get_long("vcpus") or 0
-    if vcpus < 1:
-        vcpus = 1
-    dc.avail_vcpus = list(range(vcpus))
-    v = cfg.get_long("maxvcpus")
-    if v is not None:
-        dc.max_vcpus = v
-
-    _vnuma(cfg, dc, host)
+    vcpus = _vcpus(cfg, dc, host)
 
     if dc.max_memkb is None:
         dc.max_memkb = dc.target_memkb
     if dc.max_vcpus == 0:
-        dc.max_vcpus = vcpus
+        dc.max_vcpus = c_int(vcpus)
     if dc.max_vcpus < vcpus:
         raise _fail("xl: maxvcpus < vcpus")
+    _check_vcpu_count(cfg, dc)
+    dc.avail_vcpus = list(range(vcpus))
 
     _affinity(cfg, "cpus", dc, host, hard=True)
     _affinity(cfg, "cpus_soft", dc, host, hard=False)
@@ -517,7 +554,7 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
 
     v = cfg.get_long("shadow_memory")
     if v is not None:
-        dc.shadow_memkb = v * 1024
+        dc.shadow_memkb = c_uint64(v * 1024)
     dc.disable_migrate = cfg.get_defbool("nomigrate")
 
     tsc_names = ["default", "always_emulate", "native", "native_paravirt"]
@@ -546,7 +583,7 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
     dc.localtime = cfg.get_defbool("localtime")
     v = cfg.get_long("videoram")
     if v is not None:
-        dc.video_memkb = v * 1024
+        dc.video_memkb = c_uint64(v * 1024)
     v = cfg.get_long("max_event_channels")
     if v is not None:
         dc.event_channels = v & 0xFFFFFFFF
@@ -614,7 +651,6 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
                 disk = devices.parse_disk_spec(item, cfg.source)
             except devices.DiskSpecError as e:
                 raise _fail(e.message) from None
-            _check_disk_script(disk, cfg)
             dc.disks.append(disk)
 
     # vifs
@@ -647,8 +683,7 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
                         raise _fail(f"Invalid usb controller type '{val}'")
                     ctrl["type"] = val
                 elif eq and key in ("version", "ports"):
-                    m = re.match(r"\s*[+-]?\d+", val)
-                    ctrl[key] = int(m.group(0)) if m else 0
+                    ctrl[key] = atoi(val)
                 else:
                     raise _fail(f"Unknown string `{tok}' in usbctrl spec")
             dc.usbctrls.append(ctrl)
@@ -737,10 +772,10 @@ def _sdl(cfg: CfgFile) -> dict:
 def _parse_hvm_early(cfg: CfgFile, dc: DomainConfig, ti: dict, report: list[str]) -> None:
     """The HVM block that precedes the device lists in parse_config_data."""
     if dc.kernel is not None and dc.kernel.rsplit("/", 1)[-1] == "hvmloader":
-        # real xl: WARNING and ignore; pyxl refuses (see module docstring)
-        raise _fail(f"{cfg.source}:{cfg.lineno('kernel')}: kernel \"{dc.kernel}\" selects the "
-                    "HVM firmware the xm way, which xl no longer supports; use "
-                    "\"firmware_override\" if you really want a non-default firmware")
+        report.append('WARNING: you seem to be using "kernel" directive to override HVM '
+                      'guest firmware. Ignore that. Use "firmware_override" instead if you '
+                      "really want a non-default firmware")
+        dc.kernel = None
     for key, target in (("firmware_override", "firmware"),
                         ("bios_path_override", "system_firmware")):
         buf = cfg.get_string(key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from pyxl.cnum import atoi, domid_from_digits
 from pyxl.errors import PyxlError
 from pyxl.hv.hypervisor import HypercallError
 from pyxl.toolstack.ctx import Ctx
@@ -54,7 +55,7 @@ def pool_by_name(ctx: Ctx, name: str) -> int | None:
 def pool_qualifier(ctx: Ctx, qualifier: str) -> int | None:
     """libxl_cpupool_qualifier_to_cpupoolid plus cpupoolid_is_valid: an id or a name."""
     if qualifier.isdigit() and qualifier.isascii():
-        poolid = int(qualifier)
+        poolid = domid_from_digits(qualifier)  # the same strtoul into a uint32
         return poolid if poolid in ctx.hv.pools else None
     return pool_by_name(ctx, qualifier)
 
@@ -125,12 +126,12 @@ def parse_pool_config(ctx: Ctx, text: str, filename: str | None) -> PoolSpec:
     if nodes is not None:
         topo = node_cpus(ctx)
         for item in cfg.get_string_list("nodes", dont_warn=True) or []:
-            cpus |= topo.get(_atoi(item), set()) & free
+            cpus |= topo.get(atoi(item), set()) & free
         if not cpus:
             raise PyxlError("no free cpu found")
     elif cfg.get_list("cpus", dont_warn=True) is not None:
         for item in cfg.get_string_list("cpus", dont_warn=True) or []:
-            cpu = _atoi(item)
+            cpu = atoi(item)
             if cpu < 0 or cpu not in free:
                 raise PyxlError(f"cpu {cpu} illegal or not free")
             cpus.add(cpu)
@@ -140,19 +141,6 @@ def parse_pool_config(ctx: Ctx, text: str, filename: str | None) -> PoolSpec:
             if cpu not in free:
                 raise PyxlError(f"cpu {cpu} illegal or not free")
     return PoolSpec(name=name, sched=sched, cpus=sorted(cpus), source=source)
-
-
-def _atoi(text: str) -> int:
-    """C's atoi: leading digits, 0 if none."""
-    text = text.strip()
-    sign, digits = 1, ""
-    if text[:1] in "+-" and text[:1]:
-        sign, text = (-1 if text[0] == "-" else 1), text[1:]
-    for ch in text:
-        if not ch.isdigit():
-            break
-        digits += ch
-    return sign * int(digits) if digits else 0
 
 
 def create_pool(ctx: Ctx, spec: PoolSpec) -> int:

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 
 from pyxl.errors import ERROR_FAIL, ERROR_INVAL, PyxlError
 from pyxl.hv.hypervisor import HypercallError
+from pyxl.hv.model import HVM_MAX_VCPUS
 from pyxl.sim import guest as guestos
 from pyxl.toolstack import xs_layout
 from pyxl.toolstack.config import (
     DomainConfig,
     HostInfo,
     apply_create_defaults,
+    check_disk_scripts,
     parse_domain_config,
 )
 from pyxl.toolstack.ctx import Ctx
@@ -30,6 +32,8 @@ from pyxl.toolstack.domain import check_new_name
 from pyxl.toolstack.xlcfg import apply_overrides, parse_cfg
 
 LIBXL_MAXMEM_CONSTANT = 1024  # KiB Xen may give a domain beyond its target
+# The simulated guests' kernel image: libxc must fit it in a PV/PVH guest's RAM.
+KERNEL_IMAGE_KB = 4096
 
 
 @dataclass
@@ -87,24 +91,32 @@ def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
 
     hv = ctx.hv
     cfg = apply_create_defaults(config, host_info(ctx))
+    _check_avail_vcpus(ctx, cfg)
     workload = parse_workload(cfg.workload or "idle", cfg.max_vcpus)
     rc = check_new_name(ctx, cfg.name)
     if rc:
-        ctx.log("error", "libxl_create.c:1315:initiate_domain_create",
+        ctx.log("error", "libxl_create.c:1309:initiate_domain_create",
                 f"cannot make domain: {rc}")
         raise PyxlError("", -ERROR_FAIL)
     poolid = _pool_id(ctx, cfg.pool_name)
     uuid = cfg.uuid or new_uuid(ctx)
-    d = hv.domctl_createdomain(uuid, cfg.name, cfg.type, poolid=poolid)
+    try:
+        d = hv.domctl_createdomain(uuid, cfg.name, cfg.type, poolid=poolid,
+                                   max_vcpus=cfg.max_vcpus)
+    except HypercallError as e:
+        ctx.log("error", "libxl_create.c:700:libxl__domain_make", "domain creation fail",
+                errno=e.strerror)
+        ctx.log("error", "libxl_create.c:1309:initiate_domain_create",
+                f"cannot make domain: {ERROR_FAIL}")
+        raise PyxlError("", -ERROR_FAIL) from None
     domid = d.domid
     try:
         _build(ctx, d, cfg)
-    except HypercallError:
-        ctx.log("error", "xc_dom_boot.c:134:xc_dom_boot_mem_init",
-                "can't allocate low memory for domain: Out of memory", context="xc")
-        ctx.log("error", "libxl_create.c:1877:domcreate_rebuild_done",
+    except _BuildFailed:
+        ctx.log("error", "libxl_create.c:1653:domcreate_rebuild_done",
                 f"cannot (re-)build domain: {ERROR_FAIL}", domid)
         raise PyxlError("", -ERROR_FAIL) from None
+    check_disk_scripts(cfg)
     guest_info = guestos.GuestInfo(
         name=cfg.name, type=cfg.type, vcpus=len(cfg.avail_vcpus),
         memory_mib=cfg.target_memkb // 1024, cmdline=cfg.cmdline or "",
@@ -115,6 +127,22 @@ def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
     if not paused:
         hv.domctl_unpausedomain(domid)
     return domid
+
+
+class _BuildFailed(Exception):
+    """A step of libxl__domain_build failed (its own lines already logged)."""
+
+
+def _check_avail_vcpus(ctx: Ctx, cfg: DomainConfig) -> None:
+    """libxl__domain_build_info_setdefault: the online-vCPU bitmap may hold at
+    most HVM_MAX_VCPUS bytes (1024 vCPUs), whatever the domain's type."""
+    if (len(cfg.avail_vcpus) + 7) // 8 <= HVM_MAX_VCPUS:
+        return
+    ctx.log("error", "libxl_create.c:183:libxl__domain_build_info_setdefault",
+            "avail_vcpus bitmap contains too many VCPUS")
+    ctx.log("error", "libxl_create.c:1245:libxl__domain_config_setdefault",
+            "Unable to set domain build info defaults")
+    raise PyxlError("", -ERROR_FAIL)
 
 
 def _pool_id(ctx: Ctx, pool: str | None) -> int:
@@ -150,11 +178,7 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
     # vCPUs get their scheduler parameters from the domain's putinfo below.
     hv.domctl_max_vcpus(domid, cfg.max_vcpus, len(cfg.avail_vcpus), {},
                         ["idle"] * cfg.max_vcpus)
-    for v in d.vcpus:
-        hard = _nth(cfg.vcpu_hard_affinity, v.vcpuid)
-        soft = _nth(cfg.vcpu_soft_affinity, v.vcpuid)
-        if hard is not None or soft is not None:
-            hv.domctl_setvcpuaffinity(domid, v.vcpuid, hard, soft)
+    _set_affinities(ctx, d, cfg)
     try:
         params = _sched_params(pool.sched, cfg, len(cfg.avail_vcpus))
     except PyxlError as e:  # libxl__sched_set_params fails the build
@@ -162,9 +186,54 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
         raise PyxlError("", -ERROR_FAIL) from None
     hv.domctl_scheduler_op_putinfo(domid, pool.sched, params)
     hv.domctl_max_mem(domid, cfg.target_memkb + LIBXL_MAXMEM_CONSTANT)
-    hv.memory_populate_physmap(domid, cfg.target_memkb)
+    _build_image(ctx, d, cfg)
     xs_layout.build_post(xs, b)
     xs.introduce_domain(domid)
+
+
+def _set_affinities(ctx: Ctx, d, cfg: DomainConfig) -> None:
+    """libxl__build_pre: each vCPU's hard and soft affinity from the config;
+    Xen refuses a hard affinity with no pCPU of the domain's pool (EINVAL)."""
+    for v in d.vcpus:
+        hard = _nth(cfg.vcpu_hard_affinity, v.vcpuid)
+        soft = _nth(cfg.vcpu_soft_affinity, v.vcpuid)
+        if hard is None and soft is None:
+            continue
+        try:
+            ctx.hv.domctl_setvcpuaffinity(d.domid, v.vcpuid, hard, soft)
+        except HypercallError as e:
+            ctx.log("error", "libxl_sched.c:62:libxl__set_vcpuaffinity",
+                    "Setting vcpu affinity", d.domid, e.strerror)
+            ctx.log("error", "libxl_dom.c:345:libxl__build_pre",
+                    f"setting affinity failed on vcpu `{v.vcpuid}'")
+            raise _BuildFailed from None
+
+
+def _build_image(ctx: Ctx, d, cfg: DomainConfig) -> None:
+    """libxc's domain builder: the guest's RAM, then its boot image in it.
+
+    An HVM guest's RAM is maxmem less the video RAM (libxl__build_hvm), so a
+    maxmem below the video RAM wraps to an impossible size; a PV or PVH
+    guest needs room for its kernel, which memory=0 cannot give.
+    """
+    if cfg.type == "hvm" and cfg.max_memkb < (cfg.video_memkb or 0):
+        _no_low_memory(ctx)
+    try:
+        ctx.hv.memory_populate_physmap(d.domid, cfg.target_memkb)
+    except HypercallError:
+        _no_low_memory(ctx)
+    pages, need = cfg.target_memkb // 4, KERNEL_IMAGE_KB // 4
+    if cfg.type != "hvm" and pages < need:
+        ctx.log("error", "panic: xg_dom_core.c:537", "xc_dom_chk_alloc_pages: segment "
+                f"kernel too large (0x{need:x} > 0x{pages:x} - 0x0 pages)",
+                errno="Out of memory", context="xc")
+        raise _BuildFailed
+
+
+def _no_low_memory(ctx: Ctx) -> None:
+    ctx.log("error", "panic: xg_dom_boot.c:121", "xc_dom_boot_mem_init: can't allocate "
+            "low memory for domain", errno="Out of memory", context="xc")
+    raise _BuildFailed
 
 
 def _ti_flag(cfg: DomainConfig, key: str, default: bool) -> bool:

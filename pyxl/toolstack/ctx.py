@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from pyxl.cnum import domid_from_digits
 from pyxl.errors import PyxlError
 from pyxl.sim.host import Host, open_host
 
@@ -78,11 +79,20 @@ def open_ctx(host: str | None = None, *, write: bool, caller: int = 0,
 def find_domain(ctx: Ctx, qualifier: str) -> int:
     """libxl_domain_qualifier_to_domid: all digits is a domid (unchecked), else a name."""
     if qualifier.isdigit() and qualifier.isascii():
-        return int(qualifier)
-    domid = ctx.host.domid_by_name(qualifier)
+        return domid_from_digits(qualifier)
+    domid = ctx.host.domid_by_name(qualifier) if is_text(qualifier) else None
     if domid is None:
         raise PyxlError(f"{qualifier} is an invalid domain identifier (rc=-6)")
     return domid
+
+
+def is_text(name: str) -> bool:
+    """Whether a name can live in XenStore and pyxl's database: libxl hands
+    names around as C strings (no NUL) and pyxl keeps them as UTF-8 (an
+    argument's bytes that are not UTF-8 arrive as surrogate escapes)."""
+    if name.isascii():
+        return "\0" not in name
+    return not any(c == "\0" or "\udc80" <= c <= "\udcff" for c in name)
 
 
 def _start_monitor(h: Host) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 
+from pyxl.cnum import INT_MAX, atoi, strtoul
 from pyxl.errors import PyxlError
 
 UINT32_MAX = (1 << 32) - 1
@@ -31,15 +32,7 @@ class CpuRangeError(PyxlError):
 
 
 def _strtoul10(text: str) -> tuple[int | None, str]:
-    m = re.match(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)", text)
-    if not m:
-        return None, text
-    val = int(m.group(2))
-    if m.group(1) == "-":
-        val = (-val) % (1 << 64)
-    if val > ULONG_MAX:
-        val = ULONG_MAX
-    return val, text[m.end():]
+    return _strtoul(text, 10)
 
 
 def parse_range(text: str) -> tuple[int, int] | None:
@@ -363,8 +356,7 @@ def _lex_disk(ctx: _DiskCtx, spec: str) -> None:
             ctx.savestring(name.replace("_", "-"), name, _after_eq(_strip(text)))
         elif name == "colo_port":
             val = _after_eq(_strip(text))
-            m = re.match(r"\s*[+-]?\d+", val)
-            port = int(m.group(0)) if m else 0
+            port = atoi(val)
             if port:
                 d.colo_port = port
             else:
@@ -441,7 +433,7 @@ def parse_disk_spec(specs: str | list[str], source: str = "command line") -> Dis
     return disk
 
 
-_VDEV_RE = r"^(xvd|hd|sd)([a-z]+)(\d*)$"
+_VDEV_RE = r"^(xvd|hd|sd)([a-z]+)([0-9]{0,9})$"
 
 
 def vdev_to_devid(vdev: str) -> int | None:
@@ -450,9 +442,10 @@ def vdev_to_devid(vdev: str) -> int | None:
     ``xvda`` -> 51712, ``hda`` -> 768, ``sda`` -> 2048, ``d0p0`` forms and
     plain numbers are accepted too; None if libxl would refuse the name.
     """
-    if vdev.isdigit():
-        return int(vdev)
-    m = re.match(r"^d(\d+)(?:p(\d+))?$", vdev)
+    num, rest, err = strtoul(vdev, 0)
+    if num is not None and not rest and not err and num <= INT_MAX:
+        return num
+    m = re.match(r"^d([0-9]{1,7})(?:p([0-9]{1,3}))?$", vdev)
     if m:
         disk, part = int(m.group(1)), int(m.group(2) or 0)
         if disk < (1 << 20) and part < 256:
@@ -541,21 +534,9 @@ _COLO_KEYS = (
 
 
 def _strtoul(text: str, base: int) -> tuple[int | None, str]:
-    digits = "0123456789abcdef"[:base]
-    m = re.match(r"[ \t\n\v\f\r]*([+-]?)", text)
-    i = m.end()
-    if base == 16 and text[i:i + 2].lower() == "0x" and text[i + 2:i + 3].lower() in digits \
-            and text[i + 2:i + 3]:
-        i += 2
-    j = i
-    while j < len(text) and text[j].lower() in digits:
-        j += 1
-    if j == i:
-        return None, text
-    val = int(text[i:j], base)
-    if m.group(1) == "-":
-        val = (-val) % (1 << 64)
-    return min(val, ULONG_MAX), text[j:]
+    """C strtoul: (value, rest); value None when there is no digit."""
+    val, rest, _ = strtoul(text, base)
+    return val, rest
 
 
 def parse_vif_rate(rate: str, source: str) -> tuple[int, int]:

@@ -11,7 +11,7 @@ import re
 
 from pyxl.errors import ERROR_DOMAIN_NOTFOUND, ERROR_INVAL, PyxlError
 from pyxl.hv.hypervisor import DomainInfo, HypercallError
-from pyxl.toolstack.ctx import Ctx
+from pyxl.toolstack.ctx import Ctx, is_text
 
 _VALID_NAME = re.compile(r"^[^\s/]")
 
@@ -42,7 +42,7 @@ def destroy(ctx: Ctx, domid: int) -> None:
     try:
         info = domain_info(ctx, domid)
     except LibxlError as e:
-        ctx.log("error", "libxl_domain.c:1480:libxl__destroy_domid", "Non-existant domain", domid)
+        ctx.log("error", "libxl_domain.c:1181:libxl__destroy_domid", "Non-existant domain", domid)
         raise PyxlError(f"destroy failed (rc={e.rc})") from None
     from pyxl.toolstack import xs_layout
 
@@ -69,9 +69,12 @@ def unpause(ctx: Ctx, domid: int) -> None:
 
 def check_new_name(ctx: Ctx, name: str, domid: int | None = None) -> int:
     """libxl's checks on a domain name; returns 0 or a libxl error code."""
-    if not name or not _VALID_NAME.match(name):
+    if not name or not _VALID_NAME.match(name) or not is_text(name):
+        from pyxl.toolstack.xlcfg import printable
+
+        shown = printable(name)
         ctx.log("error", "libxl_domain.c:449:libxl__domain_rename", "new domain name not specified"
-                if not name else f"invalid domain name \"{name}\"", domid)
+                if not name else f"invalid domain name \"{shown}\"", domid)
         return ERROR_INVAL
     other = ctx.host.domid_by_name(name)
     if other is not None and other != domid:
@@ -98,7 +101,9 @@ def rename(ctx: Ctx, domid: int, new_name: str, qualifier: str) -> None:
 
 
 def domid_of(ctx: Ctx, name: str) -> int | None:
-    return ctx.host.domid_by_name(name)
+    """libxl_name_to_domid: None if no domain has that name (none can have a
+    name that is not text)."""
+    return ctx.host.domid_by_name(name) if is_text(name) else None
 
 
 def name_of(ctx: Ctx, domid: int) -> str | None:

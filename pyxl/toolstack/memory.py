@@ -9,6 +9,7 @@ Dom0's memory nodes are written lazily, the first time libxl needs them.
 
 from __future__ import annotations
 
+from pyxl.cnum import c_long, strtol
 from pyxl.errors import ERROR_FAIL, ERROR_INVAL
 from pyxl.hv.hypervisor import HypercallError
 from pyxl.toolstack.ctx import Ctx
@@ -29,17 +30,9 @@ class MemOpError(Exception):
 
 def parse_mem_size_kb(text: str) -> int:
     """xl's parse_mem_size_kb: strtoll then at most one unit letter; no unit = MiB; -1 if bad."""
-    s = text.lstrip(" \t\n\r\f\v")
-    i = 0
-    if s[:1] in ("+", "-"):
-        i = 1
-    j = i
-    while j < len(s) and s[j].isascii() and s[j].isdigit():
-        j += 1
-    if j == i:
+    value, rest, _ = strtol(text, 10)
+    if value is None:
         value, rest = 0, text
-    else:
-        value, rest = int(s[:j]), s[j:]
     if len(rest) > 1:
         return -1
     unit = rest.lower()
@@ -48,7 +41,7 @@ def parse_mem_size_kb(text: str) -> int:
         return value >> 10
     if shift is None:
         return -1
-    return value << shift
+    return c_long(value << shift)
 
 
 def _lock_domain_userdata(ctx: Ctx, domid: int) -> None:

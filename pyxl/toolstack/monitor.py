@@ -70,7 +70,7 @@ def handle_domain_death(host: "Host", domid: int, reason: int | None) -> None:
     ctx = Ctx(host)
     if action in ("coredump_destroy", "coredump_restart"):
         _log(host, domid, f"dumping core to /var/lib/xen/dump/{cfg.name}")
-        _core_dump(host, domid, cfg.name)
+        _core_dump(host, domid)
         action = "destroy" if action == "coredump_destroy" else "restart"
     if action == "preserve":
         _log(host, domid, "Done. Exiting now")
@@ -139,16 +139,28 @@ def _preserve_renamed(ctx, domid: int, cfg) -> None:
     d.uuid = uuid
 
 
-def _core_dump(host: "Host", domid: int, name: str) -> None:
-    """Write a (token) core file where the host keeps its state: dump/<name>."""
-    from pyxl.state.paths import host_dir
+def _core_dump(host: "Host", domid: int) -> None:
+    """Write a (token) core file where the host keeps its state.
+
+    xl names the file after the domain, but a name is the guest's to choose
+    (and may hold '/' or '..'), so on disk it is dump/<domid>-<uuid>.core.
+    """
+    import os
+    import uuid as uuidlib
+
+    from pyxl.errors import PyxlError
+    from pyxl.state.paths import host_path
 
     d = host.hv.domain(domid)
-    path = host_dir(host.name) / "dump"
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        (path / name).write_text(
-            f"pyxl simulated core dump\ndomid {domid}\nname {name}\nuuid {d.uuid}\n"
-            f"memory_kb {d.tot_memkb}\nvcpus {len(d.vcpus)}\n")
-    except OSError as e:
-        _log(host, domid, f"core dump failed (rc=-3). {e.strerror}")
+        filename = f"{domid}-{uuidlib.UUID(d.uuid)}.core"
+        folder = host_path(host.name, "dump")
+        folder.mkdir(exist_ok=True)
+        path = host_path(host.name, "dump", filename)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+                     | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with open(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
+            f.write(f"pyxl simulated core dump\ndomid {domid}\nname {d.name!r}\n"
+                    f"uuid {d.uuid}\nmemory_kb {d.tot_memkb}\nvcpus {len(d.vcpus)}\n")
+    except (OSError, ValueError, PyxlError):
+        _log(host, domid, "core dump failed (rc=-3).")

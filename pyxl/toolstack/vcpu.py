@@ -14,7 +14,7 @@ def list_vcpus(ctx: Ctx, domid: int) -> list[Vcpu]:
     """
     d = ctx.hv.domains.get(domid)
     if d is None:
-        ctx.log("error", "libxl.c:633:libxl_list_vcpu", "getting infolist", domid,
+        ctx.log("error", "libxl_domain.c:1671:libxl_list_vcpu", "Getting dominfo", domid,
                 "No such process")
         return []
     vcpus = []
@@ -38,8 +38,9 @@ def vcpu_pin(ctx: Ctx, domid: int, vcpuid: int | None, hard: set[int] | None,
     """libxl_set_vcpuaffinity (vcpuid None: libxl_set_vcpuaffinity_all).
 
     None leaves that affinity as it is. Xen refuses a hard affinity with no pCPU
-    of the domain's pool in it (EINVAL); a soft affinity outside the pool is
-    accepted with libxl's warning. Returns False if any vCPU failed.
+    of the domain's pool in it, or a vCPU it does not have (EINVAL); a soft
+    affinity outside the pool is accepted with libxl's warning. `vcpuid` is a
+    uint32_t, as in libxl. Returns False if any vCPU failed.
     """
     from pyxl.hv.hypervisor import HypercallError
 
@@ -54,8 +55,6 @@ def vcpu_pin(ctx: Ctx, domid: int, vcpuid: int | None, hard: set[int] | None,
     ok = True
     for v in (range(len(d.vcpus)) if vcpuid is None else [vcpuid]):
         try:
-            if hard is not None and not hard & pool_cpus:
-                raise HypercallError("EINVAL", "XEN_DOMCTL_setvcpuaffinity")
             ctx.hv.domctl_setvcpuaffinity(domid, v, None if hard is None else sorted(hard),
                                           None if soft is None else sorted(soft))
         except HypercallError as e:

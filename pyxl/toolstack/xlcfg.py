@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import errno as _errno
 from dataclasses import dataclass, field
+
+from pyxl.cnum import strtol
 from pyxl.errors import PyxlError
 
 CfgValue = str | list  # a str atom, or a list of CfgValue
@@ -190,43 +192,6 @@ class CfgFile:
         return out
 
 
-def strtol(text: str, base: int = 0) -> tuple[int | None, str, int]:
-    """C strtol for a long: (value, unparsed rest, errno).
-
-    value is None when no digits were found (rest is then the whole text).
-    """
-    i, n = 0, len(text)
-    while i < n and text[i] in " \t\n\v\f\r":
-        i += 1
-    sign = 1
-    if i < n and text[i] in "+-":
-        sign = -1 if text[i] == "-" else 1
-        i += 1
-    digits_from = i
-    if base == 0:
-        if text[i:i + 2].lower() == "0x" and i + 2 < n and text[i + 2] in "0123456789abcdefABCDEF":
-            base, i = 16, i + 2
-        elif text[i:i + 1] == "0":
-            base = 8
-        else:
-            base = 10
-    elif base == 16 and text[i:i + 2].lower() == "0x" and i + 2 < n \
-            and text[i + 2] in "0123456789abcdefABCDEF":
-        i += 2
-    alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"[:base]
-    start = i
-    while i < n and text[i].lower() in alphabet:
-        i += 1
-    if i == start:
-        if base == 8 and i > digits_from:   # lone "0"
-            return 0, text[i:], 0
-        return None, text, 0
-    val = sign * int(text[start:i], base)
-    if val > LONG_MAX or val < LONG_MIN:
-        return (LONG_MAX if sign > 0 else LONG_MIN), text[i:], ERANGE
-    return val, text[i:], 0
-
-
 # ---------------------------------------------------------------------------
 # Lexer
 
@@ -270,7 +235,7 @@ class _Ctx:
             if not text:
                 newline = "<newline>"
         text = text.rstrip(" \t")
-        near = f"`{text}'" if text else ""
+        near = f"`{printable(text)}'" if text else ""
         if text == "\0":
             near = "`'"
         self.lines.append(f"{self.source}:{lineno}: config parsing error near {near}{newline}: {msg}")
@@ -280,6 +245,28 @@ class _Ctx:
     def lexical_error(self, yylineno: int, text: str, msg: str) -> None:
         self.error(yylineno, text, msg)
         self.lexerrlineno = yylineno
+
+
+def printable(text: str) -> str:
+    """Text for an error line: a NUL, or a byte that is not UTF-8 (read as a
+    surrogate escape), shown as ``\\xNN`` so that the line prints anywhere."""
+    if text.isascii() and "\0" not in text:
+        return text
+    return "".join(f"\\x{ord(c) & 0xFF:02x}" if c == "\0" or "\udc80" <= c <= "\udcff"
+                   else c for c in text)
+
+
+def _string_fault(body: str) -> str | None:
+    """Why pyxl refuses a quoted string's raw text, or None.
+
+    A NUL ends a C string, and libxlutil asserts on it; pyxl keeps every
+    string as UTF-8 text (XenStore values, its database, the JSON it prints).
+    """
+    if "\0" in body:
+        return "NUL in quoted string"
+    if not body.isascii() and any("\udc80" <= c <= "\udcff" for c in body):
+        return "quoted string is not valid UTF-8"
+    return None
 
 
 class _Lexer:
@@ -396,6 +383,10 @@ class _Lexer:
             return ""       # libxlutil stops decoding once anything failed
         out = []
         body = text[1:-1]
+        fault = _string_fault(body)
+        if fault:
+            self.ctx.lexical_error(self.lineno, text, fault)
+            return ""
         p, n = 0, len(body)
         while p < n:
             c = body[p]
@@ -440,6 +431,12 @@ class _Lexer:
 # Parser: an explicit-state emulation of the bison automaton, including its
 # error recovery (``stmt: error NEWLINE``), so that every message real xl
 # prints is printed here too, in the same order.
+
+# libxlutil's grammar lets lists nest; its bison parser gives up with
+# "memory exhausted" when its 10000-state stack is full, about 5000 levels
+# down. pyxl stops sooner, where its own (recursive) handling of the value
+# would: no xl key nests deeper than two.
+MAX_LIST_DEPTH = 100
 
 _EXPECT_STMT = "expecting $end or IDENT or NEWLINE or ';'"
 _EXPECT_OP = "expecting += or '='"
@@ -531,6 +528,11 @@ def _parse(data: str, source: str) -> tuple[CfgFile, _Ctx]:
                 stack[-1].append(tok.value if kind == STRING else tok.text)
                 state = "list_val"
             elif kind == LBRACK and state != "list_val":
+                if len(stack) >= MAX_LIST_DEPTH:
+                    # bison's "memory exhausted" ends the parse, no recovery
+                    ctx.error(tok.line, tok.text, "memory exhausted (pyxl nests lists "
+                              f"at most {MAX_LIST_DEPTH} deep)")
+                    return cfg, ctx
                 stack.append([])
                 state = "list_open"
             elif kind == COMMA and state == "list_val":

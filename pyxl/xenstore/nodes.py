@@ -109,8 +109,8 @@ class TxNodes:
         self.txid = txid
         self.domid = domid
         self.glob = GlobalNodes(conn)
-        self.nodes = conn.execute("SELECT nodes FROM xs_tx WHERE txid = ?",
-                                  (txid,)).fetchone()[0]
+        self.nodes, self.generation = conn.execute(
+            "SELECT nodes, generation FROM xs_tx WHERE txid = ?", (txid,)).fetchone()
         self.node_quota = None if privileged else quota.lookup(conn, domid,
                                                               "transaction-nodes")
 

@@ -92,14 +92,20 @@ def encode_perms(perms) -> str:
 
 
 def decode_perms(text: str) -> tuple[Perm, ...]:
+    """The stored form back; a node whose perms do not decode is damage."""
     hit = _decode_cache.get(text)
     if hit is None:
         out = []
-        for item in text.split(","):
+        for item in text.split(",") if isinstance(text, str) else [""]:
             ign = item.endswith("!")
             if ign:
                 item = item[:-1]
-            out.append(Perm(int(item[1:]), item[0], ign))
+            digits = item[1:]
+            if item[:1] not in _BITS or not (digits.isascii() and digits.isdigit()):
+                from pyxl.state.db import StateDamaged
+
+                raise StateDamaged(f"bad XenStore permissions {text!r}")
+            out.append(Perm(int(digits), item[0], ign))
         hit = tuple(out)
         if len(_decode_cache) < 4096:
             _decode_cache[text] = hit

@@ -2,7 +2,9 @@
 
 Quotas bind unprivileged domains only, and xenstored rejects when the new
 value *reaches* the quota (``val >= quota``), so the usable maximum is one
-less than the number configured.  0 disables a quota.
+less than the number configured.  0 disables a quota.  What the ``memory``
+quota measures is in memory.py; its soft variant only made xenstored log,
+so nothing here acts on it.
 """
 
 from .errors import XenStoreError

@@ -4,8 +4,21 @@ Nodes are keyed by their absolute path, so a node is one index probe and
 a subtree is one key range; children are found through (parent, seq),
 seq being the generation at creation, which gives xenstored's creation
 order.  Transactions, watches and the change log live here too so that
-they outlive the process that created them.
+they outlive the process that created them, and the connections that are
+bound to a process, so they can be closed once it is gone.
 """
+
+# Connections bound to a process (conns.py): pid and its start time
+# (NULL where the platform does not tell), so dead ones can be reaped.
+CONN_SCHEMA: list[str] = [
+    """CREATE TABLE IF NOT EXISTS xs_conn (
+        conn_id TEXT PRIMARY KEY,
+        domid INTEGER NOT NULL,
+        pid INTEGER NOT NULL,
+        pid_start INTEGER
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS xs_conn_domid ON xs_conn (domid)",
+]
 
 SCHEMA: list[str] = [
     # One row per node.  perms: "n0,r5" ('!' marks an ignored entry);
@@ -94,6 +107,7 @@ SCHEMA: list[str] = [
     ) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS xs_watch_domid ON xs_watch (domid)",
     "CREATE INDEX IF NOT EXISTS xs_watch_path ON xs_watch (path)",
+    *CONN_SCHEMA,
     # Change log watchers in other processes follow.  match: subtree,
     # exact, depth, nodepth or initial (initial rows name their watch).
     # perms/parent_perms/old_perms: what the read filter needs.
@@ -115,3 +129,16 @@ def apply_schema(conn) -> None:
     """Create the xs_ tables (tests and tools; the state layer does the same)."""
     for stmt in SCHEMA:
         conn.execute(stmt)
+
+
+def add_conns(conn) -> None:
+    """Migration: create xs_conn and adopt the watches of xenstore-watch
+    processes from before it (conn_id "xenstore-watch:<pid>:<n>"), by pid
+    alone, so the dead ones among them can be reaped too."""
+    for stmt in CONN_SCHEMA:
+        conn.execute(stmt)
+    conn.execute(
+        "INSERT OR IGNORE INTO xs_conn (conn_id, domid, pid, pid_start)"
+        " SELECT conn_id, MIN(domid), CAST(substr(substr(conn_id, 16), 1,"
+        " instr(substr(conn_id, 16), ':') - 1) AS INTEGER), NULL"
+        " FROM xs_watch WHERE conn_id LIKE 'xenstore-watch:%:%' GROUP BY conn_id")

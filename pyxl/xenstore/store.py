@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Callable, TypeVar
 
-from . import paths, quota, watches
+from . import conns, memory, paths, quota, watches
 from .errors import XenStoreError
 from .nodes import GlobalNodes, Node, TxNodes
 from .perms import (DOMID_ANY, PERM_OWNER, PERM_READ, PERM_WRITE, PRIV_DOMID, Perm,
@@ -24,6 +24,8 @@ T = TypeVar("T")
 
 # libxl retries a transaction on EAGAIN without bound; we stop somewhere.
 TRANSACTION_ATTEMPTS = 100
+TXID_MAX = 0xFFFFFFFF          # the wire's tx_id is a u32
+DEPTH_MAX = 0x7FFFFFFF         # xenstored reads a watch depth with atoi
 
 
 @dataclass(frozen=True)
@@ -67,17 +69,23 @@ def _post_order(root: Node, descendants: list[Node]) -> list[Node]:
 
 
 class XenStore:
-    """The store as seen by connection ``conn_id`` of domain ``caller``."""
+    """The store as seen by connection ``conn_id`` of domain ``caller``.
+
+    ``conn_alive(pid, start)`` tells whether a process that bound a
+    connection still runs (conns.alive unless a test supplies another).
+    """
 
     def __init__(self, conn, caller: int = 0,
                  domain_exists: Callable[[int], bool] = lambda d: True,
-                 now_ns: int = 0, conn_id: str | None = None):
+                 now_ns: int = 0, conn_id: str | None = None,
+                 conn_alive: conns.Alive = conns.alive):
         self.conn = conn
         self.caller = caller
         self.privileged = caller == PRIV_DOMID
         self.domain_exists = domain_exists
         self.now_ns = now_ns
         self.conn_id = conn_id if conn_id is not None else f"dom{caller}"
+        self.conn_alive = conn_alive
         self._glob = GlobalNodes(conn)
 
     # ------------------------------------------------------------------ boot
@@ -112,6 +120,40 @@ class XenStore:
         q = self._quota(name)
         return q is not None and quota.exceeds(value, q)
 
+    def _over_reaping(self, name: str, measure: Callable[[], int]) -> bool:
+        """The quota check, made again after closing the caller's dead
+        connections if it fails: xenstored would have dropped them already."""
+        if not self._over(name, measure()):
+            return False
+        return not self.reap(self.caller) or self._over(name, measure())
+
+    def _binds(self, name: str) -> bool:
+        """Does quota ``name`` bind the caller (unprivileged, quota not 0)?"""
+        return bool(self._quota(name))
+
+    def _charge_node(self, view, node: Node, old: Node | None) -> None:
+        """domain_memory_add for a node write: refused once the memory it is
+        charged to reaches the caller's quota (EIO: how the node writer
+        reports the accounting's ENOMEM)."""
+        if not self._binds("memory"):
+            return
+        if view.txid:
+            domid, key = self.caller, memory.tx_key(view.generation, node.path)
+            was = memory.charge(old, key) if old is not None else 0
+        else:
+            domid, key = node.owner, node.path
+            was = memory.charge(old, key) if old is not None and old.owner == domid else 0
+        add = memory.charge(node, key) - was
+        if self._over_reaping("memory", lambda: memory.used(self.conn, domid) + add):
+            raise XenStoreError("EIO")
+
+    def _log(self, path: str, match: str, *args, **kw) -> int:
+        """Append to the change log; when it is pruned, reap dead connections."""
+        seq = watches.append_change(self.conn, path, match, *args, now_ns=self.now_ns, **kw)
+        if watches.pruned(seq):
+            self.reap()
+        return seq
+
     def _canon(self, path: str, allow_special: bool) -> str:
         return paths.canonicalize(path, self.caller, allow_special, self._quota("path-max"))
 
@@ -128,6 +170,8 @@ class XenStore:
             raise XenStoreError("EACCES")
 
     def _tx_row(self, tx: int):
+        if not 0 < tx <= TXID_MAX:
+            raise XenStoreError("ENOENT")
         row = self.conn.execute("SELECT txid FROM xs_tx WHERE txid = ? AND domid = ?",
                                 (tx, self.caller)).fetchone()
         if row is None:
@@ -185,8 +229,10 @@ class XenStore:
 
     def _write_node(self, view, node: Node, old: Node | None, gen: int | None = None,
                     check_size: bool = True) -> Node:
-        if check_size and self._over("node-size", node.size()):
-            raise XenStoreError("ENOSPC")
+        if check_size:
+            if self._over("node-size", node.size()):
+                raise XenStoreError("ENOSPC")
+            self._charge_node(view, node, old)
         node.generation = gen if gen is not None else self._next_gen()
         view.put(node, old)
         return node
@@ -200,8 +246,8 @@ class XenStore:
         if parent_perms is None and node is not None:
             parent = self._glob.get(node.parent or "/")
             parent_perms = parent.perms if parent else None
-        watches.append_change(self.conn, name, match, _enc(node.perms if node else None),
-                              _enc(parent_perms), _enc(old_perms), now_ns=self.now_ns)
+        self._log(name, match, _enc(node.perms if node else None), _enc(parent_perms),
+                  _enc(old_perms))
 
     def _create(self, view, name: str, value: bytes) -> Node:
         """create_node: make ``name`` and any missing ancestors, inheriting perms."""
@@ -370,11 +416,8 @@ class XenStore:
         if tx:
             self._tx_row(tx)
             raise XenStoreError("EBUSY")
-        if not self.privileged:
-            open_tx = self.conn.execute("SELECT COUNT(*) FROM xs_tx WHERE domid = ?",
-                                        (self.caller,)).fetchone()[0]
-            if self._over("transactions", open_tx + 1):
-                raise XenStoreError("ENOSPC")
+        if not self.privileged and self._over_reaping("transactions", self._open_tx_after):
+            raise XenStoreError("ENOSPC")
         txid = self.conn.execute(
             "UPDATE xs_meta SET value = value + 1 WHERE key = 'next_txid' RETURNING value"
         ).fetchone()[0] - 1
@@ -383,6 +426,11 @@ class XenStore:
             " VALUES (?, ?, ?, ?, ?)",
             (txid, self.caller, self.conn_id, self._next_gen(), self.now_ns))
         return txid
+
+    def _open_tx_after(self) -> int:
+        """The caller's open transactions once one more is started."""
+        return 1 + self.conn.execute("SELECT COUNT(*) FROM xs_tx WHERE domid = ?",
+                                     (self.caller,)).fetchone()[0]
 
     def transaction_end(self, tx: int, commit: bool) -> None:
         """Commit or abort; the id is gone afterwards even if commit fails."""
@@ -431,9 +479,8 @@ class XenStore:
                     continue
                 node = self._glob.get(path)
                 parent = self._glob.get(paths.get_parent(path))
-                watches.append_change(
-                    self.conn, path, fire, _enc(node.perms if node else None),
-                    _enc(parent.perms if parent else None), old_perms, now_ns=self.now_ns)
+                self._log(path, fire, _enc(node.perms if node else None),
+                          _enc(parent.perms if parent else None), old_perms)
 
     def transaction(self, fn: Callable[["Transaction"], T],
                     attempts: int = TRANSACTION_ATTEMPTS) -> T:
@@ -460,7 +507,7 @@ class XenStore:
     # -------------------------------------------------------------- watches
     def watch(self, path: str, token: str, depth: int | None = None) -> None:
         """Register a watch; it fires once right away (xenstored does too)."""
-        if depth is not None and depth < 0:
+        if depth is not None and not 0 <= depth <= DEPTH_MAX:
             raise XenStoreError("EINVAL")
         self._payload(path, token, *([str(depth)] if depth is not None else []))
         name = self._canon(path, True)
@@ -469,18 +516,24 @@ class XenStore:
                 (self.conn_id, name, token)).fetchone():
             raise XenStoreError("EEXIST")
         if not self.privileged:
-            count = self.conn.execute("SELECT COUNT(*) FROM xs_watch WHERE domid = ?",
-                                      (self.caller,)).fetchone()[0]
-            if self._over("watches", count + 1):
+            if self._over_reaping("watches", self._watches_after):
                 raise XenStoreError("ENOSPC")
+            size = len(name.encode()) + len(token.encode())
+            if self._binds("memory") and self._over_reaping(
+                    "memory", lambda: memory.used(self.conn, self.caller) + size):
+                raise XenStoreError("ENOMEM")
         with self._atomic():
-            seq = watches.append_change(self.conn, name, "initial", conn_id=self.conn_id,
-                                        token=token, now_ns=self.now_ns)
+            seq = self._log(name, "initial", conn_id=self.conn_id, token=token)
             self.conn.execute(
                 "INSERT INTO xs_watch (conn_id, path, token, domid, depth, relative, reg_seq)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (self.conn_id, name, token, self.caller, depth,
                  int(paths.is_relative(path)), seq))
+
+    def _watches_after(self) -> int:
+        """The caller's watches once one more is added."""
+        return 1 + self.conn.execute("SELECT COUNT(*) FROM xs_watch WHERE domid = ?",
+                                     (self.caller,)).fetchone()[0]
 
     def unwatch(self, path: str, token: str) -> None:
         self._payload(path, token)
@@ -493,11 +546,22 @@ class XenStore:
 
     def reset_watches(self) -> None:
         """RESET_WATCHES: drop this connection's watches and transactions."""
-        self.conn.execute("DELETE FROM xs_watch WHERE conn_id = ?", (self.conn_id,))
-        for (txid,) in self.conn.execute("SELECT txid FROM xs_tx WHERE conn_id = ?",
-                                         (self.conn_id,)).fetchall():
-            self.conn.execute("DELETE FROM xs_tx_node WHERE txid = ?", (txid,))
-            self.conn.execute("DELETE FROM xs_tx WHERE txid = ?", (txid,))
+        conns.drop(self.conn, self.conn_id)
+
+    # ---------------------------------------------------------- connections
+    def bind_process(self, pid: int, start: int | None) -> None:
+        """Tie this connection to a process (pid and its start time), as a
+        socket ties a client to xenstored: once the process is gone, its
+        watches and transactions are dropped at the next reap."""
+        conns.bind(self.conn, self.conn_id, self.caller, pid, start)
+
+    def disconnect(self) -> None:
+        """The client hangs up: its watches, transactions and binding go."""
+        conns.close(self.conn, self.conn_id)
+
+    def reap(self, domid: int | None = None) -> int:
+        """Close the connections (of ``domid``, or all) whose process died."""
+        return conns.reap(self.conn, self.conn_alive, domid)
 
     def pending_events(self, conn_id: str | None = None, since_seq: int = 0) -> list[WatchEvent]:
         """Events for the watches of ``conn_id`` (default: ours) after ``since_seq``."""
@@ -530,10 +594,9 @@ class XenStore:
         root = self._glob.get("/")
         args = (_enc(node.perms), _enc(root.perms if root else None))
         if nodom:
-            watches.append_change(self.conn, name, "nodepth", *args, now_ns=self.now_ns)
+            self._log(name, "nodepth", *args)
         if dom:
-            watches.append_change(self.conn, f"{name}/{domid}", "depth", *args,
-                                  now_ns=self.now_ns)
+            self._log(f"{name}/{domid}", "depth", *args)
 
     def introduce_domain(self, domid: int) -> None:
         """INTRODUCE: xenstored starts serving the domain; fires @introduceDomain."""
@@ -579,6 +642,7 @@ class XenStore:
         self._connected(domid)
         with self._atomic():
             self.conn.execute("DELETE FROM xs_watch WHERE domid = ?", (domid,))
+            self.conn.execute("DELETE FROM xs_conn WHERE domid = ?", (domid,))
             for (txid,) in self.conn.execute("SELECT txid FROM xs_tx WHERE domid = ?",
                                              (domid,)).fetchall():
                 self.conn.execute("DELETE FROM xs_tx_node WHERE txid = ?", (txid,))

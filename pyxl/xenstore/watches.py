@@ -55,9 +55,14 @@ def append_change(conn, path: str, match: str, perms=None, parent_perms=None,
         " token, now_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (path, match, perms, parent_perms, old_perms, conn_id, token, now_ns))
     seq = cur.lastrowid
-    if seq % _PRUNE_EVERY == 0:
+    if pruned(seq):
         conn.execute("DELETE FROM xs_change WHERE seq <= ?", (seq - CHANGE_LOG_KEEP,))
     return seq
+
+
+def pruned(seq: int) -> bool:
+    """Is the log pruned when change ``seq`` is appended?"""
+    return seq % _PRUNE_EVERY == 0
 
 
 def last_seq(conn) -> int:
