@@ -38,21 +38,21 @@ def median_time(argv: list[str], env: dict, runs: int) -> float:
     return statistics.median(times)
 
 
-def populate(host: str, n: int) -> None:
+def populate(host: str, n: int, memory_mib: int = 32, paused: bool = False) -> None:
     """Create n small guests on the host, in batches of one transaction each."""
-    from pyxl.toolstack.config import parse_domain_config
     from pyxl.toolstack.create import create_domain
     from pyxl.toolstack.ctx import open_ctx
-    from pyxl.toolstack.xlcfg import parse_cfg
+    from pyxl.toolstack.libxlu_cfg import parse_cfg
+    from pyxl.toolstack.xl_parse import parse_domain_config
 
     made = 0
     while made < n:
         with open_ctx(host, write=True) as ctx:
             for _ in range(min(100, n - made)):
                 made += 1
-                text = f'name="bench{made}"\ntype="pv"\nkernel="/k"\nmemory=32\n'
+                text = f'name="bench{made}"\ntype="pv"\nkernel="/k"\nmemory={memory_mib}\n'
                 config, _ = parse_domain_config(parse_cfg(text, "bench"))
-                create_domain(ctx, config)
+                create_domain(ctx, config, paused=paused)
 
 
 def main() -> None:

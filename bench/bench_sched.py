@@ -2,8 +2,10 @@
 
 Prints simulated seconds per wall-clock second for a 60 s advance (which
 simulates the bounded window explicitly and extrapolates the rest), for the
-window alone simulated in 1 s steps (the explicit event rate), and for a
-one-day gap, each against the median wall time of `python -c "import click"`
+window alone simulated in 1 s steps (the explicit event rate), once with an
+engine loaded and saved at each step and once with one engine kept across
+the steps (as the hypervisor keeps it within a command), and for a one-day
+gap, each against the median wall time of `python -c "import click"`
 measured in the same run (machines here are shared and noisy).
 
 Run: python bench/bench_sched.py
@@ -17,7 +19,7 @@ import sys
 import time
 
 from pyxl.hv.model import CpuPool, Domain, Vcpu
-from pyxl.hv.sched import advance_pool
+from pyxl.hv.sched import advance_pool, open_engine, run_engine
 
 S = 10**9
 
@@ -62,12 +64,23 @@ def explicit_steps(seconds):
     return fn
 
 
+def kept_engine_steps(seconds):
+    def fn():
+        pool, doms = setup()
+        eng = open_engine(pool, doms, 0)
+        for k in range(seconds):
+            run_engine(eng, (k + 1) * S)
+        eng.save()
+    return fn
+
+
 def main():
     base = baseline()
     print(f"baseline (python -c 'import click'): {base * 1000:.1f} ms median")
     for label, fn, sim in (
         ("60 s advance (window + extrapolation)", one_advance(60), 60),
         ("60 s in 1 s steps (all explicit)", explicit_steps(60), 60),
+        ("60 s in 1 s steps, one engine kept", kept_engine_steps(60), 60),
         ("1 day gap", one_advance(86400), 86400),
     ):
         wall = timed(fn, runs=3)

@@ -89,6 +89,12 @@ def strtol_value(text: str, base: int = 10) -> int:
     return 0 if val is None else val
 
 
+def strtoul_value(text: str, base: int = 10) -> int:
+    """``strtoul(text, NULL, base)``: the value alone, 0 when there is no digit."""
+    val, _, _ = strtoul(text, base)
+    return 0 if val is None else val
+
+
 def atoi(text: str) -> int:
     """glibc's atoi: ``(int) strtol(text, NULL, 10)``."""
     return c_int(strtol_value(text, 10))

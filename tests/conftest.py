@@ -16,6 +16,18 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "configs"
 
+# Warnings xl_parse.c prints for xm-era keys, as several tests expect them.
+DEVICE_MODEL = (
+    "WARNING: ignoring device_model directive.",
+    'WARNING: Use "device_model_override" instead if you really want a non-default '
+    "device_model",
+)
+TSC_MODE_INTEGER = ('WARNING: specifying "tsc_mode" as an integer is deprecated. Please use '
+                    'the named parameter variant. e.g. tsc_mode="default"')
+HVMLOADER_KERNEL = ('WARNING: you seem to be using "kernel" directive to override HVM guest '
+                    'firmware. Ignore that. Use "firmware_override" instead if you really '
+                    "want a non-default firmware")
+
 
 @dataclass
 class Result:

@@ -8,18 +8,9 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parent / "data"
+from conftest import DEVICE_MODEL, HVMLOADER_KERNEL, TSC_MODE_INTEGER
 
-DEVICE_MODEL = [
-    "WARNING: ignoring device_model directive.",
-    'WARNING: Use "device_model_override" instead if you really want a non-default '
-    "device_model",
-]
-TSC_MODE_INTEGER = ('WARNING: specifying "tsc_mode" as an integer is deprecated. Please use '
-                    'the named parameter variant. e.g. tsc_mode="default"')
-HVMLOADER_KERNEL = ('WARNING: you seem to be using "kernel" directive to override HVM guest '
-                    'firmware. Ignore that. Use "firmware_override" instead if you really '
-                    "want a non-default firmware")
+DATA = Path(__file__).resolve().parent / "data"
 
 # file -> (domain name, warnings after "Parsing config from", {path in the JSON: value})
 EXPECTED = {

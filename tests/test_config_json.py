@@ -5,13 +5,15 @@ import json
 import pytest
 
 from pyxl.errors import PyxlError
-from pyxl.toolstack.config import (
-    DomainConfig, HostInfo, apply_create_defaults, parse_domain_config)
+from pyxl.toolstack.cpumap import CpuRangeError, format_cpumap, parse_cpurange
 from pyxl.toolstack.devices import (
-    CpuRangeError, DiskSpecError, format_cpumap, parse_cpurange, parse_disk_spec,
-    parse_nic_spec, parse_vif_rate, vdev_to_devid)
+    DiskSpecError, parse_disk_spec, parse_nic_spec, parse_vif_rate, vdev_to_devid)
+from pyxl.toolstack.domain_config import DomainConfig, HostInfo
 from pyxl.toolstack.libxl_json import dryrun_json, list_long_json, render
-from pyxl.toolstack.xlcfg import GlobalConfig, parse_cfg
+from pyxl.toolstack.libxlu_cfg import parse_cfg
+from pyxl.toolstack.setdefault import domain_config_setdefault as apply_create_defaults
+from pyxl.toolstack.xl_conf import GlobalConfig
+from pyxl.toolstack.xl_parse import parse_domain_config
 
 UUID = "5c2ee3b5-1b5c-4b8e-9f2c-1a2b3c4d5e6f"
 

@@ -12,21 +12,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import CORPUS
+from conftest import CORPUS, DEVICE_MODEL, HVMLOADER_KERNEL, TSC_MODE_INTEGER
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(),
                                 reason=f"no shared corpus beside this checkout ({CORPUS})")
 
-DEVICE_MODEL = (
-    "WARNING: ignoring device_model directive.",
-    'WARNING: Use "device_model_override" instead if you really want a non-default '
-    "device_model",
-)
-TSC_MODE_INTEGER = ('WARNING: specifying "tsc_mode" as an integer is deprecated. Please use '
-                    'the named parameter variant. e.g. tsc_mode="default"')
-HVMLOADER_KERNEL = ('WARNING: you seem to be using "kernel" directive to override HVM guest '
-                    'firmware. Ignore that. Use "firmware_override" instead if you really '
-                    "want a non-default firmware")
 
 
 @dataclass(frozen=True)
@@ -201,7 +191,7 @@ def test_xl_conf_is_not_a_domain_config(pyxl):
 
 
 def test_xl_conf_reads_as_global_config():
-    from pyxl.toolstack.xlcfg import parse_global_config
+    from pyxl.toolstack.xl_conf import parse_global_config
 
     g = parse_global_config((CORPUS / "xen-project_xen_xl.conf.cfg").read_text(),
                             "/etc/xen/xl.conf")

@@ -14,7 +14,7 @@ def run(pyxl, *args):
 
 def xs_read(path):
     """Straight from the host's XenStore (the xenstore-* commands are another module)."""
-    from pyxl.toolstack.ctx import open_ctx
+    from pyxl.toolstack.session import open_ctx
 
     with open_ctx(None, write=False) as ctx:
         xs = ctx.xs()

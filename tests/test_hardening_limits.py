@@ -267,7 +267,7 @@ def test_rtds_period_is_an_int(pyxl, guest_cfg):
     r = pyxl("--host", "rt", "sched-rtds", "-d", "vm1", "-v", "0", "-p", HUGE, "-b", "100",
              "-e", "1")
     assert (r.code, r.err) == (
-        1, "libxl: error: libxl_sched.c:623:sched_rtds_vcpu_set: Domain 1:Invalid VCPU "
+        1, "libxl: error: libxl_sched.c:473:sched_rtds_validate_params: Invalid VCPU "
            "period of -1 (it should be >= 1)\nlibxl_vcpu_sched_params_set failed.\n")
 
 
@@ -329,7 +329,7 @@ def test_hard_affinity_outside_the_host_fails_create(pyxl, write_cfg, cpus):
 
 def _vcpus(pyxl, host):
     """(domain, vcpu, cpu, state, hard affinity) from vcpu-list."""
-    from pyxl.toolstack.devices import parse_cpurange
+    from pyxl.toolstack.cpumap import parse_cpurange
 
     out = []
     for line in pyxl("--host", host, "vcpu-list").out.splitlines()[1:]:

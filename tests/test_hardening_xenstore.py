@@ -300,3 +300,16 @@ def test_engine_refuses_ids_and_depths_beyond_the_wire(conn):
     assert errno_of(xs.watch, "/tool", "t", 1 << 70) == "EINVAL"
     assert errno_of(xs.watch, "/tool", "t", 1 << 31) == "EINVAL"
     xs.watch("/tool", "t", (1 << 31) - 1)
+
+
+@pytest.mark.parametrize("tool", ["xenstore-rm", "xenstore-read", "xenstore-ls",
+                                  "xenstore-exists", "xenstore-list", "xenstore-write"])
+def test_a_path_that_is_not_utf8_is_einval_not_an_internal_error(tool):
+    args = [b"/a\xc3(", b"x"] if tool == "xenstore-write" else [b"/a\xc3("]
+    r = subprocess.run([sys.executable, "-m", "pyxl", tool.encode(), *args],
+                       capture_output=True)
+    assert r.returncode == 1 and b"internal error" not in r.stderr
+    if tool == "xenstore-exists":      # says nothing, as the real one
+        assert r.stderr == b""
+    else:
+        assert r.stderr.count(b"\n") == 1 and b"/a\xc3(" in r.stderr

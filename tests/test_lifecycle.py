@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 
-# `pyxl clock advance` (toolstack/hosts.py, the lead's) does not register the
-# monitor hook yet, so a crash that happens while it advances is only acted
-# on by the next command that opens a writable context. Remove once it does.
-
-
 def test_shutdown_wait_returns_once_gone(pyxl, guest_cfg):
     assert pyxl("create", "-q", guest_cfg()).code == 0
     r = pyxl("shutdown", "-w", "vm1")

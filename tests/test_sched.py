@@ -8,8 +8,10 @@ from pyxl.errors import PyxlError
 from pyxl.hv.model import RUNSTATES, CpuPool, Domain, Vcpu
 from pyxl.hv.sched import (
     SCHEDULERS, advance_pool, default_domain_params, default_pool_params,
-    default_vcpu_params, validate_domain_params, validate_pool_params,
-    validate_vcpu_params,
+    default_vcpu_params,
+)
+from pyxl.toolstack.sched import (
+    validate_domain_params, validate_pool_params, validate_vcpu_params,
 )
 
 S = 10**9

@@ -1,4 +1,4 @@
-"""The scheduler commands through the CLI, and the issue's acceptance scenarios."""
+"""The scheduler commands through the CLI, and the lessons built on them."""
 
 from pathlib import Path
 

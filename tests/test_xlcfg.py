@@ -7,8 +7,10 @@ parser built from Xen's sources), byte for byte.
 import pytest
 
 from pyxl.errors import PyxlError
-from pyxl.toolstack.xlcfg import (
-    CfgSyntaxError, PYTHON_WARNING, apply_overrides, parse_cfg, parse_global_config, strtol)
+from pyxl.cnum import strtol
+from pyxl.toolstack.libxlu_cfg import (
+    CfgSyntaxError, PYTHON_WARNING, apply_overrides, parse_cfg)
+from pyxl.toolstack.xl_conf import parse_global_config
 
 
 def err(text, source="F"):

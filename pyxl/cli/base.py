@@ -131,14 +131,16 @@ def globals_of(ctx: click.Context) -> Globals:
     return ctx.obj if isinstance(ctx.obj, Globals) else Globals()
 
 
-def session(click_ctx: click.Context, *, write: bool, privileged: bool = True):
-    """Open the toolstack context for this command, with the user's globals."""
-    from pyxl.toolstack.ctx import open_ctx
+def session(click_ctx: click.Context, *, write: bool, privileged: bool = True,
+            commit: bool = True):
+    """This command's libxl context (a `Libxl`), opened with the user's globals."""
+    from pyxl.toolstack import open_libxl
 
     g = globals_of(click_ctx)
-    return open_ctx(g.host, write=write, caller=g.as_domid, privileged=privileged,
-                    logger=_stamped if g.timestamps else err, verbose=g.verbose,
-                    tracer=_show_hypercall if g.trace else None)
+    return open_libxl(g.host, write=write, commit=commit, caller=g.as_domid,
+                      privileged=privileged,
+                      logger=_stamped if g.timestamps else err, verbose=g.verbose,
+                      tracer=_show_hypercall if g.trace else None)
 
 
 def _show_hypercall(op: str, args: dict) -> None:
@@ -163,18 +165,7 @@ def c_float(x: float) -> float:
 
 
 def print_bitmap(bits: set[int] | None, maplen: int) -> str:
-    """xl's print_bitmap: `all`, `none`, or runs like `0-3,6`."""
-    if bits is None:
-        bits = set(range(maplen))
-    runs: list[tuple[int, int]] = []
-    for i in range(maplen):
-        if i in bits:
-            if runs and runs[-1][1] == i - 1:
-                runs[-1] = (runs[-1][0], i)
-            else:
-                runs.append((i, i))
-    if not runs:
-        return "none"
-    if len(runs) == 1 and runs[0] == (0, maplen - 1):
-        return "all"
-    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
+    """xl's print_bitmap, with None for a map that has every bit set."""
+    from pyxl.toolstack.cpumap import format_cpumap
+
+    return format_cpumap(set(range(maplen)) if bits is None else bits, maplen)

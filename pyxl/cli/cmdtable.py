@@ -235,10 +235,6 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
 )
 
 
-def order_key(spec: CmdSpec) -> int:
-    return CMD_TABLE.index(spec)
-
-
 def lookup(word: str) -> CmdSpec | None:
     """xl's cmdtable_lookup: an exact name, else an unambiguous prefix."""
     match = None

@@ -12,8 +12,6 @@ import click
 from pyxl.cli.base import need_args, out, session, xl_command
 from pyxl.cnum import atoi
 from pyxl.errors import PyxlError
-from pyxl.toolstack.ctx import find_domain
-from pyxl.toolstack.console import console_log
 
 CONSOLE_TYPES = ("pv", "serial", "vuart")
 
@@ -28,9 +26,9 @@ def cmd_console(ctx, ctype, num, escape, args):
     if ctype is not None and ctype not in CONSOLE_TYPES:
         raise PyxlError("console type supported are: pv, serial, vuart")
     need_args("console", args, 1)
-    with session(ctx, write=False) as xc:
-        domid = find_domain(xc, args[0])
-        lines = console_log(xc, domid, ctype, atoi(num))
+    with session(ctx, write=False) as libxl:
+        domid = libxl.domain_qualifier_to_domid(args[0])
+        lines = libxl.console_log(domid, ctype, atoi(num))
     if lines is None:
         raise PyxlError("Unable to attach console")
     out("".join(line + "\n" for line in lines))

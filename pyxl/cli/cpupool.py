@@ -7,8 +7,6 @@ import click
 from pyxl.cli.base import err, globals_of, need_args, out, print_help_and_fail, session, xl_command
 from pyxl.cnum import domid_from_digits
 from pyxl.errors import PyxlError
-from pyxl.toolstack import cpupool as cp
-from pyxl.toolstack.domain import domid_of
 
 
 @xl_command("cpupool-list")
@@ -16,15 +14,15 @@ from pyxl.toolstack.domain import domid_of
 @click.argument("pools", nargs=-1)
 @click.pass_context
 def cmd_cpupool_list(ctx, show_cpus, pools):
-    with session(ctx, write=False) as xc:
+    with session(ctx, write=False) as libxl:
         only = None
         if pools:
-            only = cp.pool_by_name(xc, pools[0])
+            only = libxl.name_to_cpupoolid(pools[0])
             if only is None:
                 raise PyxlError(f"Pool '{pools[0]}' does not exist")
         lines = [f"{'Name':<19}" + ("CPU list" if show_cpus else
                                     "CPUs   Sched     Active   Domain count")]
-        for p in cp.list_pools(xc):
+        for p in libxl.list_cpupool():
             if only is not None and p.poolid != only:
                 continue
             if show_cpus:
@@ -42,7 +40,7 @@ def cmd_cpupool_list(ctx, show_cpus, pools):
 @click.argument("args", nargs=-1)
 @click.pass_context
 def cmd_cpupool_create(ctx, defconfig, dryrun, args):
-    from pyxl.toolstack.create import read_config_text
+    from pyxl.toolstack import read_config_text
 
     dryrun = dryrun or globals_of(ctx).dryrun
     filename, extra = defconfig, []
@@ -61,14 +59,14 @@ def cmd_cpupool_create(ctx, defconfig, dryrun, args):
             raise PyxlError(e.message, 1) from None
     if extra:
         text += "".join("\n" + a for a in extra) + "\n"
-    with session(ctx, write=not dryrun) as xc:
-        spec = cp.parse_pool_config(xc, text, filename)
+    with session(ctx, write=not dryrun) as libxl:
+        spec = libxl.parse_cpupool_config(text, filename)
         out(f'Using config file "{spec.source}"\n'
             f"cpupool name:   {spec.name}\n"
             f"scheduler:      {spec.sched}\n"
             f"number of cpus: {len(spec.cpus)}\n")
         if not dryrun:
-            cp.create_pool(xc, spec)
+            libxl.cpupool_create(spec)
     return 0
 
 
@@ -77,9 +75,9 @@ def cmd_cpupool_create(ctx, defconfig, dryrun, args):
 @click.pass_context
 def cmd_cpupool_destroy(ctx, args):
     need_args("cpupool-destroy", args, 1)
-    with session(ctx, write=True) as xc:
-        poolid = cp.require_pool(xc, args[0])
-        if not cp.destroy_pool(xc, poolid):
+    with session(ctx, write=True) as libxl:
+        poolid = libxl.require_cpupool(args[0])
+        if not libxl.cpupool_destroy(poolid):
             raise PyxlError(f"Can't destroy cpupool '{args[0]}'")
     return 0
 
@@ -89,15 +87,15 @@ def cmd_cpupool_destroy(ctx, args):
 @click.pass_context
 def cmd_cpupool_rename(ctx, args):
     need_args("cpupool-rename", args, 2)
-    with session(ctx, write=True) as xc:
-        poolid = cp.require_pool(xc, args[0])
-        cp.rename_pool(xc, poolid, args[1])
+    with session(ctx, write=True) as libxl:
+        poolid = libxl.require_cpupool(args[0])
+        libxl.cpupool_rename(poolid, args[1])
     return 0
 
 
-def _cpus_and_pool(xc, args):
-    cpus = cp.parse_cpus(xc, args[1])  # xl parses the CPU list before the pool
-    return cp.require_pool(xc, args[0]), cpus
+def _cpus_and_pool(libxl, args):
+    cpus = libxl.parse_cpurange(args[1])  # xl parses the CPU list before the pool
+    return libxl.require_cpupool(args[0]), cpus
 
 
 @xl_command("cpupool-cpu-add")
@@ -105,9 +103,9 @@ def _cpus_and_pool(xc, args):
 @click.pass_context
 def cmd_cpupool_cpu_add(ctx, args):
     need_args("cpupool-cpu-add", args, 2)
-    with session(ctx, write=True) as xc:
-        poolid, cpus = _cpus_and_pool(xc, args)
-        if not cp.cpu_add(xc, poolid, cpus):
+    with session(ctx, write=True) as libxl:
+        poolid, cpus = _cpus_and_pool(libxl, args)
+        if not libxl.cpupool_cpuadd_cpumap(poolid, cpus):
             err(f"some cpus may not have been added to {args[0]}")
     return 0
 
@@ -117,9 +115,9 @@ def cmd_cpupool_cpu_add(ctx, args):
 @click.pass_context
 def cmd_cpupool_cpu_remove(ctx, args):
     need_args("cpupool-cpu-remove", args, 2)
-    with session(ctx, write=True) as xc:
-        poolid, cpus = _cpus_and_pool(xc, args)
-        if not cp.cpu_remove(xc, poolid, cpus):
+    with session(ctx, write=True) as libxl:
+        poolid, cpus = _cpus_and_pool(libxl, args)
+        if not libxl.cpupool_cpuremove_cpumap(poolid, cpus):
             err(f"Some cpus may have not or only partially been removed from "
                       f"'{args[0]}'.")
             err(f"If a cpu can't be added to another cpupool, add it to "
@@ -133,21 +131,21 @@ def cmd_cpupool_cpu_remove(ctx, args):
 def cmd_cpupool_migrate(ctx, args):
     need_args("cpupool-migrate", args, 2)
     dom, pool = args[0], args[1]
-    with session(ctx, write=True) as xc:
+    with session(ctx, write=True) as libxl:
         if dom.isdigit() and dom.isascii():
             domid = domid_from_digits(dom)
         else:
-            domid = domid_of(xc, dom)
-        if domid is None or xc.host.name_of(domid) is None:
+            domid = libxl.name_to_domid(dom)
+        if domid is None or libxl.domid_to_name(domid) is None:
             raise PyxlError(f"unknown domain '{dom}'")
-        poolid = cp.require_pool(xc, pool)
-        cp.move_domain(xc, poolid, domid)
+        poolid = libxl.require_cpupool(pool)
+        libxl.cpupool_movedomain(poolid, domid)
     return 0
 
 
 @xl_command("cpupool-numa-split")
 @click.pass_context
 def cmd_cpupool_numa_split(ctx):
-    with session(ctx, write=True) as xc:
-        cp.numa_split(xc)
+    with session(ctx, write=True) as libxl:
+        libxl.cpupool_numa_split()
     return 0

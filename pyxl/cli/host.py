@@ -7,8 +7,8 @@ import time
 
 import click
 
+from pyxl import toolstack
 from pyxl.cli.base import err, globals_of, out
-from pyxl.toolstack import hosts
 from pyxl.units import format_duration_ns, parse_duration_ns
 
 _CTX = {"help_option_names": ["-h", "--help"]}
@@ -35,21 +35,18 @@ def cmd_host():
 @click.pass_context
 def host_boot(ctx, name, cpus, nodes, memory_mib, dom0_mem_mib, sched, clock):
     """Boot a new host: Xen with Domain-0 running."""
-    from pyxl.sim.boot import BootOptions, default_boot_options
-
-    clock = clock or default_boot_options().clock
-    opts = BootOptions(cpus=cpus, nodes=nodes, memory_mib=memory_mib,
-                       dom0_mem_mib=dom0_mem_mib, sched=sched, clock=clock)
-    booted = hosts.boot_host(name or globals_of(ctx).host, opts)
+    booted, opts = toolstack.boot_host(
+        name or globals_of(ctx).host, cpus=cpus, nodes=nodes, memory_mib=memory_mib,
+        dom0_mem_mib=dom0_mem_mib, sched=sched, clock=clock)
     out(f"Booted host '{booted}': {cpus} CPUs, {memory_mib} MiB, Domain-0 with "
-        f"{dom0_mem_mib} MiB, {sched} scheduler, {clock} clock\n")
+        f"{dom0_mem_mib} MiB, {sched} scheduler, {opts.clock} clock\n")
 
 
 @cmd_host.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def host_list(as_json):
     """List the hosts in the state directory."""
-    rows = hosts.summaries()
+    rows = toolstack.list_hosts()
     if as_json:
         out(json.dumps([r.__dict__ for r in rows], indent=4) + "\n")
         return
@@ -70,7 +67,7 @@ def host_list(as_json):
 @click.pass_context
 def host_reset(ctx, name):
     """Back to freshly booted, with the same boot options."""
-    done = hosts.reset_host(name or globals_of(ctx).host)
+    done = toolstack.reset_host(name or globals_of(ctx).host)
     if done.defaults:
         err(f"pyxl: host '{done.name}' had lost its boot options (no host.toml, an unreadable "
             "database): booted it with the defaults")
@@ -81,7 +78,7 @@ def host_reset(ctx, name):
 @click.pass_context
 def host_destroy(ctx, name):
     """Remove a host and all its state."""
-    hosts.destroy_host(name or globals_of(ctx).host)
+    toolstack.destroy_host(name or globals_of(ctx).host)
 
 
 @click.group("clock", context_settings=_CTX)
@@ -104,7 +101,7 @@ def _show(info, as_json: bool) -> None:
 @click.pass_context
 def clock_show(ctx, as_json):
     """Print the clock mode and simulated time since boot."""
-    _show(hosts.clock_show(globals_of(ctx).host), as_json)
+    _show(toolstack.clock_show(globals_of(ctx).host), as_json)
 
 
 @cmd_clock.command("advance")
@@ -112,4 +109,4 @@ def clock_show(ctx, as_json):
 @click.pass_context
 def clock_advance(ctx, duration):
     """Run the simulation forward by DURATION (10s, 250ms, 2m)."""
-    hosts.clock_advance(globals_of(ctx).host, parse_duration_ns(duration))
+    toolstack.clock_advance(globals_of(ctx).host, parse_duration_ns(duration))

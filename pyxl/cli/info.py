@@ -8,9 +8,6 @@ import click
 
 from pyxl.cli.base import c_float, out, print_help_and_fail, session, xl_command
 from pyxl.errors import PyxlError
-from pyxl.toolstack import domain as dom
-from pyxl.toolstack import info as hostinfo
-from pyxl.toolstack.ctx import find_domain
 
 LIST_HEADER = "Name                                        ID   Mem VCPUs\tState\tTime(s)"
 REASON_LETTERS = "-rscwS"
@@ -41,19 +38,16 @@ def list_row(name: str, i) -> str:
 def cmd_list(ctx, details, verbose, context, cpupool, numa, domains):
     if len(domains) > 1:
         return print_help_and_fail("list")
-    with session(ctx, write=False) as xc:
+    with session(ctx, write=False) as libxl:
         if domains:
-            domid = find_domain(xc, domains[0])
-            try:
-                infos = [dom.domain_info(xc, domid)]
-            except dom.LibxlError:
-                raise PyxlError(f"Error: Domain '{domains[0]}' does not exist.") from None
+            info = libxl.domain_info(libxl.domain_qualifier_to_domid(domains[0]))
+            if info is None:
+                raise PyxlError(f"Error: Domain '{domains[0]}' does not exist.")
+            infos = [info]
         else:
-            infos = dom.list_domains(xc)
+            infos = libxl.list_domain()
         if details:
-            from pyxl.toolstack.retrieve import list_long_json
-
-            out(list_long_json(xc, [i.domid for i in infos]))
+            out(libxl.list_long_json([i.domid for i in infos]))
             return 0
         header = LIST_HEADER
         if verbose:
@@ -65,16 +59,15 @@ def cmd_list(ctx, details, verbose, context, cpupool, numa, domains):
         if numa:
             header += " NODE Affinity"
         lines = [header]
-        pools = xc.hv.pools
         for i in infos:
-            row = list_row(xc.host.name_of(i.domid) or "", i)
+            row = list_row(libxl.domid_to_name(i.domid) or "", i)
             if verbose:
                 row += f" {i.uuid}"
                 row += f" {i.shutdown_reason:>8x}" if i.shutdown else f" {'-':>8}"
             if verbose or context:
                 row += f" {'-':>16}"
             if cpupool:
-                row += f"{pools[i.cpupool].name:>16}"
+                row += f"{libxl.cpupoolid_to_name(i.cpupool):>16}"
             if numa:
                 row += " all"  # pyxl places no domain on particular nodes
             lines.append(row)
@@ -85,10 +78,10 @@ def cmd_list(ctx, details, verbose, context, cpupool, numa, domains):
 @xl_command("vm-list")
 @click.pass_context
 def cmd_vm_list(ctx):
-    with session(ctx, write=False) as xc:
+    with session(ctx, write=False) as libxl:
         lines = ["UUID                                  ID    name"]
-        for i in dom.list_domains(xc):
-            lines.append(f"{i.uuid}  {i.domid}    {xc.host.name_of(i.domid):<30}")
+        for i in libxl.list_domain():
+            lines.append(f"{i.uuid}  {i.domid}    {libxl.domid_to_name(i.domid):<30}")
         out("\n".join(lines) + "\n")
     return 0
 
@@ -100,28 +93,28 @@ def cmd_vm_list(ctx):
 @click.argument("ignored", nargs=-1)
 @click.pass_context
 def cmd_info(ctx, numa, xenstore, name, ignored):
-    with session(ctx, write=False) as xc:
+    with session(ctx, write=False) as libxl:
         lines: list[str] = []
 
         def add(pairs):
             lines.extend(f"{k:<23}:{v}\n" for k, v in pairs)
 
-        add(hostinfo.uname(xc))
-        add(hostinfo.physinfo(xc))
+        add(libxl.info_uname())
+        add(libxl.info_physinfo())
         if numa:
             lines.append("cpu_topology           :\n")
             lines.append("cpu:    core    socket     node\n")
             lines.extend(f"{c:3d}:    {core:4d}     {s:4d}     {n:4d}\n"
-                         for c, core, s, n in hostinfo.cpu_topology(xc))
+                         for c, core, s, n in libxl.get_cpu_topology())
             lines.append("device topology        :\n")
             lines.append("device           node\n")
             lines.append("No device topology data available\n")
             lines.append("numa_info              :\n")
             lines.append("node:    memsize    memfree    distances\n")
-            for node, size, free, dists in hostinfo.numa_info(xc):
+            for node, size, free, dists in libxl.get_numainfo():
                 lines.append(f"{node:4d}:    {size:6d}     {free:6d}      "
                              + ",".join(str(d) for d in dists) + "\n")
-        add(hostinfo.xeninfo(xc))
+        add(libxl.info_xeninfo())
         if xenstore:
             add([("xenstore_features", " 0x00000000")])
         add([("xend_config_format", " 4")])
@@ -159,22 +152,23 @@ def _uptime_text(seconds: int, short: bool) -> str:
 @click.argument("domains", nargs=-1)
 @click.pass_context
 def cmd_uptime(ctx, short, domains):
-    with session(ctx, write=False) as xc:
-        ids = [find_domain(xc, q) for q in domains]
-        now = int(xc.host.wall_time())
+    with session(ctx, write=False) as libxl:
+        ids = [libxl.domain_qualifier_to_domid(q) for q in domains]
+        host_clock = libxl.clock()
+        now = int(host_clock.wall)
         clock = time.strftime("%H:%M:%S", time.localtime(now))
         if not ids:
-            ids = [i.domid for i in dom.list_domains(xc)]
+            ids = [i.domid for i in libxl.list_domain()]
         lines = [] if short else [f"{'Name':<33} {'ID':>4} Uptime"]
         for domid in ids:
             if domid == 0:
-                up = xc.host.now_ns // 1_000_000_000  # dom0's /proc/uptime
+                up = host_clock.now_ns // 1_000_000_000  # dom0's /proc/uptime
             else:
-                start = dom.start_time(xc, domid)
+                start = libxl.vm_get_start_time(domid)
                 if start is None:
                     continue
                 up = now - start
-            name = xc.host.name_of(domid)
+            name = libxl.domid_to_name(domid)
             if short:
                 lines.append(f" {clock} up {_uptime_text(up, True)}, {name} ({domid})")
             else:
@@ -187,9 +181,7 @@ def cmd_uptime(ctx, short, domains):
 @click.option("-c", "--clear", is_flag=True)
 @click.pass_context
 def cmd_dmesg(ctx, clear):
-    with session(ctx, write=clear) as xc:
-        out("".join(line + "\n" for line in xc.host.dmesg()))
-        if clear:
-            xc.host.clear_dmesg()
+    with session(ctx, write=clear) as libxl:
+        out("".join(line + "\n" for line in libxl.xen_console_read(clear)))
     return 0
 

@@ -6,48 +6,31 @@ import click
 
 from pyxl.cli.base import err, session, xl_command
 from pyxl.errors import ERROR_NOPARAVIRT, PyxlError
-from pyxl.toolstack import lifecycle as lc
-from pyxl.toolstack.ctx import find_domain
+from pyxl.toolstack import wait_for, wait_for_pvcontrol_ack
 
 
 def _signal(ctx, domid: int, reboot: bool, fallback: bool) -> None:
-    """shutdown_domain / reboot_domain: request, wait for the guest's ack."""
+    """shutdown_domain / reboot_domain: request, wait for the guest's ack
+    (an ACPI event, the fallback, has none)."""
     what = "reboot" if reboot else "shutdown"
     err(f"{'Rebooting' if reboot else 'Shutting down'} domain {domid}")
-    rc = 0
-    with session(ctx, write=True) as xc:
-        try:
-            lc.pvcontrol_request(xc, domid, "reboot" if reboot else "poweroff")
-        except lc.LifecycleError as e:
-            rc = e.rc
+    acpi = False
+    with session(ctx, write=True) as libxl:
+        rc = libxl.domain_reboot(domid) if reboot else libxl.domain_shutdown(domid)
         if rc == ERROR_NOPARAVIRT:
             if fallback:
                 err("PV control interface not available: sending ACPI "
                     f"{'reset' if reboot else 'power'} button event.")
-                rc = lc.send_trigger(xc, domid, "reset" if reboot else "power", 0)
+                rc = libxl.send_trigger(domid, "reset" if reboot else "power", 0)
+                acpi = True
             else:
                 err("PV control interface not available: external graceful "
                     f"{what} not possible.")
                 err(f'Use "-F" to fallback to ACPI {"reset" if reboot else "power"} event.')
+    if not rc and not acpi:
+        rc = wait_for_pvcontrol_ack(lambda: session(ctx, write=True), domid)
     if rc:
         raise PyxlError(f"{what} failed (rc={rc})")
-    if not fallback or rc == 0:
-        _wait_ack(ctx, domid, what)
-
-
-def _wait_ack(ctx, domid: int, what: str) -> None:
-    def acked(xc):
-        return True if lc.pvcontrol_acked(xc, domid) else None
-
-    with session(ctx, write=False) as xc:
-        if not lc.pvcontrol_available(xc, domid) and xc.hv.domains.get(domid):
-            return  # an ACPI event was sent instead: nothing to acknowledge
-    got = lc.wait_for(lambda: session(ctx, write=True), [domid], acked,
-                      lc.PVCONTROL_TIMEOUT_NS)
-    if got is None:
-        with session(ctx, write=False) as xc:
-            lc.log_ack_timeout(xc)
-        raise PyxlError(f"{what} failed (rc={lc.ERROR_TIMEDOUT})")
 
 
 def _wait_deaths(ctx, domids: list[int], shutdown_counts: bool) -> None:
@@ -56,17 +39,17 @@ def _wait_deaths(ctx, domids: list[int], shutdown_counts: bool) -> None:
     left = list(domids)
     reported: set[int] = set()
 
-    def check(xc):
+    def check(libxl):
         events = []
         for domid in list(left):
-            ev = lc.death_event(xc, domid)
+            ev = libxl.domain_death_event(domid)
             if ev is None or (ev.kind == "shutdown" and domid in reported):
                 continue
             events.append(ev)
         return events or None
 
     while left:
-        events = lc.wait_for(lambda: session(ctx, write=True), left, check, lc.WAIT_LIMIT_NS)
+        events = wait_for(lambda: session(ctx, write=True), left, check)
         if events is None:
             raise PyxlError("pyxl: gave up waiting: 600 s of simulated time passed "
                             "(manual clock)")
@@ -88,11 +71,11 @@ def _main(ctx, reboot: bool, all_: bool, wait: int, fallback: bool, args) -> int
         err("You must specify -a or a domain id.\n\n")
         return 1
     if all_:
-        with session(ctx, write=False) as xc:
-            domids = lc.shutdown_targets(xc)
+        with session(ctx, write=False) as libxl:
+            domids = libxl.shutdown_targets()
     else:
-        with session(ctx, write=False) as xc:
-            domids = [find_domain(xc, args[0])]
+        with session(ctx, write=False) as libxl:
+            domids = [libxl.domain_qualifier_to_domid(args[0])]
     for domid in domids:
         _signal(ctx, domid, reboot, fallback)
     if wait:

@@ -82,9 +82,9 @@ def _refuse_in_domu(g: Globals, word: str, spec) -> None:
     `help`, which pyxl keeps answering)."""
     if not g.as_domid or word == "help" or (spec is not None and spec.module == _DOMU_FAMILY):
         return
-    from pyxl.toolstack.ctx import Ctx
+    from pyxl.toolstack import require_privileged
 
-    Ctx(host=None, caller=g.as_domid).require_privileged()
+    require_privileged(g.as_domid)
 
 
 def run(argv: list[str]) -> int:

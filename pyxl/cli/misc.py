@@ -7,8 +7,7 @@ import click
 from pyxl.cli.base import err, need_args, print_help_and_fail, session, xl_command
 from pyxl.cnum import c_uint32, strtol
 from pyxl.errors import PyxlError
-from pyxl.toolstack import lifecycle as lc
-from pyxl.toolstack.ctx import find_domain
+from pyxl.toolstack import trigger_from_string
 
 
 @xl_command("trigger")
@@ -16,10 +15,10 @@ from pyxl.toolstack.ctx import find_domain
 @click.pass_context
 def cmd_trigger(ctx, args):
     need_args("trigger", args, 2)
-    with session(ctx, write=True) as xc:
-        domid = find_domain(xc, args[0])
-        name = args[1].lower()
-        if name not in lc.TRIGGERS:
+    with session(ctx, write=True) as libxl:
+        domid = libxl.domain_qualifier_to_domid(args[0])
+        name = trigger_from_string(args[1])
+        if name is None:
             err(f'Invalid trigger "{args[1]}"')
             return 1
         vcpuid = 0
@@ -28,7 +27,7 @@ def cmd_trigger(ctx, args):
             if vcpuid is None:
                 err("Invalid vcpuid, using default vcpuid=0.\n\n")
                 vcpuid = 0
-        lc.send_trigger(xc, domid, name, c_uint32(vcpuid))  # a uint32_t in libxl
+        libxl.send_trigger(domid, name, c_uint32(vcpuid))  # a uint32_t in libxl
     return 0
 
 
@@ -37,12 +36,12 @@ def cmd_trigger(ctx, args):
 @click.pass_context
 def cmd_sysrq(ctx, args):
     need_args("sysrq", args, 2)
-    with session(ctx, write=True) as xc:
-        domid = find_domain(xc, args[0])
+    with session(ctx, write=True) as libxl:
+        domid = libxl.domain_qualifier_to_domid(args[0])
         if len(args[1]) != 1:
             err("Invalid sysrq.\n\n")
             return print_help_and_fail("sysrq", 1)
-        lc.send_sysrq(xc, domid, args[1])
+        libxl.send_sysrq(domid, args[1])
     return 0
 
 
@@ -52,9 +51,9 @@ def cmd_sysrq(ctx, args):
 def cmd_button_press(ctx, args):
     err('WARNING: "button-press" is deprecated. Please use "trigger"')
     need_args("button-press", args, 2)
-    with session(ctx, write=True) as xc:
-        domid = find_domain(xc, args[0])
+    with session(ctx, write=True) as libxl:
+        domid = libxl.domain_qualifier_to_domid(args[0])
         if args[1] not in ("power", "sleep"):
             raise PyxlError(f"{args[1]} is an invalid button identifier")
-        lc.send_trigger(xc, domid, args[1], 0)
+        libxl.send_trigger(domid, args[1], 0)
     return 0

@@ -15,9 +15,6 @@ import click
 from pyxl.cli.base import err, out, session, xl_command
 from pyxl.cnum import c_int, strtol_value
 from pyxl.errors import PyxlError
-from pyxl.toolstack import sched as ts
-from pyxl.toolstack.cpupool import pool_qualifier
-from pyxl.toolstack.ctx import find_domain
 
 
 def strtol(text: str) -> int:
@@ -26,19 +23,19 @@ def strtol(text: str) -> int:
     return c_int(strtol_value(text, 10))
 
 
-def _pool_or_fail(xc, name: str | None) -> int | None:
+def _pool_or_fail(libxl, name: str | None) -> int | None:
     if name is None:
         return None
-    poolid = pool_qualifier(xc, name)
+    poolid = libxl.cpupool_qualifier_to_cpupoolid(name)
     if poolid is None:
         raise PyxlError(f"unknown cpupool '{name}'")
     return poolid
 
 
-def _listing(xc, sched: str, pool: str | None, pool_line, header: str, row) -> None:
+def _listing(libxl, sched: str, pool: str | None, pool_line, header: str, row) -> None:
     """sched_domain_output: each matching pool's line, the header, its domains."""
-    only = _pool_or_fail(xc, pool)
-    for poolid, name, domids in ts.pools_running(xc, sched, only):
+    only = _pool_or_fail(libxl, pool)
+    for poolid, name, domids in libxl.cpupools_running(sched, only):
         out(pool_line(poolid, name))
         out(header)
         for domid in domids:
@@ -54,13 +51,14 @@ def _listing(xc, sched: str, pool: str | None, pool_line, header: str, row) -> N
 WEIGHT_HEADER = f"{'Name':<33} {'ID':>4} {'Weight':>6} {'Cap':>4}\n"
 
 
-def _weight_row(xc, sched: str, domid: int) -> str:
-    p = ts.get_domain_params(xc, domid, sched)
-    return f"{xc.host.name_of(domid) or '':<33} {domid:>4} {p['weight']:>6} {p['cap']:>4}\n"
+def _weight_row(libxl, sched: str, domid: int) -> str:
+    p = libxl.domain_sched_params_get(domid, sched)
+    name = libxl.domid_to_name(domid) or ""
+    return f"{name:<33} {domid:>4} {p['weight']:>6} {p['cap']:>4}\n"
 
 
-def _credit_pool_line(xc, poolid: int, name: str) -> str:
-    p = ts.get_pool_params(xc, poolid, "credit")
+def _credit_pool_line(libxl, poolid: int, name: str) -> str:
+    p = libxl.sched_params_get(poolid, "credit")
     if p is None:
         err("libxl_sched_credit_params_get failed.")
         return f"Cpupool {name}: [sched params unavailable]\n"
@@ -68,8 +66,8 @@ def _credit_pool_line(xc, poolid: int, name: str) -> str:
             f"migration-delay={p['migration_delay_us']}us\n")
 
 
-def _credit2_pool_line(xc, poolid: int, name: str) -> str:
-    p = ts.get_pool_params(xc, poolid, "credit2")
+def _credit2_pool_line(libxl, poolid: int, name: str) -> str:
+    p = libxl.sched_params_get(poolid, "credit2")
     if p is None:
         err("libxl_sched_credit2_params_get failed.")
         return f"Cpupool {name}: [sched params unavailable]\n"
@@ -99,34 +97,34 @@ def cmd_sched_credit(ctx, dom, weight, cap, cpupool, tslice, ratelimit, migrdela
     setting_pool = any(v is not None for v in pool_opts.values())
     if not schedparam and setting_pool:
         raise PyxlError("Must specify schedparam to set schedule parameter values.")
-    with session(ctx, write=True) as xc:
+    with session(ctx, write=True) as libxl:
         if schedparam:
-            poolid = _pool_or_fail(xc, cpupool) or 0
+            poolid = _pool_or_fail(libxl, cpupool) or 0
             if not setting_pool:
-                out(_credit_pool_line(xc, poolid, xc.hv.pools[poolid].name))
+                out(_credit_pool_line(libxl, poolid, libxl.cpupoolid_to_name(poolid)))
             else:
-                ts.set_pool_params(xc, poolid, "credit",
-                                   {k: strtol(v) for k, v in pool_opts.items() if v is not None})
+                changes = {k: strtol(v) for k, v in pool_opts.items() if v is not None}
+                libxl.sched_params_set(poolid, "credit", changes)
         elif not dom:
-            _listing(xc, "credit", cpupool, lambda i, n: _credit_pool_line(xc, i, n),
-                     WEIGHT_HEADER, lambda d: _weight_row(xc, "credit", d))
+            _listing(libxl, "credit", cpupool, lambda i, n: _credit_pool_line(libxl, i, n),
+                     WEIGHT_HEADER, lambda d: _weight_row(libxl, "credit", d))
         else:
-            _domain_weight(xc, "credit", dom, weight, cap)
+            _domain_weight(libxl, "credit", dom, weight, cap)
     return 0
 
 
-def _domain_weight(xc, sched: str, dom: str, weight, cap) -> None:
-    domid = find_domain(xc, dom)
+def _domain_weight(libxl, sched: str, dom: str, weight, cap) -> None:
+    domid = libxl.domain_qualifier_to_domid(dom)
     if weight is None and cap is None:
         out(WEIGHT_HEADER)
-        out(_weight_row(xc, sched, domid))
+        out(_weight_row(libxl, sched, domid))
         return
     changes = {}
     if weight is not None:
         changes["weight"] = strtol(weight)
     if cap is not None:
         changes["cap"] = strtol(cap)
-    ts.set_domain_params(xc, domid, sched, changes)
+    libxl.domain_sched_params_set(domid, sched, changes)
 
 
 @xl_command("sched-credit2")
@@ -143,18 +141,18 @@ def cmd_sched_credit2(ctx, dom, weight, cap, cpupool, ratelimit, schedparam, ign
         raise PyxlError("Specifying a cpupool is not allowed with other options.")
     if not dom and (weight is not None or cap is not None):
         raise PyxlError("Must specify a domain.")
-    with session(ctx, write=True) as xc:
+    with session(ctx, write=True) as libxl:
         if schedparam:
-            poolid = _pool_or_fail(xc, cpupool) or 0
+            poolid = _pool_or_fail(libxl, cpupool) or 0
             if ratelimit is None:
-                out(_credit2_pool_line(xc, poolid, xc.hv.pools[poolid].name))
+                out(_credit2_pool_line(libxl, poolid, libxl.cpupoolid_to_name(poolid)))
             else:
-                ts.set_pool_params(xc, poolid, "credit2", {"ratelimit_us": strtol(ratelimit)})
+                libxl.sched_params_set(poolid, "credit2", {"ratelimit_us": strtol(ratelimit)})
         elif not dom:
-            _listing(xc, "credit2", cpupool, lambda i, n: _credit2_pool_line(xc, i, n),
-                     WEIGHT_HEADER, lambda d: _weight_row(xc, "credit2", d))
+            _listing(libxl, "credit2", cpupool, lambda i, n: _credit2_pool_line(libxl, i, n),
+                     WEIGHT_HEADER, lambda d: _weight_row(libxl, "credit2", d))
         else:
-            _domain_weight(xc, "credit2", dom, weight, cap)
+            _domain_weight(libxl, "credit2", dom, weight, cap)
     return 0
 
 
@@ -169,18 +167,18 @@ def _yes(flag) -> str:
     return "yes" if flag else "no"
 
 
-def _rtds_row(xc, domid: int) -> str:
-    p = ts.get_domain_params(xc, domid, "rtds")
-    return (f"{xc.host.name_of(domid) or '':<33} {domid:>4} {p['period']:>9} "
+def _rtds_row(libxl, domid: int) -> str:
+    p = libxl.domain_sched_params_get(domid, "rtds")
+    return (f"{libxl.domid_to_name(domid) or '':<33} {domid:>4} {p['period']:>9} "
             f"{p['budget']:>9} {_yes(p.get('extratime')):>10}\n")
 
 
-def _rtds_vcpu_rows(xc, domid: int, vcpuids: list[int] | None) -> str:
-    name = xc.host.name_of(domid) or ""
+def _rtds_vcpu_rows(libxl, domid: int, vcpuids: list[int] | None) -> str:
+    name = libxl.domid_to_name(domid) or ""
     return "".join(
         f"{name:<33} {domid:>4} {v:>4} {p['period']:>9} {p['budget']:>9} "
         f"{_yes(p.get('extratime')):>10}\n"
-        for v, p in ts.get_vcpu_params(xc, domid, vcpuids))
+        for v, p in libxl.vcpu_sched_params_get(domid, vcpuids))
 
 
 @xl_command("sched-rtds")
@@ -212,28 +210,28 @@ def cmd_sched_rtds(ctx, dom, periods, budgets, extras, vcpus, broken_c, cpupool,
     if (n_v > n_b and budgets) or (n_v > n_p and periods) or (n_v > n_e and extras) \
             or n_p != n_b or n_p != n_e:
         raise PyxlError("Incorrect number of period, budget and extratime")
-    with session(ctx, write=True) as xc:
+    with session(ctx, write=True) as libxl:
         if not dom:
-            row = (lambda d: _rtds_vcpu_rows(xc, d, None)) if opt_all else \
-                (lambda d: _rtds_row(xc, d))
-            _listing(xc, "rtds", cpupool, lambda i, n: f"Cpupool {n}: sched=RTDS\n",
+            row = (lambda d: _rtds_vcpu_rows(libxl, d, None)) if opt_all else \
+                (lambda d: _rtds_row(libxl, d))
+            _listing(libxl, "rtds", cpupool, lambda i, n: f"Cpupool {n}: sched=RTDS\n",
                      RTDS_VCPU_HEADER if opt_all else RTDS_HEADER, row)
             return 0
-        domid = find_domain(xc, dom)
+        domid = libxl.domain_qualifier_to_domid(dom)
         if not opt_v and not opt_all:
             out(RTDS_HEADER)
-            out(_rtds_row(xc, domid))
+            out(_rtds_row(libxl, domid))
         elif not periods:
             out(RTDS_VCPU_HEADER)
-            out(_rtds_vcpu_rows(xc, domid, ids if ids else None))
+            out(_rtds_vcpu_rows(libxl, domid, ids if ids else None))
         else:
             def params(i):
                 return {"period": strtol(periods[i]), "budget": strtol(budgets[i]),
                         "extratime": int(extras[i])}
             if ids:
-                ts.set_vcpu_params(xc, domid, [(v, params(i)) for i, v in enumerate(ids)])
+                libxl.vcpu_sched_params_set(domid, [(v, params(i)) for i, v in enumerate(ids)])
             else:
-                ts.set_vcpu_params(xc, domid, [(None, params(0))])
+                libxl.vcpu_sched_params_set(domid, [(None, params(0))])
     return 0
 
 
@@ -245,15 +243,15 @@ XM_SEDF_HEADER = (f"{'Name':<33} {'ID':>4} {'Period(ms)':<4} {'Slice(ms)':<4} "
                   f"{'Lat(ms)':<7} {'Extra':<5} {'Weight':<6}\n")
 
 
-def _sedf_row(xc, domid: int) -> str:
-    p = ts.get_domain_params(xc, domid, "sedf")
-    return (f"{xc.host.name_of(domid) or '':<33} {domid:>4} {p['period']:>6} {p['slice']:>6} "
+def _sedf_row(libxl, domid: int) -> str:
+    p = libxl.domain_sched_params_get(domid, "sedf")
+    return (f"{libxl.domid_to_name(domid) or '':<33} {domid:>4} {p['period']:>6} {p['slice']:>6} "
             f"{p['latency']:>7} {p['extratime']:>5} {p['weight']:>6}\n")
 
 
-def _xm_sedf_row(xc, domid: int) -> str:
-    p = ts.get_domain_params(xc, domid, "sedf")
-    return (f"{xc.host.name_of(domid) or '':<32} {domid:>5} {float(p['period']):>9.1f} "
+def _xm_sedf_row(libxl, domid: int) -> str:
+    p = libxl.domain_sched_params_get(domid, "sedf")
+    return (f"{libxl.domid_to_name(domid) or '':<32} {domid:>5} {float(p['period']):>9.1f} "
             f"{float(p['slice']):>9.1f} {float(p['latency']):>7.1f} "
             f"{p['extratime']:>6} {p['weight']:>6}\n")
 
@@ -291,15 +289,15 @@ def cmd_sched_sedf(ctx, dom, period, slice_, latency, extra, weight, cpupool, ar
         raise PyxlError("Must specify a domain.")
     if weight is not None and (period is not None or slice_ is not None):
         err("Specifying a weight AND period or slice is not allowed.")
-    with session(ctx, write=True) as xc:
+    with session(ctx, write=True) as libxl:
         if not dom:
-            _listing(xc, "sedf", cpupool, lambda i, n: f"Cpupool {n}:\n", SEDF_HEADER,
-                     lambda d: _sedf_row(xc, d))
+            _listing(libxl, "sedf", cpupool, lambda i, n: f"Cpupool {n}:\n", SEDF_HEADER,
+                     lambda d: _sedf_row(libxl, d))
             return 0
-        domid = find_domain(xc, dom)
+        domid = libxl.domain_qualifier_to_domid(dom)
         if not setting:
             out(SEDF_HEADER)
-            out(_sedf_row(xc, domid))
+            out(_sedf_row(libxl, domid))
             return 0
         changes = {}
         if period is not None:
@@ -312,7 +310,7 @@ def cmd_sched_sedf(ctx, dom, period, slice_, latency, extra, weight, cpupool, ar
             changes["extratime"] = strtol(extra)
         if weight is not None:
             changes.update(weight=strtol(weight), period=0, slice=0)
-        ts.set_domain_params(xc, domid, "sedf", changes)
+        libxl.domain_sched_params_set(domid, "sedf", changes)
     return 0
 
 
@@ -333,14 +331,14 @@ def _xm_sedf(ctx, args, opts) -> int:
             if value is not None:
                 changes[key] = _ms(value, False) if key in ("period", "slice", "latency") \
                     else strtol(value)
-    with session(ctx, write=True) as xc:
-        domid = find_domain(xc, dom)
+    with session(ctx, write=True) as libxl:
+        domid = libxl.domain_qualifier_to_domid(dom)
         if not changes:
             out(XM_SEDF_HEADER)
-            out(_xm_sedf_row(xc, domid))
+            out(_xm_sedf_row(libxl, domid))
             return 0
         try:
-            ts.set_domain_params(xc, domid, "sedf", changes)
+            libxl.domain_sched_params_set(domid, "sedf", changes)
         except PyxlError:
             raise PyxlError("Failed to set sedf parameters (rv=-22).") from None
     return 0

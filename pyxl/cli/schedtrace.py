@@ -21,10 +21,6 @@ from pyxl.errors import PyxlError
 SHADES = " ░▒▓█"
 
 
-class _Rollback(Exception):
-    """Raised inside the session to throw away a --dry-run's advance."""
-
-
 def _cell(fraction: float) -> str:
     if fraction <= 0:
         return "·"
@@ -133,21 +129,12 @@ def render_rich(console, tr, last: int) -> None:
 @click.pass_context
 def cmd_sched_trace(ctx, dry_run, as_json, svg, cpupool, columns, last, args):
     from pyxl.cli.base import need_args
-    from pyxl.toolstack.cpupool import require_pool
-    from pyxl.toolstack.schedtrace import run_trace
 
     need_args("sched-trace", args, 1)
     duration = _duration(args[0])
-    result = {}
-    try:
-        with session(ctx, write=True) as xc:
-            poolid = require_pool(xc, cpupool) if cpupool else 0
-            result["trace"] = run_trace(xc, duration, poolid, buckets=columns)
-            if dry_run:
-                raise _Rollback()
-    except _Rollback:
-        pass
-    tr = result["trace"]
+    with session(ctx, write=True, commit=not dry_run) as libxl:
+        poolid = libxl.require_cpupool(cpupool) if cpupool else 0
+        tr = libxl.sched_trace(duration, poolid, buckets=columns)
     if as_json:
         out(to_json(tr, not dry_run))
     elif sys.stdout.isatty():
@@ -175,9 +162,9 @@ class _Null:
 
 
 def _duration(text: str) -> int:
-    from pyxl.hv.workload import parse_duration
+    from pyxl.toolstack import parse_duration
 
     try:
-        return parse_duration(text, text)
+        return parse_duration(text)
     except PyxlError:
         raise PyxlError(f"invalid duration '{text}': use e.g. 10s, 250ms, 500us") from None

@@ -60,7 +60,7 @@ def _ordered(domains, dom0_first: bool):
 
 
 def render_batch(s, prev, opts) -> str:
-    from pyxl.toolstack.top import cpu_pct
+    from pyxl.toolstack import cpu_pct
 
     doms = _ordered(s.domains, opts["dom0_first"])
     width = 10
@@ -77,12 +77,9 @@ def render_batch(s, prev, opts) -> str:
 
 
 def _take_sample(ctx, advance_ns: int):
-    from pyxl.toolstack.top import sample
-
-    with session(ctx, write=advance_ns > 0) as xc:
-        if advance_ns and xc.host.clock == "manual":
-            xc.host.advance_to(xc.host.now_ns + advance_ns)
-        return sample(xc), xc.host.clock
+    """A sample `advance_ns` after the last, and the clock's mode."""
+    with session(ctx, write=advance_ns > 0) as libxl:
+        return libxl.top_sample(advance_ns), libxl.clock().mode
 
 
 @xl_command("top")
@@ -130,7 +127,7 @@ def _live(ctx, delay_s: int, count: int | None, opts) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from pyxl.toolstack.top import cpu_pct, summary_counts
+    from pyxl.toolstack import cpu_pct, summary_counts
 
     def view(s, prev):
         c = summary_counts(s)

@@ -8,8 +8,6 @@ import click
 from pyxl.cli.base import err, need_args, out, session, xl_command
 from pyxl.cnum import c_uint32, strtol
 from pyxl.errors import PyxlError
-from pyxl.toolstack import domain as dom
-from pyxl.toolstack.ctx import find_domain
 
 
 @xl_command("destroy")
@@ -18,13 +16,13 @@ from pyxl.toolstack.ctx import find_domain
 @click.pass_context
 def cmd_destroy(ctx, force, args):
     need_args("destroy", args, 1)
-    with session(ctx, write=True) as xc:
-        domid = find_domain(xc, args[0])
+    with session(ctx, write=True) as libxl:
+        domid = libxl.domain_qualifier_to_domid(args[0])
         if domid == 0 and not force:
             raise PyxlError("Not destroying domain 0; use -f to force.\n"
                             "This can only be done when using a disaggregated "
                             "hardware domain and toolstack.\n\n")
-        dom.destroy(xc, domid)
+        libxl.domain_destroy(domid)
     return 0
 
 
@@ -33,8 +31,8 @@ def cmd_destroy(ctx, force, args):
 @click.pass_context
 def cmd_pause(ctx, args):
     need_args("pause", args, 1)
-    with session(ctx, write=True) as xc:
-        dom.pause(xc, find_domain(xc, args[0]))
+    with session(ctx, write=True) as libxl:
+        libxl.domain_pause(libxl.domain_qualifier_to_domid(args[0]))
     return 0
 
 
@@ -43,8 +41,8 @@ def cmd_pause(ctx, args):
 @click.pass_context
 def cmd_unpause(ctx, args):
     need_args("unpause", args, 1)
-    with session(ctx, write=True) as xc:
-        dom.unpause(xc, find_domain(xc, args[0]))
+    with session(ctx, write=True) as libxl:
+        libxl.domain_unpause(libxl.domain_qualifier_to_domid(args[0]))
     return 0
 
 
@@ -53,8 +51,8 @@ def cmd_unpause(ctx, args):
 @click.pass_context
 def cmd_rename(ctx, args):
     need_args("rename", args, 2)
-    with session(ctx, write=True) as xc:
-        dom.rename(xc, find_domain(xc, args[0]), args[1], args[0])
+    with session(ctx, write=True) as libxl:
+        libxl.domain_rename(libxl.domain_qualifier_to_domid(args[0]), args[1], args[0])
     return 0
 
 
@@ -63,8 +61,8 @@ def cmd_rename(ctx, args):
 @click.pass_context
 def cmd_domid(ctx, args):
     need_args("domid", args, 1)
-    with session(ctx, write=False) as xc:
-        domid = dom.domid_of(xc, args[0])
+    with session(ctx, write=False) as libxl:
+        domid = libxl.name_to_domid(args[0])
     if domid is None:
         raise PyxlError(f"Can't get domid of domain name '{args[0]}', "
                         "maybe this domain does not exist.")
@@ -81,8 +79,8 @@ def cmd_domname(ctx, args):
     if value is None:
         raise PyxlError("Invalid domain id.\n\n")
     domid = c_uint32(value)  # xl stores strtol's (saturated) long in a uint32_t
-    with session(ctx, write=False) as xc:
-        name = dom.name_of(xc, domid)
+    with session(ctx, write=False) as libxl:
+        name = libxl.domid_to_name(domid)
     if name is None:
         raise PyxlError(f"Can't get domain name of domain id '{domid}', "
                         "maybe this domain does not exist.")
@@ -108,7 +106,7 @@ def cmd_domname(ctx, args):
 def cmd_create(ctx, vnc_autopass, foreground, vnc, console, debug, no_monitor, config_file,
                ignore_masks, dryrun, paused, quiet, args):
     from pyxl.cli.base import globals_of, print_help_and_fail
-    from pyxl.toolstack.create import create_domain, parse_config, read_config
+    from pyxl.toolstack import read_config
 
     dryrun = dryrun or globals_of(ctx).dryrun
     extra = []
@@ -122,19 +120,19 @@ def cmd_create(ctx, vnc_autopass, foreground, vnc, console, debug, no_monitor, c
     text = read_config(config_file, extra)
     if not quiet:
         err(f"Parsing config from {config_file}")
-    with session(ctx, write=not dryrun) as xc:
-        loaded = parse_config(xc, text, config_file)
+    with session(ctx, write=not dryrun) as libxl:
+        loaded = libxl.parse_config(text, config_file)
         for warning in loaded.warnings:
             err(warning)
         if debug or dryrun:
-            from pyxl.toolstack.libxl_json import dryrun_json
+            from pyxl.toolstack import dryrun_json
 
             text = dryrun_json(loaded.config)
             if dryrun:
                 out(text)
                 return 0
             err(text)
-        domid = create_domain(xc, loaded.config, paused=paused, monitored=not no_monitor)
+        domid = libxl.domain_create_new(loaded.config, paused=paused, monitored=not no_monitor)
     if console:
         from pyxl.cli.console import cmd_console
 

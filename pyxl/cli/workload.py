@@ -11,8 +11,6 @@ import json
 import click
 
 from pyxl.cli.base import out, session, xl_command
-from pyxl.toolstack.ctx import find_domain
-from pyxl.toolstack.sched import get_workload, set_workload
 
 
 @xl_command("workload")
@@ -21,13 +19,12 @@ from pyxl.toolstack.sched import get_workload, set_workload
 @click.argument("specs", nargs=-1)
 @click.pass_context
 def cmd_workload(ctx, as_json, domain, specs):
-    with session(ctx, write=bool(specs)) as xc:
-        domid = find_domain(xc, domain)
+    with session(ctx, write=bool(specs)) as libxl:
+        domid = libxl.domain_qualifier_to_domid(domain)
         if specs:
-            spec = ",".join(specs)
-            result = set_workload(xc, domid, spec)
+            result = libxl.set_workload(domid, ",".join(specs))
         else:
-            result = get_workload(xc, domid)
+            result = libxl.get_workload(domid)
         if as_json:
             out(json.dumps({"domid": domid, "workload": result}, indent=4) + "\n")
         elif not specs:

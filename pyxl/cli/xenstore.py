@@ -17,9 +17,9 @@ import sys
 
 import click
 
-from pyxl.cli.base import globals_of, session
+from pyxl.cli.base import err, session
 from pyxl.cnum import UINT32_MAX, atoi
-from pyxl.xenstore.errors import XenStoreError
+from pyxl.toolstack.xs import XenStoreError
 
 LONG = {"help": "h", "flat": "f", "prefix": "p", "tidy": "t", "upto": "u", "recurse": "r",
         "number": "n", "raw": "R", "depth": "d", "transaction": "T"}
@@ -41,7 +41,7 @@ class Exit(Exception):
 
 def _warnx(prog: str, msg: str) -> None:
     sys.stdout.flush()
-    sys.stderr.write(f"{prog}: {msg}\n")
+    err(f"{prog}: {msg}\n")  # warnx adds one newline, whatever the message ends with
 
 
 def _errx(prog: str, msg: str, code: int = 1):
@@ -221,25 +221,24 @@ def _transactional(mode: str, args: list[str]) -> bool:
 def _perform_all(ctx, prog, mode, opts, args) -> int:
     own_tx = _transactional(mode, args) and "T" not in opts
     write = own_tx or mode in ("write", "rm", "chmod")
-    with session(ctx, write=write, privileged=False) as xc:
-        xs = xc.xs()
+    with session(ctx, write=write, privileged=False) as libxl:
         while True:
             tx = opts.get("T", 0)
             if own_tx:
                 try:
-                    tx = xs.transaction_start()
+                    tx = libxl.xs_transaction_start()
                 except XenStoreError:
                     _errx(prog, "couldn't start transaction")
             out: list = []
             try:
-                ret = _perform(xs, tx, prog, mode, opts, args, out)
+                ret = _perform(libxl, tx, prog, mode, opts, args, out)
             except Exit:
                 if own_tx:
-                    xs.transaction_end(tx, False)
+                    libxl.xs_transaction_end(tx, abort=True)
                 raise
             if own_tx:
                 try:
-                    xs.transaction_end(tx, ret == 0)
+                    libxl.xs_transaction_end(tx, abort=ret != 0)
                 except XenStoreError as e:
                     if ret == 0 and e.errno == "EAGAIN":
                         continue
@@ -259,16 +258,16 @@ def _perform_all(ctx, prog, mode, opts, args) -> int:
     return ret
 
 
-def _perform(xs, tx, prog, mode, opts, args, out) -> int:
+def _perform(libxl, tx, prog, mode, opts, args, out) -> int:
     if mode == "ls":
-        _ls_all(xs, tx, prog, opts, args or ["/"])
+        _ls_all(libxl, tx, prog, opts, args or ["/"])
         return 0
     i = 0
     while i < len(args):
         key = args[i]
         if mode == "read":
             try:
-                val = xs.read(key, tx)
+                val = libxl.xs_read(key, tx)
             except XenStoreError:
                 _warnx(prog, f"couldn't read path {key}")
                 return 1
@@ -279,22 +278,22 @@ def _perform(xs, tx, prog, mode, opts, args, out) -> int:
             raw = args[i + 1]
             val = raw.encode("utf-8", "surrogateescape") if opts.get("R") else unsanitise(raw)
             try:
-                xs.write(key, val, tx)
+                libxl.xs_write(key, val, tx)
             except XenStoreError:
                 _warnx(prog, f"could not write path {key}")
                 return 1
             i += 1
         elif mode == "rm":
-            if _rm(xs, tx, prog, key, opts.get("t")):
+            if _rm(libxl, tx, prog, key, opts.get("t")):
                 return 1
         elif mode == "exists":
             try:
-                xs.read(key, tx)
+                libxl.xs_read(key, tx)
             except XenStoreError:
                 return 1
         elif mode == "list":
             try:
-                names = xs.directory(key, tx)
+                names = libxl.xs_directory(key, tx)
             except XenStoreError:
                 _warnx(prog, f"could not list path {key}")
                 return 1
@@ -302,16 +301,16 @@ def _perform(xs, tx, prog, mode, opts, args, out) -> int:
             for name in names:
                 out.append(f"{pref}/{name}\n" if opts.get("p") else f"{name}\n")
         elif mode == "chmod":
-            _chmod_args(xs, tx, prog, key, args[i + 1:], opts)
+            _chmod_args(libxl, tx, prog, key, args[i + 1:], opts)
             return 0
         i += 1
     return 0
 
 
-def _rm(xs, tx, prog, path, tidy) -> int:
+def _rm(libxl, tx, prog, path, tidy) -> int:
     while True:
         try:
-            xs.rm(path, tx)
+            libxl.xs_rm(path, tx)
         except XenStoreError:
             _warnx(prog, f"could not remove path {path}")
             return 1
@@ -319,41 +318,41 @@ def _rm(xs, tx, prog, path, tidy) -> int:
             return 0
         path = path[:path.rfind("/")]
         try:
-            if xs.read(path, tx) != b"" or xs.directory(path, tx):
+            if libxl.xs_read(path, tx) != b"" or libxl.xs_directory(path, tx):
                 return 0
         except XenStoreError:
             return 0
 
 
-def _chmod_args(xs, tx, prog, path, specs, opts) -> None:
-    from pyxl.xenstore.perms import Perm
+def _chmod_args(libxl, tx, prog, path, specs, opts) -> None:
+    from pyxl.toolstack.xs import Perm
 
     perms = []
     for spec in specs:
         if spec[:1] not in ("n", "r", "w", "b"):
             _errx(prog, f"Invalid permission specification: '{spec[:1]}'")
         perms.append(Perm(atoi(spec[1:]) & 0xFFFF, spec[0]))
-    _chmod(xs, tx, prog, path, perms, opts.get("u"), opts.get("r"))
+    _chmod(libxl, tx, prog, path, perms, opts.get("u"), opts.get("r"))
 
 
-def _chmod(xs, tx, prog, path, perms, upto, recurse) -> None:
+def _chmod(libxl, tx, prog, path, perms, upto, recurse) -> None:
     if not path:
         return
     try:
-        xs.set_perms(path, perms, tx)
+        libxl.xs_set_permissions(path, perms, tx)
     except XenStoreError as e:
         _errx(prog, f"Error occurred setting permissions on '{path}': {e.message}")
     if upto:
         if "/" not in path:
             _errx(prog, f"Unable to locate path separator '/' in '{path}'")
-        _chmod(xs, tx, prog, path[:path.rfind("/")], perms, True, False)
+        _chmod(libxl, tx, prog, path[:path.rfind("/")], perms, True, False)
     if recurse:
         try:
-            kids = xs.directory(path, tx)
+            kids = libxl.xs_directory(path, tx)
         except XenStoreError:
             kids = []
         for kid in kids:
-            _chmod(xs, tx, prog, f"{path}/{kid}"[:255], perms, False, True)
+            _chmod(libxl, tx, prog, f"{path}/{kid}"[:255], perms, False, True)
 
 
 def _width() -> int:
@@ -365,19 +364,19 @@ def _width() -> int:
     return 80
 
 
-def _ls_all(xs, tx, prog, opts, paths) -> None:
+def _ls_all(libxl, tx, prog, opts, paths) -> None:
     flat = bool(opts.get("f"))
     max_width = (2**31 - 1) // 2 if flat else _width()
     desired = 0 if flat else 60
     for path in paths:
-        _ls(xs, tx, prog, path, bool(opts.get("p")), flat, max_width, desired)
+        _ls(libxl, tx, prog, path, bool(opts.get("p")), flat, max_width, desired)
 
 
-def _ls(xs, tx, prog, path, show_perms, flat, max_width, desired) -> None:
-    from pyxl.xenstore.perms import format_perms
+def _ls(libxl, tx, prog, path, show_perms, flat, max_width, desired) -> None:
+    from pyxl.toolstack.xs import format_perms
 
     try:
-        entries = xs.walk(path, tx)
+        entries = libxl.xs_walk(path, tx)
     except XenStoreError as e:
         _errx(prog, f"xs_directory ({path}): {e.message}")
     w = sys.stdout.write
@@ -428,33 +427,21 @@ WATCH_POLL_S = 0.05
 
 
 def _watch(ctx, prog, opts, args) -> int:
+    """xenstore-watch: its own connection, polled in one transaction at a time."""
     import signal
     import time
 
-    from pyxl.xenstore.conns import this_process
-    from pyxl.xenstore.store import XenStore
-
     depth = opts.get("d", -1)
     limit = opts.get("n", -1)
-    pid, start = this_process()
-    conn_id = f"xenstore-watch:{pid}:{time.monotonic_ns()}"
-    g = globals_of(ctx)
-
-    def store(xc):
-        h = xc.host
-        return XenStore(h.conn, caller=g.as_domid, domain_exists=h.domain_exists,
-                        now_ns=h.now_ns, conn_id=conn_id)
-
-    with session(ctx, write=True, privileged=False) as xc:
-        xs = store(xc)
-        xs.bind_process(pid, start)
-        seq = xs.last_seq()
+    with session(ctx, write=True, privileged=False) as libxl:
+        handle = libxl.xs_open("xenstore-watch")
         for path in args:
             try:
-                xs.watch(path, path, None if depth < 0 else depth)
+                libxl.xs_watch(handle, path, path, None if depth < 0 else depth)
             except XenStoreError:
                 extra = f" with depth {depth}" if depth >= 0 else ""
                 _errx(prog, f"Unable to add watch on {path}{extra}\n")
+    seq = handle.opened_seq
 
     def stop(*_):
         raise KeyboardInterrupt
@@ -463,8 +450,8 @@ def _watch(ctx, prog, opts, args) -> int:
     count = 0
     try:
         while limit == -1 or count < limit:
-            with session(ctx, write=False, privileged=False) as xc:
-                events = store(xc).pending_events(since_seq=seq)
+            with session(ctx, write=False, privileged=False) as libxl:
+                events = libxl.xs_check_watch(handle, since_seq=seq)
             for ev in events:
                 seq = max(seq, ev.seq)
                 if limit != -1 and count >= limit:
@@ -476,8 +463,8 @@ def _watch(ctx, prog, opts, args) -> int:
                 time.sleep(WATCH_POLL_S)
     finally:
         signal.signal(signal.SIGTERM, old)
-        with session(ctx, write=True, privileged=False) as xc:
-            store(xc).disconnect()
+        with session(ctx, write=True, privileged=False) as libxl:
+            libxl.xs_close(handle)
     return 0
 
 
@@ -494,18 +481,17 @@ def _transaction(ctx, argv: list[str]) -> int:
         txid = _txid(prog, argv[1]) if argv[0] != "start" else 0
     except Exit as e:
         return e.code
-    with session(ctx, write=True, privileged=False) as xc:
-        xs = xc.xs()
+    with session(ctx, write=True, privileged=False) as libxl:
         if argv[0] == "start":
             try:
-                txid = xs.transaction_start()
+                txid = libxl.xs_transaction_start()
             except XenStoreError:
                 _warnx(prog, "couldn't start transaction")
                 return 1
             sys.stdout.write(f"{txid}\n")
             return 0
         try:
-            xs.transaction_end(txid, argv[0] == "commit")
+            libxl.xs_transaction_end(txid, abort=argv[0] == "abort")
         except XenStoreError as e:
             what = "commit" if argv[0] == "commit" else "abort"
             _warnx(prog, f"couldn't {what} transaction {txid}: {e.message} ({e.errno})")

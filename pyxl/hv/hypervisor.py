@@ -4,13 +4,23 @@ Each public method stands for one hypercall or domctl/sysctl, named after it,
 so that a student reading a trace sees what `xl create` really asks of Xen.
 The state it acts on (domains, vCPUs, cpupools) is plain data from
 pyxl/hv/model.py; nothing here prints, reads the wall clock or touches disk.
+
+Time is the simulation's (pyxl/sim): the hypervisor reads it through the
+`clock` it is given and runs its schedulers up to a time when asked. Each
+cpupool's scheduler engine stays loaded between those runs, so the model's
+runstates and times are current only after `sched_sync()`; every operation
+here that changes what a scheduler reads first writes the engines back and
+drops them. Code outside changes domains and vCPUs through these operations,
+never by assigning to the model, or a loaded engine would not see it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from pyxl.hv.errors import HypercallError  # raised here; importers find it here too
 from pyxl.hv.model import (
     BLOCKED,
     DOMID_FIRST_RESERVED,
@@ -24,33 +34,11 @@ from pyxl.hv.model import (
     Vcpu,
 )
 
+if TYPE_CHECKING:
+    from pyxl.hv.sched.engine import Engine
+
 # The domain whose kernel issues the toolstack's domctls (current->domain).
 TOOLSTACK_DOMID = 0
-
-
-class HypercallError(Exception):
-    """A hypercall failed; `errno` is the name Xen's error would have (ENOMEM...)."""
-
-    STRERROR = {
-        "ESRCH": "No such process",
-        "EINVAL": "Invalid argument",
-        "ENOMEM": "Cannot allocate memory",
-        "EEXIST": "File exists",
-        "EBUSY": "Device or resource busy",
-        "EPERM": "Operation not permitted",
-        "EACCES": "Permission denied",
-        "ENOSPC": "No space left on device",
-        "ENOSYS": "Function not implemented",
-    }
-
-    def __init__(self, errno: str, op: str = ""):
-        super().__init__(f"{op}: {errno}")
-        self.errno = errno
-        self.op = op
-
-    @property
-    def strerror(self) -> str:
-        return self.STRERROR.get(self.errno, self.errno)
 
 
 @dataclass(frozen=True)
@@ -103,12 +91,14 @@ class Hypervisor:
     """Xen, as far as the toolstack can see it, over the loaded host state."""
 
     def __init__(self, physinfo: PhysInfo, domains: dict[int, Domain],
-                 pools: dict[int, CpuPool], now_ns: int, domid_rover: int,
+                 pools: dict[int, CpuPool], clock: Callable[[], int], domid_rover: int,
                  seed: int = 0, trace: Callable[[str, dict], None] | None = None):
         self.physinfo = physinfo
         self.domains = domains
         self.pools = pools
-        self.now_ns = now_ns
+        self._clock = clock
+        self._engines: dict[int, Engine] = {}  # poolid -> its loaded scheduler engine
+        self._engines_unsaved = False
         self.domid_rover = domid_rover
         self.seed = seed
         self.console_ring: list[str] = []  # lines logged during this command
@@ -120,6 +110,13 @@ class Hypervisor:
         # Triggers sent this command, (domid, trigger, vcpuid): the guest takes
         # them at its next step, before the command ends.
         self.triggers: list[tuple[int, str, int]] = []
+        # Told the domid when a domain's kernel has something to notice at
+        # once (it may run now, a trigger arrived): the simulation wakes it.
+        self.notify: Callable[[int], None] = _nobody
+
+    @property
+    def now_ns(self) -> int:
+        return self._clock()
 
     # --- bookkeeping -----------------------------------------------------
 
@@ -139,9 +136,6 @@ class Hypervisor:
 
     # --- sysctls --------------------------------------------------------
 
-    def sysctl_physinfo(self) -> PhysInfo:
-        return self.physinfo
-
     def free_kb(self) -> int:
         used = sum(d.tot_memkb for d in self.domains.values())
         return self.physinfo.total_kb - used
@@ -157,6 +151,7 @@ class Hypervisor:
         (sanitise_domain_config): 0, or more than 128 for HVM/PVH or 8192
         for PV, is EINVAL.
         """
+        self.sched_reload()
         if max_vcpus is not None and not 1 <= max_vcpus <= MAX_VCPUS[type]:
             raise HypercallError("EINVAL", "XEN_DOMCTL_createdomain")
         if domid is None:
@@ -166,8 +161,11 @@ class Hypervisor:
                                  "XEN_DOMCTL_createdomain")
         if poolid not in self.pools:
             raise HypercallError("ESRCH", "XEN_DOMCTL_createdomain")
+        from pyxl.hv.sched import default_domain_params
+
         d = Domain(domid=domid, name=name, uuid=uuid, type=type, poolid=poolid,
-                   pause_count=1, created_ns=self.now_ns, ssidref=ssidref)
+                   pause_count=1, created_ns=self.now_ns, ssidref=ssidref,
+                   sched_params=default_domain_params(self.pools[poolid].sched))
         self.domains[domid] = d
         self.trace("XEN_DOMCTL_createdomain", domid=domid, uuid=uuid, type=type)
         return d
@@ -185,6 +183,7 @@ class Hypervisor:
 
     def domctl_max_vcpus(self, domid: int, max_vcpus: int, online: int,
                          params: dict, workload: list[str]) -> None:
+        self.sched_reload()
         d = self.domain(domid)
         if not 1 <= max_vcpus <= MAX_VCPUS[d.type]:
             raise HypercallError("EINVAL", "XEN_DOMCTL_max_vcpus")
@@ -205,6 +204,7 @@ class Hypervisor:
         """XEN_DOMCTL_setvcpuaffinity: a hard affinity with no pCPU of the
         domain's cpupool is EINVAL (vcpu_set_hard_affinity); a vCPU sitting
         outside its new hard affinity moves into it, as Xen migrates it."""
+        self.sched_reload()
         v = self.vcpu(domid, vcpuid)
         pool_cpus = self.pools[self.domain(domid).poolid].cpus
         if hard is not None and not set(hard) & set(pool_cpus):
@@ -251,6 +251,7 @@ class Hypervisor:
     def domctl_pausedomain(self, domid: int) -> None:
         """EINVAL for the caller's own domain: Xen will not pause the domain
         whose vCPU is making the hypercall."""
+        self.sched_reload()
         d = self.domain(domid)
         if d.dying or domid == TOOLSTACK_DOMID:
             raise HypercallError("EINVAL", "XEN_DOMCTL_pausedomain")
@@ -258,13 +259,16 @@ class Hypervisor:
         self.trace("XEN_DOMCTL_pausedomain", domid=domid, pause_count=d.pause_count)
 
     def domctl_unpausedomain(self, domid: int) -> None:
+        self.sched_reload()
         d = self.domain(domid)
         if d.pause_count == 0 or d.dying:
             raise HypercallError("EINVAL", "XEN_DOMCTL_unpausedomain")
         d.pause_count -= 1
         self.trace("XEN_DOMCTL_unpausedomain", domid=domid, pause_count=d.pause_count)
+        self.notify(domid)
 
     def domctl_destroydomain(self, domid: int) -> None:
+        self.sched_reload()
         d = self.domain(domid)
         d.dying = True
         del self.domains[domid]
@@ -273,6 +277,7 @@ class Hypervisor:
 
     def sched_shutdown(self, domid: int, reason: int) -> None:
         """SCHEDOP_shutdown (from the guest) or SCHEDOP_remote_shutdown."""
+        self.sched_reload()
         d = self.domain(domid)
         if d.shutdown:
             return  # Xen latches the first reason
@@ -281,12 +286,14 @@ class Hypervisor:
         self.trace("SCHEDOP_shutdown", domid=domid, reason=reason)
 
     def domctl_resumedomain(self, domid: int) -> None:
+        self.sched_reload()
         d = self.domain(domid)
         if domid == TOOLSTACK_DOMID:
             raise HypercallError("EINVAL", "XEN_DOMCTL_resumedomain")
         d.shutdown = False
         d.shutdown_reason = None
         self.trace("XEN_DOMCTL_resumedomain", domid=domid)
+        self.notify(domid)
 
     def getdomaininfo(self, domid: int) -> DomainInfo:
         d = self.domain(domid)
@@ -311,18 +318,38 @@ class Hypervisor:
     # --- time -----------------------------------------------------------
 
     def advance(self, t_ns: int) -> None:
-        """Run every cpupool's scheduler from the current time to `t_ns`."""
-        if t_ns <= self.now_ns:
+        """Run every cpupool's scheduler from the clock's time to `t_ns`; the
+        simulation, which owns the clock, then moves it there."""
+        t0 = self.now_ns
+        if t_ns <= t0:
             return
-        from pyxl.hv.sched import advance_pool
+        from pyxl.hv.sched import open_engine, run_engine
 
-        for pool in self.pools.values():
-            members = [d for d in self.domains.values() if d.poolid == pool.poolid]
-            advance_pool(pool, members, self.now_ns, t_ns, seed=self.seed,
-                         trace=self.sched_trace)
-        self.now_ns = t_ns
+        for poolid, pool in self.pools.items():
+            eng = self._engines.pop(poolid, None)
+            if eng is None:
+                members = [d for d in self.domains.values() if d.poolid == poolid]
+                eng = open_engine(pool, members, t0, seed=self.seed, trace=self.sched_trace)
+            eng.trace = self.sched_trace
+            if run_engine(eng, t_ns):
+                self._engines[poolid] = eng
+                self._engines_unsaved = True
 
-    # --- scheduler and cpupool operations (added for the sched/cpupool commands) ---
+    def sched_sync(self) -> None:
+        """Write what the loaded scheduler engines know (runstates, times,
+        their own state) into the model, where everyone else reads it."""
+        if self._engines_unsaved:
+            for eng in self._engines.values():
+                eng.save()
+            self._engines_unsaved = False
+
+    def sched_reload(self) -> None:
+        """The model changed under the schedulers: write the engines back and
+        load them afresh from the model at the next advance."""
+        self.sched_sync()
+        self._engines.clear()
+
+    # --- scheduler and cpupool operations ---
 
     def domctl_scheduler_op_getinfo(self, domid: int, sched: str) -> dict:
         """XEN_DOMCTL_SCHEDOP_getinfo: EINVAL unless `sched` is the domain's pool's."""
@@ -332,14 +359,18 @@ class Hypervisor:
         return dict(d.sched_params)
 
     def domctl_scheduler_op_putinfo(self, domid: int, sched: str, params: dict) -> None:
+        """XEN_DOMCTL_SCHEDOP_putinfo: EINVAL for parameters the scheduler refuses."""
+        self.sched_reload()
+        from pyxl.hv.sched.params import domain_putinfo
+
         d = self.domain(domid)
         if self.pools[d.poolid].sched != sched:
             raise HypercallError("EINVAL", "XEN_DOMCTL_scheduler_op")
-        d.sched_params = dict(params)
+        d.sched_params = domain_putinfo(sched, d.sched_params, params, len(d.vcpus))
         if sched == "rtds":
             # RTDS's putinfo applies the domain's period and budget to every vCPU.
             for v in d.vcpus:
-                v.sched_params = {k: params[k] for k in ("period", "budget", "extratime")}
+                v.sched_params = {k: d.sched_params[k] for k in ("period", "budget", "extratime")}
         self.trace("XEN_DOMCTL_SCHEDOP_putinfo", domid=domid, sched=sched, **params)
 
     def domctl_scheduler_op_getvcpuinfo(self, domid: int, vcpuid: int, sched: str) -> dict:
@@ -353,10 +384,13 @@ class Hypervisor:
 
     def domctl_scheduler_op_putvcpuinfo(self, domid: int, vcpuid: int, sched: str,
                                         params: dict) -> None:
+        self.sched_reload()
+        from pyxl.hv.sched.params import vcpu_putinfo
+
         d = self.domain(domid)
         if self.pools[d.poolid].sched != sched:
             raise HypercallError("EINVAL", "XEN_DOMCTL_scheduler_op")
-        self.vcpu(domid, vcpuid).sched_params = dict(params)
+        self.vcpu(domid, vcpuid).sched_params = vcpu_putinfo(sched, params)
         self.trace("XEN_DOMCTL_SCHEDOP_putvcpuinfo", domid=domid, vcpu=vcpuid, **params)
 
     def sysctl_scheduler_op_getinfo(self, poolid: int, sched: str) -> dict:
@@ -369,8 +403,11 @@ class Hypervisor:
         return dict(pool.params)
 
     def sysctl_scheduler_op_putinfo(self, poolid: int, sched: str, params: dict) -> None:
+        self.sched_reload()
+        from pyxl.hv.sched.params import pool_putinfo
+
         self.sysctl_scheduler_op_getinfo(poolid, sched)
-        self.pools[poolid].params = dict(params)
+        self.pools[poolid].params = pool_putinfo(sched, params)
         self.trace("XEN_SYSCTL_SCHEDOP_putinfo", poolid=poolid, sched=sched, **params)
 
     def free_cpus(self) -> list[int]:
@@ -401,6 +438,7 @@ class Hypervisor:
         return [d for d in self.domains.values() if d.poolid == poolid]
 
     def sysctl_cpupool_destroy(self, poolid: int) -> None:
+        self.sched_reload()
         op = "XEN_SYSCTL_CPUPOOL_OP_DESTROY"
         pool = self._pool(poolid, op)
         if poolid == 0 or pool.cpus or self._pool_domains(poolid):
@@ -409,6 +447,7 @@ class Hypervisor:
         self.trace(op, poolid=poolid)
 
     def sysctl_cpupool_addcpu(self, poolid: int, cpu: int) -> None:
+        self.sched_reload()
         op = "XEN_SYSCTL_CPUPOOL_OP_ADDCPU"
         pool = self._pool(poolid, op)
         if not 0 <= cpu < self.physinfo.nr_cpus:
@@ -420,6 +459,7 @@ class Hypervisor:
 
     def sysctl_cpupool_removecpu(self, poolid: int, cpu: int) -> None:
         """A pool with domains keeps at least one pCPU (EBUSY), as in Xen."""
+        self.sched_reload()
         op = "XEN_SYSCTL_CPUPOOL_OP_RMCPU"
         pool = self._pool(poolid, op)
         if cpu not in pool.cpus:
@@ -442,6 +482,7 @@ class Hypervisor:
 
     def sysctl_cpupool_movedomain(self, poolid: int, domid: int) -> None:
         """Move a domain to another pool; it gets the new scheduler's defaults."""
+        self.sched_reload()
         from pyxl.hv.sched import default_domain_params, default_vcpu_params
 
         op = "XEN_SYSCTL_CPUPOOL_OP_MOVEDOMAIN"
@@ -463,7 +504,7 @@ class Hypervisor:
                 v.cpu = pool.cpus[(d.domid + v.vcpuid) % len(pool.cpus)]
         self.trace(op, poolid=poolid, domid=domid)
 
-    # --- PV protocol support: vCPU hotplug and triggers (added for issue 3) ---
+    # --- PV protocol support: vCPU hotplug and triggers ---
 
     # XEN_DOMCTL_SENDTRIGGER_* by libxl's trigger name; x86 Xen implements
     # only nmi, power and sleep (reset and init answer ENOSYS).
@@ -471,21 +512,41 @@ class Hypervisor:
 
     def vcpu_op_up(self, domid: int, vcpuid: int, workload: str = "idle") -> None:
         """VCPUOP_up, issued by the guest kernel bringing a vCPU online."""
-        from pyxl.hv.model import RUNNABLE
-
+        self.sched_reload()
         v = self.vcpu(domid, vcpuid)
         if v.online:
             return
         v.online, v.runstate, v.workload, v.wl_state = True, RUNNABLE, workload, {}
         self.trace("VCPUOP_up", domid=domid, vcpu=vcpuid)
 
+    def vcpu_set_workload(self, domid: int, vcpuid: int, workload: str) -> None:
+        """Not a hypercall: the guest kernel now runs `workload` on this vCPU
+        (pyxl's demand model, which the schedulers read), from a fresh start."""
+        self.sched_reload()
+        v = self.vcpu(domid, vcpuid)
+        v.workload, v.wl_state = workload, {}
+
     def vcpu_op_down(self, domid: int, vcpuid: int) -> None:
         """VCPUOP_down, issued by the guest kernel taking a vCPU offline."""
+        self.sched_reload()
         v = self.vcpu(domid, vcpuid)
         if not v.online:
             return
         v.online, v.runstate = False, OFFLINE
         self.trace("VCPUOP_down", domid=domid, vcpu=vcpuid)
+
+    def hvmop_set_param(self, domid: int, param: str, value: int) -> None:
+        """HVMOP_set_param from an HVM guest's kernel (its PV drivers set
+        CALLBACK_IRQ, the interrupt Xen's event channels arrive on)."""
+        d = self.domain(domid)
+        if d.type == "pv":
+            raise HypercallError("EINVAL", "HVMOP_set_param")
+        d.hvm_params[param] = value
+        self.trace("HVMOP_set_param", domid=domid, param=param, value=value)
+
+    def hvmop_get_param(self, domid: int, param: str) -> int:
+        """HVMOP_get_param (xc_hvm_param_get): 0 for a parameter never set."""
+        return self.domain(domid).hvm_params.get(param, 0)
 
     def domctl_sendtrigger(self, domid: int, trigger: str, vcpuid: int = 0) -> None:
         """XEN_DOMCTL_sendtrigger; the guest notices it in `triggers` this command."""
@@ -499,3 +560,8 @@ class Hypervisor:
         self.triggers.append((domid, trigger, vcpuid))
         self.trace("XEN_DOMCTL_sendtrigger", domid=domid, trigger=self.TRIGGERS[trigger],
                    vcpu=vcpuid)
+        self.notify(domid)
+
+
+def _nobody(domid: int) -> None:
+    """No simulation listens (a hypervisor on its own, in tests)."""

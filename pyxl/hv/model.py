@@ -85,6 +85,8 @@ class Domain:
     sched_params: dict = field(default_factory=dict)
     created_ns: int = 0
     ssidref: int = 0
+    # HVM_PARAM_* values the guest has set (HVMOP_set_param), by name.
+    hvm_params: dict[str, int] = field(default_factory=dict)
 
     @property
     def paused(self) -> bool:

@@ -37,7 +37,6 @@ pyxl/hv/sched/engine.py), so a saved state can be resumed at any later time.
 
 from __future__ import annotations
 
-from pyxl.cnum import LONG_MAX
 from pyxl.errors import PyxlError
 
 NS_PER_US = 1_000
@@ -49,10 +48,8 @@ IDLE_PERIOD_NS = 1000 * NS_PER_MS
 BURST_MIN_NS, BURST_MAX_NS = 2 * NS_PER_MS, 40 * NS_PER_MS
 SLEEP_MIN_NS, SLEEP_MAX_NS = 5 * NS_PER_MS, 100 * NS_PER_MS
 
-KINDS = ("idle", "busy", "bursty", "periodic")
 
 _UNITS = (("us", NS_PER_US), ("ms", NS_PER_MS), ("s", NS_PER_S))
-STIME_MAX = LONG_MAX   # Xen's s_time_t: signed 64-bit ns
 _MASK64 = (1 << 64) - 1
 
 
@@ -61,18 +58,19 @@ def _bad(spec: str, why: str) -> PyxlError:
 
 
 def parse_duration(text: str, spec: str) -> int:
-    """'5ms' -> 5000000 ns. A unit is required (us, ms or s); at most 2^63-1 ns,
-    the range of Xen's s_time_t."""
-    t = text.strip()
-    for suffix, mult in (("us", NS_PER_US), ("ms", NS_PER_MS), ("s", NS_PER_S)):
-        if t.endswith(suffix):
-            num = t[: -len(suffix)]
-            if not (num.isascii() and num.isdigit()):
-                break
-            if len(num.lstrip("0")) > 19 or int(num) * mult > STIME_MAX:
-                raise _bad(spec, f"'{text}' is longer than 2^63-1 ns (about 292 years)")
-            return int(num) * mult
-    raise _bad(spec, f"'{text}' is not a duration like 500us, 5ms or 1s")
+    """'5ms' -> 5000000 ns, in pyxl's one duration syntax (pyxl/units.py) with
+    a unit required; whole microseconds, at most 2^63-1 ns (Xen's s_time_t)."""
+    from pyxl.units import DurationError, parse_duration_ns
+
+    try:
+        ns = parse_duration_ns(text, bare_seconds=False)
+    except DurationError as e:
+        if e.too_long:
+            raise _bad(spec, f"'{text}' is longer than 2^63-1 ns (about 292 years)") from None
+        raise _bad(spec, f"'{text}' is not a duration like 500us, 5ms or 1s") from None
+    if ns % NS_PER_US:
+        raise _bad(spec, f"'{text}' is not a whole number of microseconds")
+    return ns
 
 
 def format_duration(ns: int) -> str:

@@ -207,7 +207,7 @@ def _init_host(conn: sqlite3.Connection, opts: BootOptions, wall: float) -> None
     dom0.vcpus = [Vcpu(domid=0, vcpuid=i, cpu=i, runstate=RUNNABLE, workload="idle",
                        sched_params=dict(vparams))
                   for i in range(phys.nr_cpus)]
-    save_domain(conn, dom0, config=None, guest={"phase": "up"})
+    save_domain(conn, dom0, config=None, guest=guestos.GuestState(phase="up"))
     conn.executemany(
         "INSERT INTO dmesg(seq, t_ns, line) VALUES (?, 0, ?)",
         enumerate(_xen_boot_log(opts, phys)),

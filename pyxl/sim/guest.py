@@ -14,16 +14,11 @@ cpu_hotplug.c do. Watch events are read from the store's change log, so a
 write by any process is seen; each is handled WATCH_LATENCY_NS after the step
 that noticed it, and the guest's answer comes after the delays below.
 
-State lives in the `guest` column of the domain's row, as a dict:
-  phase       "created" (never run yet) | "booting" | "up" | "s3"
-  boot_ns     when the kernel started (simulated ns)
-  ready_ns    when it reaches its login prompt
-  workload    the per-vCPU workload specs to run once up
-  pv          has PV drivers; drivers_ns when xenbus comes up; drivers_up
-  xs_seq      last XenStore change this guest has looked at
-  pending     [[due_ns, what, arg], ...] reactions still to happen
-  balloon     {"target_kb", "diff_kb", "next_ns"} while ballooning
-  callback_irq  HVM_PARAM_CALLBACK_IRQ as the PV drivers set it (0: none)
+A guest's state is a `GuestState`, kept as JSON in the `guest` column of its
+domain's row (pyxl/sim/rows.py). Whenever the guest sets a timer it also
+schedules an event for that moment on the host's simulation, which steps the
+guest then (pyxl/sim/simulation.py); `timers` lists them all again when a
+command rebuilds the queue. A guest sees its host through `Machine`.
 """
 
 from __future__ import annotations
@@ -32,8 +27,30 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
+    from pyxl.hv.hypervisor import Hypervisor
     from pyxl.hv.model import Domain
-    from pyxl.sim.host import Host
+    from pyxl.sim.simulation import Simulation
+    from pyxl.xenstore.store import XenStore
+
+    class Machine(Protocol):
+        """What a guest kernel reaches of the host it runs on (pyxl/sim/host.py)."""
+
+        @property
+        def hv(self) -> "Hypervisor": ...
+
+        @property
+        def sim(self) -> "Simulation": ...
+
+        def xs(self, caller: int = 0) -> "XenStore": ...
+
+        def config(self, domid: int) -> dict | None: ...
+
+        def append_console(self, domid: int, lines: list[tuple[int, str]]) -> None: ...
+
+        def mark_guest_dirty(self, domid: int) -> None: ...
+
 
 MS = 1_000_000
 
@@ -72,8 +89,45 @@ class GuestInfo:
     workload: list[str] = field(default_factory=lambda: ["idle"])
 
 
-def new_state(info: GuestInfo) -> dict:
-    return {"phase": "created", "workload": list(info.workload), "info": info.__dict__}
+@dataclass
+class Reaction:
+    """Something the guest does at `due_ns`: a watch handler ("watch:TOKEN",
+    with the path), "shutdown" (how), "vcpu" ([id, online]) or "s3" (enter/resume)."""
+
+    due_ns: int
+    what: str
+    arg: object = None
+
+
+@dataclass
+class Balloon:
+    """The balloon driver while it moves the domain's memory to a target."""
+
+    target_kb: int = 0
+    diff_kb: int = 0  # HVM: the target as the toolstack writes it lacks the video RAM
+    next_ns: int | None = None  # its next step (None: at the target)
+
+
+@dataclass
+class GuestState:
+    """A guest kernel's life: where it is in it, and what it has still to do."""
+
+    phase: str = "created"  # never run yet | "booting" | "up" | "s3" (suspended to RAM)
+    info: GuestInfo | None = None
+    workload: list[str] = field(default_factory=list)  # per vCPU, once up
+    boot_ns: int = 0  # when the kernel started
+    ready_ns: int | None = None  # when it reaches its login prompt
+    pv: bool = False  # has PV drivers
+    drivers_ns: int | None = None  # when xenbus comes up
+    drivers_up: bool = False
+    xs_seq: int = 0  # the last XenStore change this guest has looked at
+    xs_notified: bool = False  # xenstored signalled changes in its home since
+    pending: list[Reaction] = field(default_factory=list)
+    balloon: Balloon | None = None
+
+
+def new_state(info: GuestInfo) -> GuestState:
+    return GuestState(info=info, workload=list(info.workload))
 
 
 def boot_console(info: GuestInfo) -> list[tuple[int, str]]:
@@ -125,26 +179,50 @@ def boot_console(info: GuestInfo) -> list[tuple[int, str]]:
 # --- the guest's life over simulated time -----------------------------------
 
 
-def next_event_ns(host: "Host", d: "Domain", g: dict) -> int | None:
-    """When this guest next does something on its own (None: nothing planned)."""
+def timers(d: "Domain", g: GuestState) -> list[int]:
+    """Every moment this guest will next do something on its own."""
     if d.domid == 0 or d.shutdown or d.dying:
+        return []
+    times = [r.due_ns for r in g.pending]
+    if g.phase == "booting" and g.ready_ns is not None:
+        times.append(g.ready_ns)
+    if g.pv and not g.drivers_up and g.drivers_ns is not None:
+        times.append(g.drivers_ns)
+    if g.balloon is not None and g.balloon.next_ns is not None:
+        times.append(g.balloon.next_ns)
+    return times
+
+
+def next_event_ns(d: "Domain", g: GuestState) -> int | None:
+    """When this guest next does something on its own (None: nothing planned)."""
+    return min(timers(d, g), default=None)
+
+
+def home_domid(path: str) -> int | None:
+    """The guest whose watches a XenStore change at `path` may fire: a guest
+    watches only in its own home, /local/domain/<domid>."""
+    parts = path.split("/", 4)
+    if len(parts) < 4 or parts[1] != "local" or parts[2] != "domain" or not parts[3].isdigit():
         return None
-    times = []
-    phase = g.get("phase")
-    if phase == "booting":
-        times.append(g["ready_ns"])
-    if g.get("pv") and not g.get("drivers_up") and "drivers_ns" in g:
-        times.append(g["drivers_ns"])
-    times.extend(p[0] for p in g.get("pending", ()))
-    balloon = g.get("balloon")
-    if balloon and balloon.get("next_ns") is not None:
-        times.append(balloon["next_ns"])
-    if g.get("drivers_up") and host.xs_head() > g.get("xs_seq", 0):
-        times.append(host.hv.now_ns)  # something changed in the store: look now
-    return min(times) if times else None
+    return int(parts[3])
 
 
-def step(host: "Host", d: "Domain", g: dict, now: int) -> None:
+def xenstore_changed(host: Machine, d: "Domain", g: GuestState, first_seq: int) -> None:
+    """XenStore changes from `first_seq` on touch this guest's home, where all
+    its watches are: xenstored signals it, and it looks now. The changes
+    between the last it read and `first_seq` were elsewhere, so its look
+    starts there."""
+    g.xs_seq = max(g.xs_seq, first_seq - 1)
+    g.xs_notified = True
+    host.mark_guest_dirty(d.domid)
+    _at(host, d, host.sim.now_ns)
+
+
+def _at(host: Machine, d: "Domain", t: int) -> None:
+    host.sim.schedule(t, d.domid)
+
+
+def step(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
     """React to everything that has happened to this guest by `now`."""
     if d.domid == 0:
         return
@@ -153,39 +231,44 @@ def step(host: "Host", d: "Domain", g: dict, now: int) -> None:
         host.hv.triggers = [t for t in host.hv.triggers if t[0] != d.domid]
     if d.shutdown or d.dying:
         return
-    phase = g.get("phase")
-    if phase == "created" and d.can_run:
+    if g.phase == "created" and d.can_run:
         _start_boot(host, d, g, now)
-    elif phase == "booting" and g["ready_ns"] <= now:
-        g["phase"] = "up"
-        for v, spec in zip(d.vcpus, per_vcpu(g["workload"], len(d.vcpus))):
-            if v.online:
-                v.workload, v.wl_state = spec, {}
+    elif g.phase == "booting" and g.ready_ns is not None and g.ready_ns <= now:
+        g.phase = "up"
+        _run_workload(host, d, g)
         host.mark_guest_dirty(d.domid)
     for _, trigger, _vcpu in triggers:
         _on_trigger(host, d, g, now, trigger)
         host.mark_guest_dirty(d.domid)
-    if g.get("pv") and not g.get("drivers_up") and g.get("drivers_ns", now + 1) <= now:
+    if g.pv and not g.drivers_up and g.drivers_ns is not None and g.drivers_ns <= now:
         _drivers_up(host, d, g, now)
-    if g.get("drivers_up"):
+    if g.drivers_up and g.xs_notified:
         _read_watches(host, d, g, now)
     _run_pending(host, d, g, now)
     _balloon(host, d, g, now)
 
 
-def _start_boot(host: "Host", d: "Domain", g: dict, now: int) -> None:
-    info = GuestInfo(**g["info"])
-    g.update(phase="booting", boot_ns=now, ready_ns=now + BOOT_NS[d.type])
-    g["pv"] = _has_pv_drivers(host, d)
-    if g["pv"]:
-        g["drivers_ns"] = now + DRIVERS_NS[d.type]
+def _run_workload(host: Machine, d: "Domain", g: GuestState) -> None:
+    """Userspace is up: each online vCPU runs what the config asks for."""
+    for v, spec in zip(d.vcpus, per_vcpu(g.workload, len(d.vcpus))):
+        if v.online:
+            host.hv.vcpu_set_workload(d.domid, v.vcpuid, spec)
+
+
+def _start_boot(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
+    g.phase, g.boot_ns, g.ready_ns = "booting", now, now + BOOT_NS[d.type]
+    _at(host, d, g.ready_ns)
+    g.pv = _has_pv_drivers(host, d)
+    if g.pv:
+        g.drivers_ns = now + DRIVERS_NS[d.type]
+        _at(host, d, g.drivers_ns)
     for v in d.vcpus:
-        v.workload, v.wl_state = ("busy" if v.vcpuid == 0 else "idle"), {}
-    host.append_console(d.domid, [(now + t, line) for t, line in boot_console(info)])
+        host.hv.vcpu_set_workload(d.domid, v.vcpuid, "busy" if v.vcpuid == 0 else "idle")
+    host.append_console(d.domid, [(now + t, line) for t, line in boot_console(g.info)])
     host.mark_guest_dirty(d.domid)
 
 
-def _has_pv_drivers(host: "Host", d: "Domain") -> bool:
+def _has_pv_drivers(host: Machine, d: "Domain") -> bool:
     """PV and PVH guests always; HVM guests unless xen_platform_pci=0 hides the
     Xen platform PCI device their PV drivers bind to."""
     if d.type != "hvm":
@@ -194,18 +277,18 @@ def _has_pv_drivers(host: "Host", d: "Domain") -> bool:
     return (cfg.get("type_info") or {}).get("xen_platform_pci", True) is not False
 
 
-def _kernel_ts(g: dict, d: "Domain", t: int) -> str:
-    base = g.get("boot_ns", 0) + (int(HVM_FIRMWARE_MS * MS) if d.type == "hvm" else 0)
+def _kernel_ts(g: GuestState, d: "Domain", t: int) -> str:
+    base = g.boot_ns + (int(HVM_FIRMWARE_MS * MS) if d.type == "hvm" else 0)
     return f"[{max(0, t - base) / 1e9:12.6f}]"
 
 
-def _console(host: "Host", d: "Domain", g: dict, t: int, texts: list[str],
+def _console(host: Machine, d: "Domain", g: GuestState, t: int, texts: list[str],
              kernel: bool = True) -> None:
     host.append_console(d.domid, [(t, f"{_kernel_ts(g, d, t)} {s}" if kernel else s)
                                   for s in texts])
 
 
-def _xs(host: "Host", d: "Domain"):
+def _xs(host: Machine, d: "Domain"):
     """The store as this guest's own connection sees it."""
     return host.xs(caller=d.domid)
 
@@ -214,14 +297,14 @@ WATCHES = (("control/shutdown", "shutdown"), ("control/sysrq", "sysrq"),
            ("memory/target", "balloon"), ("cpu", "cpu"))
 
 
-def _drivers_up(host: "Host", d: "Domain", g: dict, now: int) -> None:
+def _drivers_up(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
     from pyxl.xenstore.errors import XenStoreError
 
     xs = _xs(host, d)
-    g["drivers_up"] = True
+    g.drivers_up = True
     if d.type == "hvm":
-        g["callback_irq"] = 1  # HVMOP_set_param(HVM_PARAM_CALLBACK_IRQ)
-    g["xs_seq"] = xs.last_seq()
+        host.hv.hvmop_set_param(d.domid, "CALLBACK_IRQ", 1)
+    g.xs_seq = xs.last_seq()
     for key in ("feature-poweroff", "feature-reboot", "feature-suspend"):
         try:
             xs.write(f"control/{key}", b"1")
@@ -232,37 +315,34 @@ def _drivers_up(host: "Host", d: "Domain", g: dict, now: int) -> None:
             xs.watch(path, token)
         except XenStoreError:
             pass
+    g.xs_notified = True  # each new watch fires once at once
     host.mark_guest_dirty(d.domid)
 
 
-def _read_watches(host: "Host", d: "Domain", g: dict, now: int) -> None:
-    seq = g.get("xs_seq", 0)
-    if host.xs_head() <= seq:
-        return
+def _read_watches(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
     xs = _xs(host, d)
     last = xs.last_seq()
-    pend = g.setdefault("pending", [])
-    for ev in xs.pending_events(since_seq=seq):
-        pend.append([now + WATCH_LATENCY_NS, "watch:" + ev.token, ev.path])
-    g["xs_seq"] = last
+    for ev in xs.pending_events(since_seq=g.xs_seq):
+        _schedule(host, d, g, now + WATCH_LATENCY_NS, "watch:" + ev.token, ev.path)
+    g.xs_seq, g.xs_notified = last, False
     host.mark_guest_dirty(d.domid)
 
 
-def _run_pending(host: "Host", d: "Domain", g: dict, now: int) -> None:
-    while True:
-        pend = g.get("pending") or []
-        due = sorted((p for p in pend if p[0] <= now), key=lambda p: p[0])
-        if not due or d.shutdown:
+def _run_pending(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
+    while not d.shutdown:
+        due = [r for r in g.pending if r.due_ns <= now]
+        if not due:
             return
-        item = due[0]
-        pend.remove(item)
+        r = min(due, key=lambda r: r.due_ns)
+        g.pending.remove(r)
         host.mark_guest_dirty(d.domid)
-        t, what, arg = item
-        _ACTIONS[what.split(":")[0]](host, d, g, t, what, arg)
+        _ACTIONS[r.what.split(":")[0]](host, d, g, r.due_ns, r.what, r.arg)
 
 
-def _schedule(g: dict, t: int, what: str, arg=None) -> None:
-    g.setdefault("pending", []).append([t, what, arg])
+def _schedule(host: Machine, d: "Domain", g: GuestState, t: int, what: str,
+              arg=None) -> None:
+    g.pending.append(Reaction(t, what, arg))
+    _at(host, d, t)
 
 
 # --- watch handlers ----------------------------------------------------------
@@ -296,16 +376,16 @@ def _shutdown_watch(host, d, g, t, _path) -> None:
     if value == "suspend":
         _console(host, d, g, t, ["Freezing user space processes",
                                  "Freezing user space processes completed"])
-        _schedule(g, t + SUSPEND_NS, "shutdown", "suspend")
+        _schedule(host, d, g, t + SUSPEND_NS, "shutdown", "suspend")
     elif value == "reboot":
         _console(host, d, g, t, ["systemd[1]: Received SIGINT.",
                                  "systemd[1]: Starting systemd-reboot.service - System Reboot..."],
                  kernel=False)
-        _schedule(g, t + REBOOT_NS, "shutdown", "reboot")
+        _schedule(host, d, g, t + REBOOT_NS, "shutdown", "reboot")
     else:
         _console(host, d, g, t, ["systemd[1]: Starting systemd-poweroff.service - "
                                  "System Power Off..."], kernel=False)
-        _schedule(g, t + POWEROFF_NS, "shutdown", "poweroff")
+        _schedule(host, d, g, t + POWEROFF_NS, "shutdown", "poweroff")
 
 
 SYSRQ_HELP = ("sysrq: HELP : loglevel(0-9) reboot(b) crash(c) terminate-all-tasks(e) "
@@ -332,13 +412,13 @@ def _sysrq_watch(host, d, g, t, _path) -> None:
             " sysrq_handle_crash+0x16/0x20", " __handle_sysrq.cold+0x43/0x11b",
             " sysrq_handler+0x7c/0xd0", " xenwatch_thread+0x91/0x180", " kthread+0xd7/0x100",
             " </TASK>", "Kernel Offset: disabled"])
-        _schedule(g, t + CRASH_NS, "shutdown", "crash")
+        _schedule(host, d, g, t + CRASH_NS, "shutdown", "crash")
     elif key == "b":
         _console(host, d, g, t, ["sysrq: Resetting"])
-        _schedule(g, t + CRASH_NS, "shutdown", "reboot")
+        _schedule(host, d, g, t + CRASH_NS, "shutdown", "reboot")
     elif key == "o":
         _console(host, d, g, t, ["sysrq: Power Off"])
-        _schedule(g, t + 50 * MS, "shutdown", "poweroff")
+        _schedule(host, d, g, t + 50 * MS, "shutdown", "poweroff")
     elif key == "s":
         _console(host, d, g, t, ["sysrq: Emergency Sync", "Emergency Sync complete"])
     elif key == "u":
@@ -356,12 +436,11 @@ def _balloon_watch(host, d, g, t, _path) -> None:
         target = int(value or "")
     except ValueError:
         return
-    b = g.get("balloon") or {}
-    if "diff_kb" not in b:
-        b["diff_kb"] = 0 if d.type != "hvm" else max(0, d.tot_memkb - target)
-    b["target_kb"] = target + b["diff_kb"]
-    b["next_ns"] = t if d.tot_memkb != b["target_kb"] else None
-    g["balloon"] = b
+    b = g.balloon
+    if b is None:
+        b = g.balloon = Balloon(diff_kb=0 if d.type != "hvm" else max(0, d.tot_memkb - target))
+    b.target_kb = target + b.diff_kb
+    b.next_ns = t if d.tot_memkb != b.target_kb else None  # the driver runs this step
 
 
 def _cpu_watch(host, d, g, t, path) -> None:
@@ -375,9 +454,9 @@ def _cpu_watch(host, d, g, t, path) -> None:
         state = _read(xs, f"cpu/{i}/availability")
         v = d.vcpus[i]
         if state == "online" and not v.online:
-            _schedule(g, t + VCPU_HOTPLUG_NS, "vcpu", [i, True])
+            _schedule(host, d, g, t + VCPU_HOTPLUG_NS, "vcpu", [i, True])
         elif state == "offline" and v.online and i != 0:
-            _schedule(g, t + VCPU_HOTPLUG_NS, "vcpu", [i, False])
+            _schedule(host, d, g, t + VCPU_HOTPLUG_NS, "vcpu", [i, False])
         elif state not in ("online", "offline", None):
             _console(host, d, g, t, [f"xen_cpu: unknown state({state}) on CPU{i}"])
 
@@ -386,8 +465,8 @@ def _vcpu(host, d, g, t, _what, arg) -> None:
     vcpuid, online = arg
     if online:
         spec = "idle"
-        if g.get("phase") == "up":
-            spec = per_vcpu(g["workload"], len(d.vcpus))[vcpuid]
+        if g.phase == "up":
+            spec = per_vcpu(g.workload, len(d.vcpus))[vcpuid]
         host.hv.vcpu_op_up(d.domid, vcpuid, spec)
         _console(host, d, g, t, [f"installing Xen timer for CPU {vcpuid}",
                                  f"smpboot: Booting Node 0 Processor {vcpuid}"])
@@ -401,33 +480,33 @@ def _vcpu(host, d, g, t, _what, arg) -> None:
 
 def _on_trigger(host, d, g, now, trigger) -> None:
     if trigger == "nmi":
-        if g.get("phase") in ("booting", "up"):
+        if g.phase in ("booting", "up"):
             _console(host, d, g, now, [
                 "Uhhuh. NMI received for unknown reason 00 on CPU 0.",
                 "Do you have a strange power saving mode enabled?",
                 "Dazed and confused, but trying to continue"])
         return
-    if g.get("phase") == "s3" and trigger in ("power", "sleep"):
-        _schedule(g, now + ACPI_LATENCY_NS, "s3", "resume")
+    if g.phase == "s3" and trigger in ("power", "sleep"):
+        _schedule(host, d, g, now + ACPI_LATENCY_NS, "s3", "resume")
         return
-    if g.get("phase") != "up":
+    if g.phase != "up":
         return  # nobody listens to ACPI buttons before userspace is up
     if trigger == "power":
         _console(host, d, g, now + ACPI_LATENCY_NS,
                  ["systemd-logind[412]: Power key pressed short.",
                   "systemd-logind[412]: Powering off..."], kernel=False)
-        _schedule(g, now + ACPI_LATENCY_NS + POWEROFF_NS, "shutdown", "poweroff")
+        _schedule(host, d, g, now + ACPI_LATENCY_NS + POWEROFF_NS, "shutdown", "poweroff")
     elif trigger == "sleep":
         _console(host, d, g, now + ACPI_LATENCY_NS,
                  ["systemd-logind[412]: Suspend key pressed."], kernel=False)
-        _schedule(g, now + ACPI_LATENCY_NS + SUSPEND_NS, "s3", "enter")
+        _schedule(host, d, g, now + ACPI_LATENCY_NS + SUSPEND_NS, "s3", "enter")
 
 
-def s3_resume(host: "Host", d: "Domain", g: dict, now: int) -> bool:
+def s3_resume(host: Machine, d: "Domain", g: GuestState, now: int) -> bool:
     """The device model's system_wakeup: a guest in S3 resumes (False: not asleep)."""
-    if g.get("phase") != "s3":
+    if g.phase != "s3":
         return False
-    _schedule(g, now + ACPI_LATENCY_NS, "s3", "resume")
+    _schedule(host, d, g, now + ACPI_LATENCY_NS, "s3", "resume")
     host.mark_guest_dirty(d.domid)
     return True
 
@@ -436,19 +515,17 @@ def _s3(host, d, g, t, _what, arg) -> None:
     if arg == "enter":
         _console(host, d, g, t, ["PM: suspend entry (deep)", "ACPI: PM: Preparing to enter "
                                  "system sleep state S3"])
-        g["phase"] = "s3"
+        g.phase = "s3"
         for v in d.vcpus:
-            v.workload, v.wl_state = "idle", {}
+            host.hv.vcpu_set_workload(d.domid, v.vcpuid, "idle")
     else:
         _console(host, d, g, t, ["ACPI: PM: Waking up from system sleep state S3",
                                  "PM: suspend exit"])
-        g["phase"] = "up"
-        for v, spec in zip(d.vcpus, per_vcpu(g["workload"], len(d.vcpus))):
-            if v.online:
-                v.workload, v.wl_state = spec, {}
+        g.phase = "up"
+        _run_workload(host, d, g)
 
 
-# --- shutting down -----------------------------------------------------------
+# --- shutting down, starting again -------------------------------------------
 
 
 def _shutdown(host, d, g, t, _what, how) -> None:
@@ -467,28 +544,37 @@ def _shutdown(host, d, g, t, _what, how) -> None:
     guest_shutdown(host, d, g, reason)
 
 
-def guest_shutdown(host: "Host", d: "Domain", g: dict, reason: int) -> None:
+def guest_shutdown(host: Machine, d: "Domain", g: GuestState, reason: int) -> None:
     """SCHEDOP_shutdown, then what xenstored does on VIRQ_DOM_EXC (@releaseDomain)."""
     host.hv.sched_shutdown(d.domid, reason)
-    g["pending"] = []
-    if g.get("balloon"):
-        g["balloon"]["next_ns"] = None
+    g.pending = []
+    if g.balloon is not None:
+        g.balloon.next_ns = None
     host.xs(0).domain_shutdown(d.domid)
     host.mark_guest_dirty(d.domid)
+
+
+def soft_reset(host: Machine, d: "Domain", g: GuestState) -> None:
+    """After SHUTDOWN_soft_reset is handled: the domain keeps its memory and
+    its kernel starts again (kexec), from the beginning of its boot."""
+    g.phase, g.pending, g.drivers_up, g.balloon = "created", [], False, None
+    host.mark_guest_dirty(d.domid)
+    step(host, d, g, host.sim.now_ns)
 
 
 # --- the balloon driver ------------------------------------------------------
 
 
-def _balloon(host: "Host", d: "Domain", g: dict, now: int) -> None:
-    from pyxl.hv.hypervisor import HypercallError
+def _balloon(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
+    from pyxl.hv.errors import HypercallError
 
-    b = g.get("balloon")
-    if not b or b.get("next_ns") is None or b["next_ns"] > now or d.shutdown:
+    b = g.balloon
+    if b is None or b.next_ns is None or b.next_ns > now or d.shutdown:
         return
-    gap = b["target_kb"] - d.tot_memkb
+    gap = b.target_kb - d.tot_memkb
     if gap == 0:
-        b["next_ns"] = None
+        b.next_ns = None
+        host.mark_guest_dirty(d.domid)
         return
     chunk = max(-BALLOON_STEP_KB, min(BALLOON_STEP_KB, gap))
     try:
@@ -501,15 +587,18 @@ def _balloon(host: "Host", d: "Domain", g: dict, now: int) -> None:
         else:
             host.hv.memory_decrease_reservation(d.domid, -chunk)
     except HypercallError:
-        b["next_ns"] = now + BALLOON_RETRY_NS
-        host.mark_guest_dirty(d.domid)
-        return
-    done = d.tot_memkb == b["target_kb"]
-    b["next_ns"] = None if done else now + BALLOON_TICK_NS
+        b.next_ns = now + BALLOON_RETRY_NS
+    else:
+        b.next_ns = None if d.tot_memkb == b.target_kb else now + BALLOON_TICK_NS
+    if b.next_ns is not None:
+        _at(host, d, b.next_ns)
     host.mark_guest_dirty(d.domid)
 
 
 _ACTIONS = {"watch": _on_watch, "shutdown": _shutdown, "vcpu": _vcpu, "s3": _s3}
+
+
+# --- what the guest runs (pyxl's workload extension) --------------------------
 
 
 def per_vcpu(specs: list[str], n: int) -> list[str]:
@@ -517,6 +606,24 @@ def per_vcpu(specs: list[str], n: int) -> list[str]:
     if not specs:
         return ["idle"] * n
     return [specs[min(i, len(specs) - 1)] for i in range(n)]
+
+
+def workload_of(d: "Domain", g: GuestState) -> list[str]:
+    """What each vCPU runs; for a guest still booting, what it will run once up."""
+    if g.phase in ("created", "booting") and g.workload:
+        return per_vcpu(g.workload, len(d.vcpus))
+    return [v.workload for v in d.vcpus]
+
+
+def set_workload(host: Machine, d: "Domain", g: GuestState, specs: list[str]) -> None:
+    """Run `specs` (one per vCPU): a guest that is up switches now, one still
+    booting once it reaches its login prompt (its boot keeps vCPU 0 busy)."""
+    g.workload = list(specs)
+    host.mark_guest_dirty(d.domid)
+    if g.phase == "up":
+        for v, spec in zip(d.vcpus, specs):
+            if v.workload != spec:
+                host.hv.vcpu_set_workload(d.domid, v.vcpuid, spec)
 
 
 def dom0_xenbus_up(xs) -> None:

@@ -10,6 +10,11 @@ command fails, nothing it did is kept.
 Time: the host's simulated clock is either tied to the wall clock
 ("realtime": every command first runs the simulation up to now) or manual
 (it moves only when `pyxl clock advance` or a waiting command moves it).
+The command's `Simulation` owns the current time and the queue of guest
+events; `advance_to` pops them in time order, running the hypervisor's
+schedulers up to each, stepping the guests that are due and then the
+toolstack's hooks (xl's monitor). A XenStore change wakes the guest whose
+home it touches; the guests' watches do the rest.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from pyxl.hv.hypervisor import Hypervisor
 from pyxl.hv.model import Domain
 from pyxl.sim import guest as guestos
 from pyxl.sim.boot import boot, default_boot_options, meta_boot_options, read_boot_file
-from pyxl.sim.rows import (decode_object, domain_data, guest_state, load_domains, load_pools,
-                           save_domain, save_pool)
+from pyxl.sim.guest import GuestState
+from pyxl.sim.rows import (decode_lines, decode_object, domain_data, guest_json, guest_state,
+                           load_domains, load_pools, save_domain, save_pool)
 from pyxl.sim.schema import MIGRATIONS, SCHEMA_VERSION
+from pyxl.sim.simulation import Simulation
 from pyxl.state.db import Database, StateDamaged, host_lock
 from pyxl.state.paths import DEFAULT_HOST, db_path
 
@@ -38,6 +45,14 @@ def current_host_name(explicit: str | None = None) -> str:
 # The meta table's numbers, checked once when a command opens the host.
 _META_NUMBERS = (("now_ns", int), ("wall_anchor", float), ("epoch", int),
                  ("domid_rover", int), ("seed", int))
+
+
+def _optional_number(meta: dict, key: str) -> int:
+    """A meta number that older databases lack (0 then)."""
+    try:
+        return int(meta.get(key, "0"))
+    except ValueError:
+        raise StateDamaged(f"meta '{key}' is {meta[key]!r}") from None
 
 
 def _read_meta(conn) -> dict:
@@ -64,7 +79,7 @@ class Host:
         self.boot = meta_boot_options(self.meta.get("boot"))
         self.physinfo = self.boot.physinfo()
         self._hv: Hypervisor | None = None
-        self._guests: dict[int, dict] = {}
+        self._guests: dict[int, GuestState] = {}
         self._all_guests_loaded = False
         self._domain_rows: dict[int, str] = {}
         self._dirty_guests: set[int] = set()
@@ -75,15 +90,21 @@ class Host:
         # monitor (xl's background process) hooks in here to act on shutdowns.
         self.on_step: list = []
         self._tracer = None
-        self._xs_head: int | None = None
         self.wall_now = time.time()
-        self.now_ns = self._clock_now()
+        self.sim = Simulation(int(self.meta["now_ns"]))
+        self._timers_queued = False  # the guests' timers are in sim's queue
+        self._xs_seen = _optional_number(self.meta, "xs_seen")
 
     # --- clock ---
 
     @property
     def clock(self) -> str:
         return self.boot.clock
+
+    @property
+    def now_ns(self) -> int:
+        """The simulation's current time (after `sync`, this command's now)."""
+        return self.sim.now_ns
 
     def _clock_now(self) -> int:
         last = int(self.meta["now_ns"])
@@ -123,10 +144,16 @@ class Host:
 
     def _load_hv(self) -> Hypervisor:
         domains, self._domain_rows = load_domains(self.conn)
-        return Hypervisor(self.physinfo, domains, load_pools(self.conn),
-                          now_ns=int(self.meta["now_ns"]),
-                          domid_rover=int(self.meta["domid_rover"]),
-                          seed=int(self.meta["seed"]), trace=self._tracer)
+        hv = Hypervisor(self.physinfo, domains, load_pools(self.conn),
+                        clock=lambda: self.sim.now_ns,
+                        domid_rover=int(self.meta["domid_rover"]),
+                        seed=int(self.meta["seed"]), trace=self._tracer)
+        hv.notify = self._wake
+        return hv
+
+    def _wake(self, domid: int) -> None:
+        """The guest has something to notice now (unpaused, a trigger)."""
+        self.sim.schedule(self.sim.now_ns, domid)
 
     def trace_hypercalls(self, tracer) -> None:
         """Call `tracer(op, args)` for every hypervisor operation from now on."""
@@ -134,33 +161,38 @@ class Host:
         if self._hv is not None:
             self._hv.tracer = tracer
 
-    def xs(self, caller: int = 0):
+    def xs(self, caller: int = 0, conn_id: str | None = None):
+        """The store as connection `conn_id` of domain `caller` sees it
+        (default: the caller's connection for this command)."""
         from pyxl.xenstore.store import XenStore
 
         return XenStore(self.conn, caller=caller, domain_exists=self.domain_exists,
-                        now_ns=self.now_ns)
+                        now_ns=self.now_ns, conn_id=conn_id)
 
     def domain_exists(self, domid: int) -> bool:
         if self._hv is not None:
             return domid in self._hv.domains
         return self.conn.execute("SELECT 1 FROM domains WHERE domid = ?", (domid,)).fetchone() is not None
 
-    def guest(self, domid: int) -> dict:
-        """The simulated guest OS's state; all of them are read at once when the
-        simulation runs, since it visits every guest."""
-        if domid not in self._guests:
-            if self._hv is not None and not self._all_guests_loaded:
-                self._all_guests_loaded = True
-                for other, data in self.conn.execute("SELECT domid, guest FROM domains"):
-                    self._guests.setdefault(other, guest_state(data, other))
-                if domid in self._guests:
-                    return self._guests[domid]
+    def guest(self, domid: int) -> GuestState:
+        """The simulated guest OS's state; whoever changes it calls
+        `mark_guest_dirty` so that it is written back."""
+        g = self._guests.get(domid)
+        if g is None:
             row = self.conn.execute("SELECT guest FROM domains WHERE domid = ?", (domid,)).fetchone()
-            self._guests[domid] = guest_state(row[0], domid) if row else {}
-        return self._guests[domid]
+            g = self._guests[domid] = guest_state(row[0], domid) if row else GuestState()
+        return g
 
-    def set_guest(self, domid: int, state: dict) -> None:
-        self._guests[domid] = state
+    def _load_guests(self) -> None:
+        """Every guest's state at once: running time forward needs all their timers."""
+        if self._all_guests_loaded:
+            return
+        self._all_guests_loaded = True
+        for domid, data in self.conn.execute("SELECT domid, guest FROM domains"):
+            if domid not in self._guests:
+                self._guests[domid] = guest_state(data, domid)
+
+    def mark_guest_dirty(self, domid: int) -> None:
         self._dirty_guests.add(domid)
 
     def config(self, domid: int) -> dict | None:
@@ -173,14 +205,44 @@ class Host:
         return decode_object(row[0], f"domains.config of domain {domid}")
 
     def set_config(self, domid: int, config: dict) -> None:
-        self.conn.execute("UPDATE domains SET config = ? WHERE domid = ?",
-                          (json.dumps(config), domid))
+        """Replace the domain's stored xl config (as libxl updates it, e.g. on mem-set)."""
+        if domid in self._pending_config:
+            self._pending_config[domid] = config
+        else:
+            self.conn.execute("UPDATE domains SET config = ? WHERE domid = ?",
+                              (json.dumps(config), domid))
 
-    def add_domain(self, d: Domain, config: dict, guest: dict) -> None:
-        """Record a domain the toolstack has just built."""
+    def add_domain(self, d: Domain, config: dict, guest: GuestState) -> None:
+        """Record a domain the toolstack has just built; its guest looks at once."""
         self._new_domains.add(d.domid)
         self._guests[d.domid] = guest
         self._pending_config[d.domid] = config
+        self._wake(d.domid)
+
+    # --- xl's monitor: the toolstack's own state, kept beside the domain ---
+
+    def monitored(self, domid: int) -> bool:
+        """Whether xl's monitor still waits for this domain's death."""
+        row = self.conn.execute("SELECT active FROM xl_monitor WHERE domid = ?",
+                                (domid,)).fetchone()
+        return bool(row and row[0])
+
+    def set_monitored(self, domid: int, active: bool) -> None:
+        self.conn.execute(
+            "INSERT INTO xl_monitor(domid, active, log) VALUES (?, ?, '[]') "
+            "ON CONFLICT(domid) DO UPDATE SET active = excluded.active", (domid, int(active)))
+
+    def monitor_log(self, domid: int) -> list[str]:
+        """xl's monitor log for the domain (/var/log/xen/xl-NAME.log), line by line."""
+        row = self.conn.execute("SELECT log FROM xl_monitor WHERE domid = ?",
+                                (domid,)).fetchone()
+        return decode_lines(row[0], f"xl_monitor.log of domain {domid}") if row else []
+
+    def log_monitor(self, domid: int, line: str) -> None:
+        log = json.dumps(self.monitor_log(domid) + [line])
+        self.conn.execute(
+            "INSERT INTO xl_monitor(domid, active, log) VALUES (?, 0, ?) "
+            "ON CONFLICT(domid) DO UPDATE SET log = excluded.log", (domid, log))
 
     @contextmanager
     def attempt(self) -> Iterator[None]:
@@ -194,6 +256,7 @@ class Host:
         except BaseException:
             self.conn.execute("ROLLBACK TO pyxl_attempt")
             self.conn.execute("RELEASE pyxl_attempt")
+            self.hv.sched_reload()
             for domid in set(self.hv.domains) - known:
                 del self.hv.domains[domid]
                 self._new_domains.discard(domid)
@@ -244,8 +307,9 @@ class Host:
 
     def sync(self) -> None:
         """Bring the simulation up to this command's `now`."""
-        if self.now_ns > int(self.meta["now_ns"]):
-            self.advance_to(self.now_ns)
+        target = self._clock_now()
+        if target > self.now_ns:
+            self.advance_to(target)
 
     def advance_to(self, t_ns: int) -> None:
         """Run hypervisor and guests forward to simulated time `t_ns`.
@@ -263,59 +327,69 @@ class Host:
                             f"would move to {t_ns} ns")
         if not self.writable:
             return
-        hv = self.hv
-        while hv.now_ns < t_ns:
-            step = min(t_ns, self._next_guest_event(t_ns))
-            hv.advance(step)
-            self._guest_events(step)
-        self.now_ns = t_ns
-        self.set_meta("now_ns", str(t_ns))
+        self._queue_timers()
+        self._run_due()
+        while (t := self.sim.next_ns()) is not None and t <= t_ns:
+            self._move_to(t)
+            self._run_due()
+        self._move_to(t_ns)
+        self.hv.sched_sync()
+        self.set_meta("now_ns", str(self.now_ns))
         self.set_meta("wall_anchor", repr(self.wall_now))
 
-    def _next_guest_event(self, horizon: int) -> int:
-        t = horizon
-        with self._xs_head_cached():
-            for domid, d in self.hv.domains.items():
-                nxt = guestos.next_event_ns(self, d, self.guest(domid))
-                if nxt is not None:
-                    t = min(t, nxt)
-        return max(t, self.hv.now_ns + 1)
+    def _move_to(self, t_ns: int) -> None:
+        """The schedulers run up to `t_ns`, then the clock moves there."""
+        if t_ns > self.sim.now_ns:
+            self.hv.advance(t_ns)
+            self.sim.now_ns = t_ns
 
-    def xs_head(self) -> int:
-        """The XenStore change log's newest entry: guests compare it with the
-        last one they read to know whether a watch may have fired."""
-        if self._xs_head is not None:
-            return self._xs_head
-        return self.xs().last_seq()
+    def _queue_timers(self) -> None:
+        """Every guest's timers into the queue, once per command (the guests'
+        persisted states are the truth; the queue is derived from them)."""
+        if self._timers_queued:
+            return
+        self._timers_queued = True
+        self._load_guests()
+        for domid, d in self.hv.domains.items():
+            for t in guestos.timers(d, self.guest(domid)):
+                self.sim.schedule(t, domid)
 
-    @contextmanager
-    def _xs_head_cached(self) -> Iterator[None]:
-        """Within one pass over the guests, ask the store once, not once per guest.
+    def _run_due(self) -> None:
+        """React to everything due by now: the guests that have an event, then
+        the toolstack's hooks; again while that sets off more at this instant."""
+        while True:
+            self._notice_xenstore()
+            self._run_instant()
+            self._notice_xenstore()
+            t = self.sim.next_ns()
+            if t is None or t > self.sim.now_ns:
+                return
 
-        A write made during the pass is seen by the next pass, which the
-        scheduling of guest events makes happen at once.
-        """
-        self._xs_head = self.xs().last_seq()
-        try:
-            yield
-        finally:
-            self._xs_head = None
-
-    def _guest_events(self, now: int) -> None:
-        """Let every guest react to what has happened by `now`, then the toolstack."""
-        with self._xs_head_cached():
-            for domid in list(self.hv.domains):
-                d = self.hv.domains.get(domid)
-                if d is not None:
-                    guestos.step(self, d, self.guest(domid), now)
+    def _run_instant(self) -> None:
+        now = self.sim.now_ns
+        domains = self.hv.domains
+        for domid in self.sim.pop_due():
+            d = domains.get(domid)
+            if d is not None:
+                guestos.step(self, d, self.guest(domid), now)
         for hook in self.on_step:
             hook(self, now)
-        for domid, d in list(self.hv.domains.items()):
-            if self.guest(domid).get("phase") == "created":  # just rebuilt by a hook
-                guestos.step(self, d, self.guest(domid), now)
 
-    def mark_guest_dirty(self, domid: int) -> None:
-        self._dirty_guests.add(domid)
+    def _notice_xenstore(self) -> None:
+        """Wake each guest whose home a XenStore change has touched since the
+        guests last looked, whoever made it (this command or another process)."""
+        xs = self.xs()
+        head = xs.last_seq()
+        if head <= self._xs_seen:
+            return
+        first: dict[int | None, int] = {}
+        for ev in xs.changes_since(self._xs_seen):
+            first.setdefault(guestos.home_domid(ev.path), ev.seq)
+        domains = self.hv.domains
+        for domid in sorted(first.keys() & domains.keys() - {0}):
+            guestos.xenstore_changed(self, domains[domid], self.guest(domid), first[domid])
+        self._xs_seen = head
+        self.set_meta("xs_seen", str(head))
 
     # --- writing back ---
 
@@ -324,16 +398,18 @@ class Host:
             return
         if self._hv is not None:
             hv = self._hv
-            self._guest_events(hv.now_ns)  # e.g. a domain unpaused by this command boots
+            self._run_due()  # e.g. a domain unpaused by this command boots
+            hv.sched_sync()
             conn = self.conn
             for domid in hv.destroyed:
                 conn.execute("DELETE FROM domains WHERE domid = ?", (domid,))
                 conn.execute("DELETE FROM vcpus WHERE domid = ?", (domid,))
                 conn.execute("DELETE FROM console WHERE domid = ?", (domid,))
+                if domid not in hv.domains:
+                    conn.execute("DELETE FROM xl_monitor WHERE domid = ?", (domid,))
             for domid, d in hv.domains.items():
                 if domid in self._new_domains:
-                    save_domain(conn, d, self._pending_config.get(domid),
-                                 self._guests.get(domid))
+                    save_domain(conn, d, self._pending_config.get(domid), self._guests[domid])
                     continue
                 data = domain_data(d)
                 if data != self._domain_rows.get(domid):
@@ -354,9 +430,11 @@ class Host:
                 self.set_meta("domid_rover", str(hv.domid_rover))
         for domid in self._dirty_guests - self._new_domains:
             self.conn.execute("UPDATE domains SET guest = ? WHERE domid = ?",
-                              (json.dumps(self._guests[domid]), domid))
-        self.conn.executemany("UPDATE meta SET value = ? WHERE key = ?",
-                              [(self.meta[k], k) for k in self._meta_dirty])
+                              (guest_json(self._guests[domid]), domid))
+        self.conn.executemany(  # a key older databases lack is added
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [(k, self.meta[k]) for k in self._meta_dirty])
 
 
 @contextmanager

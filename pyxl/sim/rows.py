@@ -1,7 +1,8 @@
 """Domains, vCPUs and cpupools as rows of the host database.
 
 One row per domain and per vCPU, their fields as JSON, so that the dataclasses
-of pyxl/hv/model.py can grow without a schema migration for every field.
+of pyxl/hv/model.py can grow without a schema migration for every field; the
+guest OS's `GuestState` (pyxl/sim/guest.py) is JSON in its domain's row too.
 Decoding is where a damaged database shows: a row that does not decode is a
 `StateDamaged`, which the command reports as an unreadable host.
 """
@@ -12,6 +13,7 @@ import json
 import sqlite3
 
 from pyxl.hv.model import CpuPool, Domain, Vcpu
+from pyxl.sim.guest import Balloon, GuestInfo, GuestState, Reaction
 from pyxl.state.db import StateDamaged
 
 
@@ -26,6 +28,17 @@ def decode_object(text: object, what: str) -> dict:
     return value
 
 
+def decode_lines(text: object, what: str) -> list[str]:
+    """A JSON list of strings from a column; StateDamaged if it holds anything else."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        raise StateDamaged(f"bad JSON in {what}") from None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise StateDamaged(f"{what} is not a list of lines")
+    return value
+
+
 def _make(cls, what: str, data: dict, **fixed):
     try:
         return cls(**data, **fixed)
@@ -33,8 +46,25 @@ def _make(cls, what: str, data: dict, **fixed):
         raise StateDamaged(f"{what} does not hold a {cls.__name__}") from None
 
 
-def guest_state(text: object, domid: int) -> dict:
-    return decode_object(text, f"domains.guest of domain {domid}")
+def guest_state(text: object, domid: int) -> GuestState:
+    what = f"domains.guest of domain {domid}"
+    data = decode_object(text, what)
+    info, balloon, pending = data.pop("info", None), data.pop("balloon", None), \
+        data.pop("pending", [])
+    try:
+        return GuestState(**data, info=None if info is None else GuestInfo(**info),
+                          balloon=None if balloon is None else Balloon(**balloon),
+                          pending=[Reaction(*r) for r in pending])
+    except TypeError:
+        raise StateDamaged(f"{what} does not hold a GuestState") from None
+
+
+def guest_json(g: GuestState) -> str:
+    data = dict(g.__dict__)
+    data["info"] = None if g.info is None else g.info.__dict__
+    data["balloon"] = None if g.balloon is None else g.balloon.__dict__
+    data["pending"] = [[r.due_ns, r.what, r.arg] for r in g.pending]
+    return json.dumps(data)
 
 
 def load_domains(conn: sqlite3.Connection) -> tuple[dict[int, Domain], dict[int, str]]:
@@ -77,12 +107,12 @@ def domain_data(d: Domain) -> str:
     return json.dumps(data)
 
 
-def save_domain(conn: sqlite3.Connection, d: Domain, config: dict | None = None,
-                 guest: dict | None = None) -> None:
+def save_domain(conn: sqlite3.Connection, d: Domain, config: dict | None,
+                guest: GuestState) -> None:
     conn.execute(
         "INSERT INTO domains(domid, name, data, config, guest) VALUES (?, ?, ?, ?, ?)",
         (d.domid, d.name, domain_data(d), json.dumps(config) if config is not None else None,
-         json.dumps(guest or {})),
+         guest_json(guest)),
     )
     save_vcpus(conn, d)
 

@@ -67,6 +67,12 @@ def require_pool(ctx: Ctx, qualifier: str) -> int:
     return poolid
 
 
+def cpupoolid_to_name(ctx: Ctx, poolid: int) -> str | None:
+    """libxl_cpupoolid_to_name: None if there is no such pool."""
+    pool = ctx.hv.pools.get(poolid)
+    return pool.name if pool is not None else None
+
+
 def list_pools(ctx: Ctx) -> list[PoolInfo]:
     """libxl_list_cpupool: every pool, by id."""
     counts: dict[int, int] = {}
@@ -77,18 +83,16 @@ def list_pools(ctx: Ctx) -> list[PoolInfo]:
 
 
 def node_cpus(ctx: Ctx) -> dict[int, set[int]]:
-    """NUMA node -> pCPUs (the simulated host has its CPUs spread evenly over nodes)."""
+    """NUMA node -> pCPUs of this host."""
+    from pyxl.toolstack.cpumap import node_cpus as layout
+
     phys = ctx.host.physinfo
-    per = max(1, phys.nr_cpus // max(1, phys.nr_nodes))
-    nodes: dict[int, set[int]] = {}
-    for c in range(phys.nr_cpus):
-        nodes.setdefault(min(c // per, phys.nr_nodes - 1), set()).add(c)
-    return nodes
+    return layout(phys.nr_cpus, phys.nr_nodes)
 
 
 def parse_cpus(ctx: Ctx, text: str) -> set[int]:
     """xl's parse_cpurange over this host (errors carry xl's wording, exit 1)."""
-    from pyxl.toolstack.devices import parse_cpurange
+    from pyxl.toolstack.cpumap import parse_cpurange
 
     return parse_cpurange(text, ctx.host.physinfo.nr_cpus, node_cpus(ctx))
 
@@ -98,7 +102,7 @@ def parse_cpus(ctx: Ctx, text: str) -> set[int]:
 
 def parse_pool_config(ctx: Ctx, text: str, filename: str | None) -> PoolSpec:
     """What main_cpupoolcreate does with the config before it calls libxl."""
-    from pyxl.toolstack.xlcfg import parse_cfg
+    from pyxl.toolstack.libxlu_cfg import parse_cfg
 
     source = filename or "command line"
     try:

@@ -15,21 +15,19 @@ import hashlib
 import uuid as uuidlib
 from dataclasses import dataclass
 
-from pyxl.errors import ERROR_FAIL, ERROR_INVAL, PyxlError
+from pyxl.errors import ERROR_FAIL, ERROR_INVAL, ErrorFail, LibxlError, PyxlError
 from pyxl.hv.hypervisor import HypercallError
 from pyxl.hv.model import HVM_MAX_VCPUS
 from pyxl.sim import guest as guestos
 from pyxl.toolstack import xs_layout
-from pyxl.toolstack.config import (
-    DomainConfig,
-    HostInfo,
-    apply_create_defaults,
-    check_disk_scripts,
-    parse_domain_config,
-)
+from pyxl.toolstack.cpumap import node_cpus
 from pyxl.toolstack.ctx import Ctx
+from pyxl.toolstack.devices import HOST_HOTPLUG_SCRIPTS
 from pyxl.toolstack.domain import check_new_name
-from pyxl.toolstack.xlcfg import apply_overrides, parse_cfg
+from pyxl.toolstack.domain_config import DomainConfig, HostInfo
+from pyxl.toolstack.libxlu_cfg import apply_overrides, parse_cfg
+from pyxl.toolstack.setdefault import domain_config_setdefault
+from pyxl.toolstack.xl_parse import parse_domain_config
 
 LIBXL_MAXMEM_CONSTANT = 1024  # KiB Xen may give a domain beyond its target
 # The simulated guests' kernel image: libxc must fit it in a PV/PVH guest's RAM.
@@ -66,8 +64,7 @@ def host_info(ctx: Ctx) -> HostInfo:
     """What xl's parser asks libxl about the host (physinfo, scheduler)."""
     p = ctx.host.physinfo
     return HostInfo(nr_cpus=p.nr_cpus, nr_nodes=p.nr_nodes, sched=ctx.host.boot.sched,
-                    node_cpus={n: {c for c in range(p.nr_cpus) if p.node_of(c) == n}
-                               for n in range(p.nr_nodes)})
+                    node_cpus=node_cpus(p.nr_cpus, p.nr_nodes))
 
 
 def parse_config(ctx: Ctx, text: str, source: str) -> LoadedConfig:
@@ -90,14 +87,14 @@ def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
     from pyxl.hv.workload import parse_workload
 
     hv = ctx.hv
-    cfg = apply_create_defaults(config, host_info(ctx))
+    cfg = domain_config_setdefault(config, host_info(ctx))
     _check_avail_vcpus(ctx, cfg)
     workload = parse_workload(cfg.workload or "idle", cfg.max_vcpus)
     rc = check_new_name(ctx, cfg.name)
     if rc:
         ctx.log("error", "libxl_create.c:1309:initiate_domain_create",
                 f"cannot make domain: {rc}")
-        raise PyxlError("", -ERROR_FAIL)
+        raise ErrorFail(exit_code=-ERROR_FAIL)
     poolid = _pool_id(ctx, cfg.pool_name)
     uuid = cfg.uuid or new_uuid(ctx)
     try:
@@ -108,22 +105,22 @@ def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
                 errno=e.strerror)
         ctx.log("error", "libxl_create.c:1309:initiate_domain_create",
                 f"cannot make domain: {ERROR_FAIL}")
-        raise PyxlError("", -ERROR_FAIL) from None
+        raise ErrorFail(exit_code=-ERROR_FAIL) from None
     domid = d.domid
     try:
         _build(ctx, d, cfg)
     except _BuildFailed:
         ctx.log("error", "libxl_create.c:1653:domcreate_rebuild_done",
                 f"cannot (re-)build domain: {ERROR_FAIL}", domid)
-        raise PyxlError("", -ERROR_FAIL) from None
-    check_disk_scripts(cfg)
+        raise ErrorFail(exit_code=-ERROR_FAIL) from None
+    _check_disk_scripts(cfg)
     guest_info = guestos.GuestInfo(
         name=cfg.name, type=cfg.type, vcpus=len(cfg.avail_vcpus),
         memory_mib=cfg.target_memkb // 1024, cmdline=cfg.cmdline or "",
         kernel=cfg.kernel or "", workload=workload)
     guest = guestos.new_state(guest_info)
-    guest["monitored"] = monitored
     ctx.host.add_domain(d, cfg.to_json_dict(), guest)
+    ctx.host.set_monitored(domid, monitored)
     if not paused:
         hv.domctl_unpausedomain(domid)
     return domid
@@ -131,6 +128,18 @@ def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
 
 class _BuildFailed(Exception):
     """A step of libxl__domain_build failed (its own lines already logged)."""
+
+
+def _check_disk_scripts(dc: DomainConfig) -> None:
+    """A disk whose hotplug script the host does not have fails the create
+    (ERROR_FAIL), where libxl would fail to run it. A dry run never runs
+    hotplug scripts, so it does not look."""
+    for disk in dc.disks:
+        script = disk.script
+        if script is None or "/" in script or script in HOST_HOTPLUG_SCRIPTS:
+            continue
+        raise PyxlError(f"{dc.source}:{dc.lines.get('disk')}: disk '{disk.spec}': hotplug "
+                        f"script /etc/xen/scripts/{script} not found", -ERROR_FAIL)
 
 
 def _check_avail_vcpus(ctx: Ctx, cfg: DomainConfig) -> None:
@@ -142,7 +151,7 @@ def _check_avail_vcpus(ctx: Ctx, cfg: DomainConfig) -> None:
             "avail_vcpus bitmap contains too many VCPUS")
     ctx.log("error", "libxl_create.c:1245:libxl__domain_config_setdefault",
             "Unable to set domain build info defaults")
-    raise PyxlError("", -ERROR_FAIL)
+    raise ErrorFail(exit_code=-ERROR_FAIL)
 
 
 def _pool_id(ctx: Ctx, pool: str | None) -> int:
@@ -152,7 +161,7 @@ def _pool_id(ctx: Ctx, pool: str | None) -> int:
         if p.name == pool:
             return p.poolid
     ctx.log("error", "libxl_create.c:645:libxl__domain_make", f"cpupool {pool} not found")
-    raise PyxlError("", -ERROR_FAIL)
+    raise ErrorFail(exit_code=-ERROR_FAIL)
 
 
 def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
@@ -179,12 +188,7 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
     hv.domctl_max_vcpus(domid, cfg.max_vcpus, len(cfg.avail_vcpus), {},
                         ["idle"] * cfg.max_vcpus)
     _set_affinities(ctx, d, cfg)
-    try:
-        params = _sched_params(pool.sched, cfg, len(cfg.avail_vcpus))
-    except PyxlError as e:  # libxl__sched_set_params fails the build
-        ctx.log("error", "libxl_sched.c:236:sched_credit_domain_set", e.message, domid)
-        raise PyxlError("", -ERROR_FAIL) from None
-    hv.domctl_scheduler_op_putinfo(domid, pool.sched, params)
+    _sched_set_params(ctx, domid, pool.sched, cfg)
     hv.domctl_max_mem(domid, cfg.target_memkb + LIBXL_MAXMEM_CONSTANT)
     _build_image(ctx, d, cfg)
     xs_layout.build_post(xs, b)
@@ -249,17 +253,23 @@ def _nth(maps: list[list[int]], i: int) -> list[int] | None:
     return maps[i] if i < len(maps) else None
 
 
-def _sched_params(sched_name: str, cfg: DomainConfig, nr_vcpus: int) -> dict:
-    """libxl__sched_set_params: the pool scheduler's defaults, then the config's values."""
-    from pyxl.hv import sched
+def _sched_set_params(ctx: Ctx, domid: int, sched: str, cfg: DomainConfig) -> None:
+    """libxl__sched_set_params: the config's values over the scheduler's own
+    (unset ones keep Xen's defaults); a refusal fails the build.
 
-    params = sched.default_domain_params(sched_name)
-    changes = {}
-    for key, value in (("weight", cfg.sched_weight), ("cap", cfg.sched_cap),
-                       ("period", cfg.sched_period), ("slice", cfg.sched_slice),
-                       ("latency", cfg.sched_latency), ("extratime", cfg.sched_extratime)):
-        if value is not None and key in params:
-            changes[key] = value
-    if changes:
-        params = sched.validate_domain_params(sched_name, params, changes, nr_vcpus)
-    return params
+    One departure: Xen 4.5's SEDF refuses to be handed back its own
+    best-effort default (no slice, no weight), so libxl 4.5 failed every
+    create on a SEDF pool whose config set no SEDF parameter. pyxl leaves
+    that default in place instead.
+    """
+    from pyxl.toolstack.sched import domain_sched_params_set
+
+    changes = {"weight": cfg.sched_weight, "cap": cfg.sched_cap,
+               "period": cfg.sched_period, "slice": cfg.sched_slice,
+               "latency": cfg.sched_latency, "extratime": cfg.sched_extratime}
+    if sched == "sedf" and all(v is None for v in changes.values()):
+        return
+    try:
+        domain_sched_params_set(ctx, domid, sched, changes)
+    except LibxlError:
+        raise ErrorFail(exit_code=-ERROR_FAIL) from None

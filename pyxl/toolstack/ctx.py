@@ -1,6 +1,6 @@
 """The toolstack's context: libxl_ctx's job for one pyxl command.
 
-`open_ctx` opens the host for the command (one transaction) and remembers who
+A `Ctx` holds the host the command has open (see session.open_ctx) and who
 is asking: dom0's toolstack normally, or a guest when PYXL_AS_DOMID /
 --as-domid simulates running inside it, in which case the privileged
 interface is not there, as in a real domU.
@@ -8,13 +8,15 @@ interface is not there, as in a real domU.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pyxl.cnum import domid_from_digits
 from pyxl.errors import PyxlError
-from pyxl.sim.host import Host, open_host
+
+if TYPE_CHECKING:
+    from pyxl.sim.host import Host
 
 
 LogFn = Callable[[str], None]
@@ -47,33 +49,24 @@ class Ctx:
     def hv(self):
         return self.host.hv
 
-    def xs(self):
-        """XenStore as seen by the caller."""
-        return self.host.xs(caller=self.caller)
+    def xs(self, conn_id: str | None = None):
+        """XenStore as seen by the caller, on connection `conn_id` (default: the
+        caller's own, which lasts as long as this command)."""
+        return self.host.xs(caller=self.caller, conn_id=conn_id)
 
     def require_privileged(self) -> None:
-        """xl needs /dev/xen/privcmd; in a domU it cannot get a libxl context."""
-        if self.caller != 0:
-            raise PyxlError(
-                "xencall: error: Could not obtain handle on privileged command interface: "
-                "No such file or directory\n"
-                "libxl: error: libxl.c:102:libxl_ctx_alloc: cannot open libxc handle: "
-                "No such file or directory\n"
-                "cannot init xl context", 1)
+        require_privileged(self.caller)
 
 
-@contextmanager
-def open_ctx(host: str | None = None, *, write: bool, caller: int = 0,
-             privileged: bool = True, logger: LogFn | None = None,
-             verbose: int = 0, tracer=None) -> Iterator[Ctx]:
-    with open_host(host, write=write) as h:
-        if tracer is not None:
-            h.trace_hypercalls(tracer)
-        ctx = Ctx(h, caller, logger, max(0, LEVELS["progress"] - verbose))
-        _start_monitor(h)
-        if privileged:
-            ctx.require_privileged()
-        yield ctx
+def require_privileged(caller: int) -> None:
+    """xl needs /dev/xen/privcmd; in a domU (caller != 0) it cannot get a libxl context."""
+    if caller != 0:
+        raise PyxlError(
+            "xencall: error: Could not obtain handle on privileged command interface: "
+            "No such file or directory\n"
+            "libxl: error: libxl.c:102:libxl_ctx_alloc: cannot open libxc handle: "
+            "No such file or directory\n"
+            "cannot init xl context", 1)
 
 
 def find_domain(ctx: Ctx, qualifier: str) -> int:
@@ -93,14 +86,3 @@ def is_text(name: str) -> bool:
     if name.isascii():
         return "\0" not in name
     return not any(c == "\0" or "\udc80" <= c <= "\udcff" for c in name)
-
-
-def _start_monitor(h: Host) -> None:
-    """xl's per-domain monitors act at every simulation step of this command
-    (and now, for a shutdown the realtime catch-up has just simulated)."""
-    from pyxl.toolstack import monitor
-
-    if monitor.on_step not in h.on_step:
-        h.on_step.append(monitor.on_step)
-    if h.writable and h.hv_loaded:
-        monitor.on_step(h, h.now_ns)

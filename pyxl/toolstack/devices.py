@@ -1,4 +1,4 @@
-"""Device specifications as xl reads them: disks, vifs, cpu lists.
+"""Device specifications as xl reads them: disks and vifs.
 
 - ``parse_disk_spec`` follows libxlutil's disk lexer (libxlu_disk_l.l,
   libxlu_disk.c, docs/misc/xl-disk-configuration.txt): key=value items,
@@ -6,8 +6,6 @@
   prefixes, and libxlutil's error messages.
 - ``parse_nic_spec`` follows xl_parse.c parse_nic_config and libxlu_vif.c
   (rate=).
-- ``parse_cpurange`` follows xl_parse.c parse_cpurange (vcpu-pin, cpus=,
-  cpupool commands).
 Messages are xl's; callers decide whether they are fatal.
 """
 
@@ -16,104 +14,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 
-from pyxl.cnum import INT_MAX, atoi, strtoul
+from pyxl.cnum import INT_MAX, UINT32_MAX, ULONG_MAX, atoi, c_int, strtoul
 from pyxl.errors import PyxlError
 
-UINT32_MAX = (1 << 32) - 1
-UINT64_MAX = (1 << 64) - 1
-ULONG_MAX = UINT64_MAX
-
-
-# ---------------------------------------------------------------------------
-# cpu lists
-
-class CpuRangeError(PyxlError):
-    """A cpu list xl refuses (xl prints the message and fails, exit 1)."""
-
-
-def _strtoul10(text: str) -> tuple[int | None, str]:
-    return _strtoul(text, 10)
-
-
-def parse_range(text: str) -> tuple[int, int] | None:
-    """xl's parse_range: ``N`` or ``N-M`` (decimal, M >= N); None if invalid."""
-    a, rest = _strtoul10(text)
-    if a is None or a == ULONG_MAX:
-        return None
-    b = a
-    if rest.startswith("-"):
-        b, rest = _strtoul10(rest[1:])
-        if b is None or b == ULONG_MAX or b < a:
-            return None
-    if rest:
-        return None
-    return a, b
-
-
-def parse_cpurange(text: str, nr_cpus: int,
-                   node_cpus: dict[int, set[int]] | None = None) -> set[int]:
-    """The set of pCPUs named by an xl cpu list (``0-3,^2,node:1,all``).
-
-    Items are applied left to right, ``^`` removes. ``all`` means CPUs
-    0..nr_cpus-1 (libxl sizes cpumaps to the host's CPUs). ``node:N`` needs
-    ``node_cpus`` (node -> cpus); without it every CPU is on node 0.
-    Raises CpuRangeError with xl's message: ``Invalid pcpu range: %s.`` or
-    ``Can't combine "^" and "all".``
-    """
-    if node_cpus is None:
-        node_cpus = {0: set(range(nr_cpus))}
-    cpus: set[int] = set()
-    for item in [p for p in text.split(",") if p]:   # strtok skips empty items
-        is_not = item.startswith("^")
-        if is_not:
-            item = item[1:]
-        is_nodes = False
-        for prefix in ("node:", "nodes:"):
-            if item.startswith(prefix):
-                item, is_nodes = item[len(prefix):], True
-                break
-        if item == "all":
-            if is_not:
-                raise CpuRangeError('Can\'t combine "^" and "all".', 1)
-            cpus |= set(range(nr_cpus))
-            continue
-        rng = parse_range(item)
-        if rng is None:
-            raise CpuRangeError(f"Invalid pcpu range: {item}.", 1)
-        a, b = rng
-        limit = (nr_cpus + 7) // 8 * 8     # libxl's cpumap is whole bytes
-        if is_nodes:
-            members: set[int] = set()
-            for node in range(a, b + 1):
-                if node not in node_cpus:
-                    raise CpuRangeError("libxl_node_to_cpumap failed.", 1)
-                members |= node_cpus[node]
-        else:
-            members = set(range(a, min(b, limit - 1) + 1))
-        if is_not:
-            cpus -= members
-        else:
-            cpus |= members
-    return cpus
-
-
-def format_cpumap(cpus: set[int], nr_cpus: int) -> str:
-    """xl's print_bitmap: ``all``, ``none`` or ``0-3,6`` over nr_cpus bits."""
-    present = sorted(c for c in cpus if c < nr_cpus)
-    if not present:
-        return "none"
-    if len(present) == nr_cpus:
-        return "all"
-    parts = []
-    start = prev = present[0]
-    for c in present[1:] + [None]:
-        if c is not None and c == prev + 1:
-            prev = c
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if c is not None:
-            start = prev = c
-    return ",".join(parts)
+# The hotplug scripts Xen installs in /etc/xen/scripts (tools/hotplug/Linux).
+HOST_HOTPLUG_SCRIPTS = ("block", "block-enbd", "block-nbd", "block-iscsi", "block-tap",
+                        "block-drbd-probe", "block-dummy", "vif-bridge", "vif-route",
+                        "vif-nat", "vif-openvswitch", "vif-setup", "vscsi",
+                        "external-device-migrate", "colo-proxy-setup",
+                        "remus-netbuf-setup")
 
 
 # ---------------------------------------------------------------------------
@@ -539,6 +448,15 @@ def _strtoul(text: str, base: int) -> tuple[int | None, str]:
     return val, rest
 
 
+def parse_ulong(text: str) -> int:
+    """xl_parse.c parse_ulong: decimal strtoul, fatal (exit 1) if no digit or
+    if it saturates; trailing text is ignored."""
+    val, _ = _strtoul(text, 10)
+    if val is None or val == ULONG_MAX:
+        raise PyxlError(f'xl: failed to convert "{text}" to number', 1)
+    return val
+
+
 def parse_vif_rate(rate: str, source: str) -> tuple[int, int]:
     """libxlu_vif.c: ``10MB/s@20ms`` -> (bytes_per_interval, interval_usecs).
 
@@ -577,7 +495,7 @@ def parse_vif_rate(rate: str, source: str) -> tuple[int, int]:
         if ival > UINT32_MAX:
             raise err("replenishment interval overflow", interval_part)
         interval = ival
-    if interval and num > UINT64_MAX // interval:
+    if interval and num > ULONG_MAX // interval:
         raise err("rate overflow", rate)
     return num * interval // 1000000, interval
 
@@ -653,11 +571,7 @@ def parse_nic_spec(spec: str, source: str = "command line",
         elif key == "accel":
             messages.append("the accel parameter for vifs is currently not supported")
         elif key in ("devid", "mtu"):
-            num, _ = _strtoul(val, 10)
-            if num is None or num == ULONG_MAX:
-                raise PyxlError(f'xl: failed to convert "{val}" to number', 1)
-            setattr(nic, key, num if num < (1 << 31) else num - (1 << 32) if num < (1 << 32)
-                    else num & 0xFFFFFFFF)
+            setattr(nic, key, c_int(parse_ulong(val)))  # ints in libxl_device_nic
         elif item == "trusted":
             nic.trusted = True
         elif item == "untrusted":

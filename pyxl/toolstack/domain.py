@@ -9,19 +9,12 @@ from __future__ import annotations
 
 import re
 
-from pyxl.errors import ERROR_DOMAIN_NOTFOUND, ERROR_INVAL, PyxlError
+from pyxl.cnum import strtoul_value
+from pyxl.errors import ERROR_INVAL, ErrorDomainNotfound, LibxlError, PyxlError
 from pyxl.hv.hypervisor import DomainInfo, HypercallError
 from pyxl.toolstack.ctx import Ctx, is_text
 
 _VALID_NAME = re.compile(r"^[^\s/]")
-
-
-class LibxlError(Exception):
-    """A libxl call failed with libxl error code `rc` (negative)."""
-
-    def __init__(self, rc: int):
-        super().__init__(rc)
-        self.rc = rc
 
 
 def domain_info(ctx: Ctx, domid: int) -> DomainInfo:
@@ -31,7 +24,7 @@ def domain_info(ctx: Ctx, domid: int) -> DomainInfo:
     except HypercallError as e:
         ctx.log("error", "libxl_domain.c:356:libxl_domain_info", "Getting domain info",
                 domid, e.strerror)
-        raise LibxlError(ERROR_DOMAIN_NOTFOUND) from None
+        raise ErrorDomainNotfound from None
 
 
 def list_domains(ctx: Ctx) -> list[DomainInfo]:
@@ -70,7 +63,7 @@ def unpause(ctx: Ctx, domid: int) -> None:
 def check_new_name(ctx: Ctx, name: str, domid: int | None = None) -> int:
     """libxl's checks on a domain name; returns 0 or a libxl error code."""
     if not name or not _VALID_NAME.match(name) or not is_text(name):
-        from pyxl.toolstack.xlcfg import printable
+        from pyxl.toolstack.libxlu_cfg import printable
 
         shown = printable(name)
         ctx.log("error", "libxl_domain.c:449:libxl__domain_rename", "new domain name not specified"
@@ -119,5 +112,5 @@ def start_time(ctx: Ctx, domid: int) -> int | None:
         raw = ctx.xs().read(f"/vm/{d.uuid}/start_time")
     except PyxlError:
         return None
-    return int(raw.split(b".")[0])
+    return strtoul_value(raw.decode("latin-1"))   # libxl: strtoul(s, NULL, 10)
 

@@ -17,7 +17,8 @@ from pyxl.sim.boot import (BootOptions, boot, default_boot_options, meta_boot_op
                            read_boot_file, reboot)
 from pyxl.sim.host import current_host_name
 from pyxl.sim.schema import MIGRATIONS, SCHEMA_VERSION
-from pyxl.toolstack.ctx import open_ctx
+from pyxl.toolstack.clock import ClockInfo, advance_clock, clock
+from pyxl.toolstack.session import open_ctx
 from pyxl.state.db import Database, StateDamaged, host_lock
 from pyxl.state.paths import BOOT_NAME, db_path, host_dir, list_hosts
 
@@ -147,26 +148,11 @@ def summaries() -> list[HostSummary]:
     return out
 
 
-@dataclass
-class ClockInfo:
-    mode: str
-    now_ns: int
-    wall: float  # the host's calendar time now
-
-
 def clock_show(name: str | None) -> ClockInfo:
     with open_ctx(name, write=False, privileged=False) as ctx:
-        h = ctx.host
-        return ClockInfo(h.clock, h.now_ns, h.wall_time())
+        return clock(ctx)
 
 
 def clock_advance(name: str | None, delta_ns: int) -> ClockInfo:
-    """Move simulated time forward; everything that happens meanwhile happens."""
-    if delta_ns < 0:
-        raise PyxlError("the clock only moves forward")
-    # Through the toolstack's context, so that xl's monitors act on whatever
-    # the guests do meanwhile (a crash with on_crash=restart, say).
     with open_ctx(name, write=True, privileged=False) as ctx:
-        h = ctx.host
-        h.advance_to(h.now_ns + delta_ns)
-        return ClockInfo(h.clock, h.now_ns, h.wall_time())
+        return advance_clock(ctx, delta_ns)

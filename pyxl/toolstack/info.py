@@ -88,3 +88,11 @@ def xeninfo(ctx: Ctx) -> list[tuple[str, str]]:
         ("cc_compile_date", " Thu Nov 26 00:00:00 UTC 2026"),
         ("build_id", " 7079786c2073696d756c61746564206275696c64"),
     ]
+
+
+def xen_console_read(ctx: Ctx, clear: bool = False) -> list[str]:
+    """libxl_xen_console_read: Xen's console ring (`xl dmesg`), emptied after if `clear`."""
+    lines = ctx.host.dmesg()
+    if clear:
+        ctx.host.clear_dmesg()
+    return lines

@@ -25,8 +25,9 @@ vtpms, p9s and other devices pyxl does not simulate (printed as absent).
 
 from __future__ import annotations
 
-from pyxl.toolstack.config import DomainConfig
 from typing import Any
+
+from pyxl.toolstack.domain_config import DomainConfig
 
 # ---------------------------------------------------------------------------
 # YAJL-style rendering
@@ -459,7 +460,7 @@ def dryrun_json(cfg: DomainConfig) -> str:
 def list_long_json(entries: list[tuple[int, DomainConfig, dict]]) -> str:
     """What ``xl list -l`` writes: ``[{"domid": N, "config": {...}}, ...]``.
 
-    Each entry is (domid, config after apply_create_defaults, runtime) where
+    Each entry is (domid, config after libxl's defaults, runtime) where
     runtime may hold: uuid, name, target_memkb, max_memkb, avail_vcpus (count
     or list of online vCPU ids), sched, weight, cap, poolid, pool_name,
     nic_macs (list of "xx:xx:..." per nic). xl prints with puts: the output

@@ -4,13 +4,18 @@ and waiting for what follows.
 libxl_domain_shutdown/reboot write "poweroff"/"reboot" to ~/control/shutdown
 and wait (up to 60 s) for the guest to acknowledge by writing "" there; an
 HVM guest without PV drivers (no HVM_PARAM_CALLBACK_IRQ) has no such
-interface and gets ERROR_NOPARAVIRT. Waiting spans several commands'
-transactions: `wait_for` opens one context per poll. With a realtime clock
-it sleeps between polls while the wall clock moves the simulation; with a
-manual clock nothing moves by itself, so the waiter advances simulated time
-itself, jumping to the watched guests' next planned event (at most
-IDLE_STEP_NS at a time) until the condition holds or `limit_ns` of
-simulated time has passed.
+interface and gets ERROR_NOPARAVIRT.
+
+`wait_for` is the toolstack's one wait loop; waiting spans several
+commands' transactions, so it opens one context per poll. With a realtime
+clock it sleeps between polls while the wall clock moves the simulation.
+A manual clock moves only when a command moves it, and the toolstack
+decides who does: a wait for what libxl asked of a guest (an acknowledged
+shutdown, a domain's death after it) moves simulated time itself, jumping
+to the watched guests' next planned event (at most IDLE_STEP_NS at a time)
+until the condition holds or its limit of simulated time has passed; xl's
+monitor (`wait_for_death`, for create -F) leaves the clock to other
+commands and only polls. The CLI never moves a manual clock to wait.
 """
 
 from __future__ import annotations
@@ -20,14 +25,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pyxl.errors import ERROR_FAIL, ERROR_INVAL, ERROR_NOPARAVIRT
+from pyxl.errors import (
+    ERROR_FAIL,
+    ERROR_INVAL,
+    ERROR_TIMEDOUT,
+    ErrorFail,
+    ErrorNoparavirt,
+    strerror,
+)
 from pyxl.hv.hypervisor import HypercallError
 from pyxl.toolstack.ctx import Ctx
 from pyxl.xenstore.errors import XenStoreError
 
 T = TypeVar("T")
 
-ERROR_TIMEDOUT = -9
 PVCONTROL_TIMEOUT_NS = 60 * 1_000_000_000
 IDLE_STEP_NS = 1_000_000_000     # longest jump while the guests plan nothing
 CHUNK_NS = 250_000_000           # simulated time per transaction while waiting
@@ -37,21 +48,13 @@ WAIT_LIMIT_NS = 600 * 1_000_000_000  # manual clock: give up waiting after this
 TRIGGERS = ("unknown", "power", "sleep", "nmi", "init", "reset", "s3resume")
 
 
-class LifecycleError(Exception):
-    """A libxl call failed with `rc` (its log lines are already out)."""
-
-    def __init__(self, rc: int):
-        super().__init__(rc)
-        self.rc = rc
-
-
 def domain_type(ctx: Ctx, domid: int) -> str:
     """libxl__domain_type, with its log line when the domain is missing."""
     d = ctx.hv.domains.get(domid)
     if d is None:
         ctx.log("error", "libxl_dom.c:36:libxl__domain_type", "unable to get dominfo",
-                domid, "No such process")
-        raise LifecycleError(ERROR_FAIL)
+                domid, strerror("ESRCH"))
+        raise ErrorFail
     return d.type
 
 
@@ -59,20 +62,20 @@ def pvcontrol_available(ctx: Ctx, domid: int) -> bool:
     """PV/PVH: always; HVM: only once PV drivers set HVM_PARAM_CALLBACK_IRQ."""
     if domain_type(ctx, domid) != "hvm":
         return True
-    return bool(ctx.host.guest(domid).get("callback_irq", 0))
+    return bool(ctx.hv.hvmop_get_param(domid, "CALLBACK_IRQ"))   # xc_hvm_param_get
 
 
 def pvcontrol_request(ctx: Ctx, domid: int, cmd: str) -> None:
     """libxl__domain_pvcontrol's first half: write the request."""
     if not pvcontrol_available(ctx, domid):
-        raise LifecycleError(ERROR_NOPARAVIRT)
+        raise ErrorNoparavirt
     path = f"/local/domain/{domid}/control/shutdown"
     try:
         ctx.xs().write(path, cmd.encode())
     except XenStoreError as e:
         ctx.log("error", "libxl_xshelp.c:119:libxl__xs_vprintf",
                 f"xenstore write failed: `{path}' = `{cmd}'", errno=e.message)
-        raise LifecycleError(ERROR_FAIL) from None
+        raise ErrorFail from None
 
 
 def pvcontrol_acked(ctx: Ctx, domid: int) -> bool:
@@ -117,16 +120,22 @@ def advance_toward(ctx: Ctx, domids: list[int], until_ns: int) -> None:
     for domid in domids:
         d = host.hv.domains.get(domid)
         if d is not None:
-            t = guestos.next_event_ns(host, d, host.guest(domid))
+            t = guestos.next_event_ns(d, host.guest(domid))
             if t is not None:
                 nxt = min(nxt, t)
     host.advance_to(max(now + 1, min(nxt, until_ns)))
 
 
 def wait_for(open_ctx: Callable[[], object], domids: list[int],
-             check: Callable[[Ctx], T | None], limit_ns: int) -> T | None:
-    """Poll `check` until it returns something, or `limit_ns` of simulated
-    time passed (manual clock) / forever (realtime clock, as xl waits)."""
+             check: Callable[[Ctx], T | None], limit_ns: int | None, *,
+             advance: bool = True) -> T | None:
+    """Poll `check` until it returns something; None once `limit_ns` of
+    simulated time has passed (None: no limit, as xl waits).
+
+    On a manual clock, `advance` moves the simulation toward the watched
+    guests' next events; without it the wait is for other commands to move
+    the clock (see the module docstring).
+    """
     start = None
     while True:
         with open_ctx() as ctx:
@@ -136,19 +145,39 @@ def wait_for(open_ctx: Callable[[], object], domids: list[int],
             got = check(ctx)
             if got is not None:
                 return got
-            if host.clock == "manual":
-                chunk_end = min(host.now_ns + CHUNK_NS, start + limit_ns)
-                while host.hv.now_ns < chunk_end:
-                    advance_toward(ctx, domids, chunk_end)
-                    got = check(ctx)
-                    if got is not None:
-                        return got
-                if host.hv.now_ns >= start + limit_ns:
-                    return None
+            until = None if limit_ns is None else start + limit_ns
+            if advance and host.clock == "manual":
+                got = _advance_chunk(ctx, domids, check, until)
+                if got is not None or (until is not None and host.hv.now_ns >= until):
+                    return got
                 continue
-            if limit_ns is not None and host.now_ns - start >= limit_ns:
+            if until is not None and host.now_ns >= until:
                 return None
         time.sleep(POLL_S)
+
+
+def _advance_chunk(ctx: Ctx, domids: list[int], check: Callable[[Ctx], T | None],
+                   until: int | None) -> T | None:
+    """One transaction's worth (CHUNK_NS) of simulated time while waiting."""
+    host = ctx.host
+    chunk_end = host.now_ns + CHUNK_NS
+    if until is not None:
+        chunk_end = min(chunk_end, until)
+    while host.hv.now_ns < chunk_end:
+        advance_toward(ctx, domids, chunk_end)
+        got = check(ctx)
+        if got is not None:
+            return got
+    return None
+
+
+def wait_for_death(open_ctx: Callable[[], object], domid: int) -> None:
+    """xl's monitor for create -F: until the domain is gone, for as long as
+    it takes. It never moves a manual clock (other commands do)."""
+    def gone(ctx: Ctx) -> bool | None:
+        return True if domid not in ctx.hv.domains else None
+
+    wait_for(open_ctx, [domid], gone, None, advance=False)
 
 
 def send_trigger(ctx: Ctx, domid: int, trigger: str, vcpuid: int = 0) -> int:
@@ -160,7 +189,7 @@ def send_trigger(ctx: Ctx, domid: int, trigger: str, vcpuid: int = 0) -> int:
         if d is None or d.type != "hvm":
             if d is None:
                 ctx.log("error", "libxl_dom.c:36:libxl__domain_type", "unable to get dominfo",
-                        domid, "No such process")
+                        domid, strerror("ESRCH"))
             ctx.log("error", "libxl_domain.c:2155:domain_s3_resume_done",
                     f"Send trigger 's3resume' failed, rc={ERROR_INVAL}", domid)
             return ERROR_INVAL

@@ -5,27 +5,22 @@ lines, for a domain that does not exist), read the domain's memory nodes from
 XenStore, change Xen's max_pages, and write the new value back. The guest's
 balloon driver (pyxl/sim/guest.py) then moves the domain toward the target.
 Dom0's memory nodes are written lazily, the first time libxl needs them.
+The domain's stored config follows each change (see retrieve.py). All sizes
+are KiB.
 """
 
 from __future__ import annotations
 
-from pyxl.cnum import c_long, strtol
-from pyxl.errors import ERROR_FAIL, ERROR_INVAL
+from pyxl.cnum import c_long, strtol, strtoul
+from pyxl.errors import ErrorFail, ErrorInval, ErrorLockFail, strerror
 from pyxl.hv.hypervisor import HypercallError
 from pyxl.toolstack.ctx import Ctx
+from pyxl.toolstack.retrieve import get_domain_configuration, set_domain_configuration
 from pyxl.xenstore.errors import XenStoreError
 
-ERROR_LOCK_FAIL = -15
 LIBXL_MAXMEM_CONSTANT = 1024   # libxl__arch_extra_memory on x86, KiB
 LIBXL_MIN_DOM0_MEM = 128 * 1024
 
-
-class MemOpError(Exception):
-    """A libxl memory call failed with rc (already logged)."""
-
-    def __init__(self, rc: int):
-        super().__init__(rc)
-        self.rc = rc
 
 
 def parse_mem_size_kb(text: str) -> int:
@@ -48,22 +43,29 @@ def _lock_domain_userdata(ctx: Ctx, domid: int) -> None:
     """libxl__lock_domain_userdata: needs the domain's UUID, so the domain must exist."""
     if domid not in ctx.hv.domains:
         ctx.log("error", "libxl_domain.c:356:libxl_domain_info", "Getting domain info",
-                domid, "No such process")
+                domid, strerror("ESRCH"))
         ctx.log("error", "libxl_dom.c:1266:libxl__userdata_path",
-                f"unable to find domain info for domain {domid}", errno="No such process")
-        raise MemOpError(ERROR_LOCK_FAIL)
+                f"unable to find domain info for domain {domid}", errno=strerror("ESRCH"))
+        raise ErrorLockFail
 
 
 def _read_kb(xs, path: str) -> int | None:
+    """A memory node as libxl reads it (strtoull, nothing after the digits);
+    None if it is missing or not a number."""
     try:
         raw = xs.read(path).decode("latin-1")
     except XenStoreError:
         return None
-    return int(raw) if raw.isdigit() else None
+    val, rest, _ = strtoul(raw, 10)
+    return None if val is None or rest else val
 
 
 def set_max_memory(ctx: Ctx, domid: int, max_memkb: int) -> None:
-    """libxl_domain_setmaxmem: Xen's max_pages and ~/memory/static-max."""
+    """libxl_domain_setmaxmem: Xen's max_pages and ~/memory/static-max.
+
+    libxl returns 1, not an error code, for its refusals here; xl only
+    tests for nonzero, so they raise ErrorFail.
+    """
     _lock_domain_userdata(ctx, domid)
     xs = ctx.xs()
     dompath = f"/local/domain/{domid}"
@@ -71,15 +73,30 @@ def set_max_memory(ctx: Ctx, domid: int, max_memkb: int) -> None:
     if target is None:
         ctx.log("error", "libxl_mem.c:47:libxl_domain_setmaxmem",
                 f"Cannot get memory info from {dompath}/memory/target", domid,
-                "No such file or directory")
-        raise MemOpError(1)
+                strerror("ENOENT"))
+        raise ErrorFail
     if max_memkb < target:
         ctx.log("error", "libxl_mem.c:59:libxl_domain_setmaxmem",
                 "memory_static_max must be greater than or or equal to memory_dynamic_max",
                 domid)
-        raise MemOpError(1)
+        raise ErrorFail
     ctx.hv.domctl_max_mem(domid, max_memkb + LIBXL_MAXMEM_CONSTANT)
     xs.write(f"{dompath}/memory/static-max", str(max_memkb).encode())
+    _update_config(ctx, domid, max_memkb=max_memkb)
+
+
+def _update_config(ctx: Ctx, domid: int, *, max_memkb: int | None = None,
+                   target_delta: int = 0) -> None:
+    """Keep the stored config true. Its target keeps libxl's fudge over
+    XenStore's (an HVM guest's video RAM, and 1 MiB when it may balloon up,
+    fixed at create), so it moves by the change in XenStore's target."""
+    config = get_domain_configuration(ctx, domid)
+    if config is None:      # dom0: libxl keeps no config for it
+        return
+    if max_memkb is not None:
+        config.max_memkb = max_memkb
+    config.target_memkb = (config.target_memkb or 0) + target_delta
+    set_domain_configuration(ctx, domid, config)
 
 
 def fill_dom0_memory_info(ctx: Ctx) -> None:
@@ -107,24 +124,20 @@ def set_memory_target(ctx: Ctx, domid: int, target_memkb: int, relative: bool = 
 
     def body(t) -> None:
         def read(key: str) -> int | None:
-            try:
-                raw = t.read(f"{dompath}/memory/{key}").decode("latin-1")
-            except XenStoreError:
-                return None
-            return int(raw) if raw.isdigit() else None
+            return _read_kb(t, f"{dompath}/memory/{key}")
 
         current = read("target")
         if current is None:
             ctx.log("error", "libxl_mem.c:234:libxl_set_memory_target",
                     f"Cannot get target memory info from {dompath}/memory/target", domid,
-                    "No such file or directory")
-            raise MemOpError(ERROR_FAIL)
+                    strerror("ENOENT"))
+            raise ErrorFail
         static_max = read("static-max")
         if static_max is None:
             ctx.log("error", "libxl_mem.c:251:libxl_set_memory_target",
                     f"Cannot get memory info from {dompath}/memory/static-max", domid,
-                    "No such file or directory")
-            raise MemOpError(ERROR_FAIL)
+                    strerror("ENOENT"))
+            raise ErrorFail
         videoram = read("videoram") or 0
         if relative:
             new = max(0, current + target_memkb)
@@ -134,20 +147,21 @@ def set_memory_target(ctx: Ctx, domid: int, target_memkb: int, relative: bool = 
             ctx.log("error", "libxl_mem.c:278:libxl_set_memory_target",
                     "memory_dynamic_max must be less than or equal to memory_static_max\n\n",
                     domid)
-            raise MemOpError(ERROR_INVAL)
+            raise ErrorInval
         if domid == 0 and new < LIBXL_MIN_DOM0_MEM:
             ctx.log("error", "libxl_mem.c:287:libxl_set_memory_target",
                     f"New target {new} for dom0 is below the minimum threshold", domid)
-            raise MemOpError(ERROR_INVAL)
+            raise ErrorInval
         if enforce:
             try:
                 ctx.hv.domctl_max_mem(domid, new + videoram + LIBXL_MAXMEM_CONSTANT)
             except HypercallError:
-                raise MemOpError(ERROR_FAIL) from None
+                raise ErrorFail from None
         t.write(f"{dompath}/memory/target", str(new).encode())
         uuid = ctx.hv.domain(domid).uuid
-        t.write(f"/vm/{uuid}/memory", str(new // 1024).encode())
-        result["target"] = new
+        t.write(f"/vm/{uuid}/memory", str(new // 1024).encode())   # MiB, as libxl writes it
+        result.update(target=new, delta=new - current)
 
     xs.transaction(body)
+    _update_config(ctx, domid, target_delta=result["delta"])
     return result["target"]

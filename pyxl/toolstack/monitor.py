@@ -6,8 +6,10 @@ on_reboot / on_watchdog / on_crash / on_soft_reset action
 (handle_domain_death in xl_vmcontrol.c). Here the host calls `on_step` after
 the guests at every simulation step, so the action happens at the simulated
 moment the guest shut down: a domain whose action is destroy is gone by the
-time anyone looks. Domains created with -e carry "monitored": False and are
-left as they are, as are dom0 and domains whose monitor already exited.
+time anyone looks. The monitor's state is its own, kept by the host beside
+the domain (`Host.monitored`, `Host.monitor_log`): domains created with -e
+have no monitor and are left as they are, as are dom0 and domains whose
+monitor already exited.
 """
 
 from __future__ import annotations
@@ -30,32 +32,37 @@ ACTION_NAME = {"destroy": "destroy", "restart": "restart", "restart_rename": "re
                "coredump_restart": "coredump-restart", "soft_reset": "soft-reset"}
 
 
+def start(host: "Host") -> None:
+    """xl's monitors run beside every command (as background processes would):
+    they act at each simulation step, and at once on a shutdown the realtime
+    clock's catch-up has just simulated. The xl side of the toolstack (the
+    command's session) starts them; libxl's context knows nothing of them."""
+    if on_step not in host.on_step:
+        host.on_step.append(on_step)
+    if host.writable and host.hv_loaded:
+        on_step(host, host.now_ns)
+
+
 def on_step(host: "Host", now: int) -> None:
     """The host's hook: act on every monitored domain that has shut down."""
     for domid in sorted(host.hv.domains):
         d = host.hv.domains.get(domid)
         if d is None or domid == 0 or not d.shutdown or d.dying:
             continue
-        g = host.guest(domid)
-        if not g.get("monitored"):
-            continue
-        handle_domain_death(host, domid, d.shutdown_reason)
+        if host.monitored(domid):
+            handle_domain_death(host, domid, d.shutdown_reason)
 
 
 def _log(host: "Host", domid: int, line: str) -> None:
-    """xl's monitor log (/var/log/xen/xl-<name>.log), kept in the guest state."""
-    g = host.guest(domid)
-    g.setdefault("monitor_log", []).append(line)
-    host.mark_guest_dirty(domid)
+    """A line of xl's monitor log (/var/log/xen/xl-<name>.log)."""
+    host.log_monitor(domid, line)
 
 
 def handle_domain_death(host: "Host", domid: int, reason: int | None) -> None:
-    from pyxl.toolstack.config import DomainConfig
     from pyxl.toolstack.ctx import Ctx
+    from pyxl.toolstack.domain_config import DomainConfig
 
-    g = host.guest(domid)
-    g["monitored"] = False  # this monitor's job ends here, whatever happens
-    host.mark_guest_dirty(domid)
+    host.set_monitored(domid, False)  # this monitor's job ends here, whatever happens
     _log(host, domid, f"Domain {domid} has shut down, reason code {reason} 0x{reason or 0:x}")
     if reason == SHUTDOWN_SUSPEND:
         _log(host, domid, "Domain has suspended.")
@@ -85,9 +92,8 @@ def handle_domain_death(host: "Host", domid: int, reason: int | None) -> None:
 
         host.hv.domctl_resumedomain(domid)
         host.xs(0).resume(domid)
-        g.update(phase="created", pending=[], drivers_up=False, monitored=True)
-        g.pop("balloon", None)
-        guestos.step(host, host.hv.domains[domid], g, host.hv.now_ns)
+        host.set_monitored(domid, True)
+        guestos.soft_reset(host, host.hv.domains[domid], host.guest(domid))
         return
     _log(host, domid, f"Domain {domid} needs to be cleaned up: destroying the domain")
     from pyxl.toolstack import domain as dom
@@ -101,7 +107,7 @@ def _recreate(ctx, raw: dict, keep_uuid: bool) -> int | None:
     """Build the domain again from its config. A failure ends this monitor, as it
     ends xl's, leaving the domain gone, without failing the command that ran it."""
     from pyxl.errors import PyxlError
-    from pyxl.toolstack.config import DomainConfig
+    from pyxl.toolstack.domain_config import DomainConfig
     from pyxl.toolstack.create import create_domain
 
     cfg = DomainConfig.from_json_dict(raw)

@@ -1,28 +1,40 @@
-"""libxl_retrieve_domain_configuration: a running domain's config as it is now.
+"""A domain's stored configuration, and libxl_retrieve_domain_configuration.
 
-The stored config (what create was given, after libxl's defaults) updated
-with what has changed since: name, memory target and maximum, online vCPUs,
-scheduler parameters and cpupool.
+libxl keeps each domain's config as it was created (after libxl's
+defaults) next to the domain; here it lives in the host database. The
+stored config is kept true: mem-set and mem-max update it when they change
+the domain's memory, so a retrieval reads memory from it rather than from
+XenStore. What the hypervisor owns (the name, online vCPUs, scheduler and
+cpupool) is read from it at retrieval.
 """
 
 from __future__ import annotations
 
-from pyxl.toolstack.config import DomainConfig
 from pyxl.toolstack.ctx import Ctx
+from pyxl.toolstack.domain_config import DomainConfig
+
+
+def get_domain_configuration(ctx: Ctx, domid: int) -> DomainConfig | None:
+    """libxl__get_domain_configuration: the stored config (None: there is none)."""
+    stored = ctx.host.config(domid)
+    return None if stored is None else DomainConfig.from_json_dict(stored)
+
+
+def set_domain_configuration(ctx: Ctx, domid: int, config: DomainConfig) -> None:
+    """libxl__set_domain_configuration: store the domain's config as it is now."""
+    ctx.host.set_config(domid, config.to_json_dict())
 
 
 def retrieve(ctx: Ctx, domid: int) -> tuple[DomainConfig, dict] | None:
     """(config, runtime values) for `domid`; None when libxl has no config for it."""
-    stored = ctx.host.config(domid)
     d = ctx.hv.domains.get(domid)
-    if stored is None or d is None:
+    config = get_domain_configuration(ctx, domid) if d is not None else None
+    if config is None:
         return None
     pool = ctx.hv.pools.get(d.poolid)
     runtime = {
         "uuid": d.uuid,
         "name": d.name,
-        "max_memkb": _static_max(ctx, domid, d.max_memkb),
-        "target_memkb": _target(ctx, domid, d.tot_memkb),
         "avail_vcpus": [v.vcpuid for v in d.vcpus if v.online],
         "poolid": d.poolid,
         "pool_name": pool.name if pool else None,
@@ -31,22 +43,7 @@ def retrieve(ctx: Ctx, domid: int) -> tuple[DomainConfig, dict] | None:
     for key in ("weight", "cap"):
         if key in d.sched_params:
             runtime[key] = d.sched_params[key]
-    return DomainConfig.from_json_dict(stored), runtime
-
-
-def _xs_int(ctx: Ctx, path: str) -> int | None:
-    try:
-        return int(ctx.host.xs().read(path))
-    except Exception:  # a missing or unreadable node: libxl falls back too
-        return None
-
-
-def _static_max(ctx: Ctx, domid: int, fallback: int) -> int:
-    return _xs_int(ctx, f"/local/domain/{domid}/memory/static-max") or fallback
-
-
-def _target(ctx: Ctx, domid: int, fallback: int) -> int:
-    return _xs_int(ctx, f"/local/domain/{domid}/memory/target") or fallback
+    return config, runtime
 
 
 def list_long_json(ctx: Ctx, domids: list[int]) -> str:

@@ -6,8 +6,8 @@ per vCPU and bucket, the share of the bucket it ran and its credit/priority
 at the bucket's end, plus every decision record the scheduler emitted (who
 was picked on which pCPU, and the reason). Short buckets also mean every
 instant is simulated: no long-gap extrapolation happens inside a trace.
-Whether the advance is kept is the caller's choice (the CLI rolls back for
---dry-run).
+Whether the advance is kept is the caller's choice (for --dry-run the CLI
+opens a context that commits nothing).
 """
 
 from __future__ import annotations

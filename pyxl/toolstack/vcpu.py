@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from pyxl.hv.model import RUNNING, Vcpu
+from dataclasses import dataclass
+
+from pyxl.hv.model import BLOCKED, RUNNING
 from pyxl.toolstack.ctx import Ctx
 
 
-def list_vcpus(ctx: Ctx, domid: int) -> list[Vcpu]:
-    """Every vCPU of a domain (XEN_DOMCTL_getvcpuinfo for each); [] if it is gone.
+@dataclass(frozen=True)
+class VcpuInfo:
+    """libxl_vcpuinfo (times in ns; an affinity of None is every pCPU)."""
+
+    domid: int
+    vcpuid: int
+    cpu: int
+    online: bool
+    blocked: bool
+    running: bool
+    vcpu_time: int
+    cpumap: tuple[int, ...] | None
+    cpumap_soft: tuple[int, ...] | None
+
+
+def list_vcpus(ctx: Ctx, domid: int) -> list[VcpuInfo]:
+    """libxl_list_vcpu: every vCPU of a domain (XEN_DOMCTL_getvcpuinfo for
+    each); [] if it is gone.
 
     A domain that cannot run (paused, shut down) has no vCPU running, and dom0's
     vCPU 0 is the one running this very command.
@@ -19,18 +37,17 @@ def list_vcpus(ctx: Ctx, domid: int) -> list[Vcpu]:
         return []
     vcpus = []
     for v in d.vcpus:
+        running = v.runstate == RUNNING and d.can_run
         if domid == 0 and v.vcpuid == 0:
-            v = _copy(v, runstate=RUNNING)
-        elif not d.can_run and v.runstate == RUNNING:
-            v = _copy(v, runstate="runnable")
-        vcpus.append(v)
+            running = True
+        vcpus.append(VcpuInfo(
+            domid, v.vcpuid, v.cpu, v.online, v.runstate == BLOCKED and not running, running,
+            v.cpu_time, _cpumap(v.hard_affinity), _cpumap(v.soft_affinity)))
     return vcpus
 
 
-def _copy(v: Vcpu, **changes) -> Vcpu:
-    from dataclasses import replace
-
-    return replace(v, **changes)
+def _cpumap(cpus: list[int] | None) -> tuple[int, ...] | None:
+    return None if cpus is None else tuple(cpus)
 
 
 def vcpu_pin(ctx: Ctx, domid: int, vcpuid: int | None, hard: set[int] | None,

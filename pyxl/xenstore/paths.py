@@ -9,7 +9,6 @@ import re
 from .errors import XenStoreError
 
 XENSTORE_ABS_PATH_MAX = 3072   # xs_wire.h
-XENSTORE_REL_PATH_MAX = 2048   # xs_wire.h; also the default path-max quota
 XENSTORE_PAYLOAD_MAX = 4096    # bytes of payload in one request
 
 _VALID = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-/_@")
@@ -57,10 +56,6 @@ def get_parent(path: str) -> str:
 
 def basename(path: str) -> str:
     return path[path.rfind("/") + 1:]
-
-
-def child_path(parent: str, name: str) -> str:
-    return "/" + name if parent == "/" else parent + "/" + name
 
 
 def ancestors(path: str) -> list[str]:

@@ -161,7 +161,8 @@ class XenStore:
         """libxenstore refuses requests above the wire payload limit (E2BIG)."""
         size = 0
         for p in parts:
-            size += len(p) if isinstance(p, (bytes, bytearray)) else len(p.encode()) + 1
+            size += (len(p) if isinstance(p, (bytes, bytearray))
+                     else len(p.encode("utf-8", "surrogateescape")) + 1)
         if size > paths.XENSTORE_PAYLOAD_MAX:
             raise XenStoreError("E2BIG")
 
@@ -544,10 +545,6 @@ class XenStore:
         if cur.rowcount == 0:
             raise XenStoreError("ENOENT")
 
-    def reset_watches(self) -> None:
-        """RESET_WATCHES: drop this connection's watches and transactions."""
-        conns.drop(self.conn, self.conn_id)
-
     # ---------------------------------------------------------- connections
     def bind_process(self, pid: int, start: int | None) -> None:
         """Tie this connection to a process (pid and its start time), as a
@@ -580,9 +577,6 @@ class XenStore:
         return watches.oldest_seq(self.conn)
 
     # -------------------------------------------------------------- domains
-    def get_domain_path(self, domid: int) -> str:
-        return paths.home_of(domid)
-
     def _domain_row(self, domid: int):
         return self.conn.execute("SELECT introduced, shutdown FROM xs_domain WHERE domid = ?",
                                  (domid,)).fetchone()

@@ -4,7 +4,9 @@
 vCPUs of its domains from simulated time t0 to t1 (ns) and updates, in place,
 each vCPU's runstate, pCPU, per-runstate times, `sched_state` and `wl_state`,
 and the pool's `sched_state`. Same inputs, same outputs: the only randomness is
-the workload PRNG keyed by `seed`.
+the workload PRNG keyed by `seed`. `open_engine` and `run_engine` are its two
+halves, for a caller that keeps one engine running over many steps (the
+hypervisor does, within a command) and saves it only when the model is read.
 
 Long gaps (the steady-state shortcut). A command may come days of simulated
 time after the previous one, and simulating every 10 ms tick of a day is too
@@ -36,7 +38,7 @@ The trace gets one record with reason "extrapolated" for the skipped gap.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from pyxl.hv.model import RUNSTATES
 from pyxl.hv.sched.params import (
@@ -44,15 +46,14 @@ from pyxl.hv.sched.params import (
     default_domain_params,
     default_pool_params,
     default_vcpu_params,
-    validate_domain_params,
-    validate_pool_params,
-    validate_vcpu_params,
 )
 
+if TYPE_CHECKING:
+    from pyxl.hv.sched.engine import Engine
+
 __all__ = [
-    "SCHEDULERS", "advance_pool", "default_domain_params", "default_pool_params",
-    "default_vcpu_params", "validate_domain_params", "validate_pool_params",
-    "validate_vcpu_params", "WINDOW_MIN_NS", "WINDOW_MAX_NS",
+    "SCHEDULERS", "advance_pool", "open_engine", "run_engine", "default_domain_params", "default_pool_params",
+    "default_vcpu_params", "WINDOW_MIN_NS", "WINDOW_MAX_NS",
 ]
 
 WINDOW_MIN_NS = 2_000_000_000
@@ -79,15 +80,35 @@ def advance_pool(pool, domains, t0: int, t1: int, *, seed: int = 0,
                  trace: Callable[[dict], None] | None = None) -> None:
     """Run `pool`'s scheduler from t0 to t1 over the vCPUs of `domains` that
     belong to it (see the module docstring for the long-gap method)."""
-    if t1 < t0:
-        raise ValueError("time runs forward only")
+    eng = open_engine(pool, domains, t0, seed=seed, trace=trace)
+    if run_engine(eng, t1):
+        eng.save()
+
+
+def open_engine(pool, domains, t0: int, *, seed: int = 0,
+                trace: Callable[[dict], None] | None = None) -> Engine:
+    """`pool`'s scheduler at t0, loaded from the state saved in the model."""
     eng = _engine_class(pool.sched)(pool, domains, t0, seed, trace)
     eng.load()
+    return eng
+
+
+def run_engine(eng: Engine, t1: int) -> bool:
+    """Run a loaded engine on to t1.
+
+    True: it is at t1 and may run on; what it knows is written to the model
+    only by `eng.save()`. False: the gap was long enough for the shortcut, so
+    the model holds the state at t1 and the engine is spent (open another).
+    """
+    t0 = eng.now
+    if t1 < t0:
+        raise ValueError("time runs forward only")
+    pool = eng.pool
+    trace = eng.trace
     window = min(max(4 * eng.longest_cycle(), eng.min_window_ns), WINDOW_MAX_NS)
     if t1 - t0 <= window:
         eng.run(t1)
-        eng.save()
-        return
+        return True
     eng.run(t0 + window // 2)
     before = {vs.key: _flushed_times(vs, eng.now) for vs in eng.vss}
     eng.run(t0 + window)
@@ -105,6 +126,7 @@ def advance_pool(pool, domains, t0: int, t1: int, *, seed: int = 0,
         trace({"time": t0 + window, "pcpu": None, "vcpu": None, "prev": None,
                "reason": "extrapolated", "sched": pool.sched, "gap": gap,
                "until": t1})
+    return False
 
 
 def _flushed_times(vs, now: int) -> dict:

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from pyxl.hv.model import RUNNABLE, RUNNING
 from pyxl.hv.sched.engine import EV_SCHED, Engine, PCpu, VS, absol, rel
+from pyxl.hv.sched.params import CreditParams
 
 CREDITS_PER_MSEC = 10
-NS_PER_CREDIT = 1_000_000 // CREDITS_PER_MSEC
 MIN_TIMER = 100_000
 LB_RATELIMIT = 1_000_000
 
@@ -80,10 +80,10 @@ class CreditEngine(Engine):
         return self.cap(vs) > 0
 
     def weight(self, vs: VS) -> int:
-        return int(vs.dom.sched_params.get("weight", 256) or 256)
+        return int(vs.dom.sched_params.get("weight", CreditParams.weight))
 
     def cap(self, vs: VS) -> int:
-        return int(vs.dom.sched_params.get("cap", 0) or 0)
+        return int(vs.dom.sched_params.get("cap", CreditParams.cap))
 
     def info(self, vs: VS | None) -> dict:
         if vs is None:
@@ -392,7 +392,7 @@ class CreditEngine(Engine):
             vs = self.by_key.get(key)
             if vs is not None and vs.eligible and vs.v.sched_state.get("active"):
                 self.acct_start(vs)
-        saved = {p.get("cpu"): p for p in ps.get("pcpus", [])}
+        saved = self.saved_pcpus(ps)
         for pc in self.pcpus:
             p = saved.get(pc.cpu, {})
             x = pc.x
@@ -406,12 +406,8 @@ class CreditEngine(Engine):
                     x["runq"].append(vs)
                     vs.pc = pc
                     placed.add(key)
-            self.restore_curr(pc, p.get("curr"), placed)
+            self.restore_pcpu(pc, p, placed)
             if pc.curr is not None:
-                if p.get("timer_at") is not None:
-                    self.set_timer(pc, absol(p["timer_at"], now), p.get("timer_reason", "slice end"))
-                else:
-                    self.kick(pc, "resume")
                 if p.get("tick_at") is not None:
                     x["tick_at"] = absol(p["tick_at"], now)
                     x["tick_gen"] += 1
@@ -439,16 +435,9 @@ class CreditEngine(Engine):
         pcpus = []
         for pc in self.pcpus:
             x = pc.x
-            pcpus.append({
-                "cpu": pc.cpu,
-                "curr": pc.curr.key if pc.curr is not None and pc.curr.state == RUNNING else None,
-                "runq": [vs.key for vs in x["runq"]],
-                "timer_at": rel(pc.timer_at, now),
-                "timer_reason": pc.timer_reason,
-                "tick_at": rel(x["tick_at"], now),
-                "last_lb": rel(x["last_lb"], now),
-                "sort_seen": x["sort_seen"],
-            })
+            pcpus.append(dict(self.dump_pcpu(pc), runq=[vs.key for vs in x["runq"]],
+                              tick_at=rel(x["tick_at"], now), last_lb=rel(x["last_lb"], now),
+                              sort_seen=x["sort_seen"]))
         active = [vs.key for d in self.active_doms for vs in self.dom_active[d]]
         return {"pcpus": pcpus, "acct_at": rel(self.acct_at, now), "active": active,
                 "balance": self.balance, "runq_sort": self.runq_sort, "bias": self.bias}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from pyxl.hv.model import RUNNABLE, RUNNING
 from pyxl.hv.sched.engine import EV_SCHED, Engine, PCpu, VS, absol, rel
+from pyxl.hv.sched.params import Credit2Params
 
 CREDIT_INIT = 10_000_000
 CREDIT_MIN = -CREDIT_INIT
@@ -54,15 +55,14 @@ class Credit2Engine(Engine):
         self.ratelimit = int(p.get("ratelimit_us", 1000)) * 1000
         self.runq: list[VS] = []
         self.max_weight = 1
-        self.qseq = 0
         self.doms: dict[int, dict] = {}   # capped domains: budget, next refill
         self.repl_gen = 0
 
     def weight(self, vs: VS) -> int:
-        return int(vs.dom.sched_params.get("weight", 256) or 256)
+        return int(vs.dom.sched_params.get("weight", Credit2Params.weight))
 
     def cap(self, vs: VS) -> int:
-        return int(vs.dom.sched_params.get("cap", 0) or 0)
+        return int(vs.dom.sched_params.get("cap", Credit2Params.cap))
 
     # -------------------------------------------------------- credits
     def burn(self, vs: VS) -> None:
@@ -223,7 +223,6 @@ class Credit2Engine(Engine):
         return min(max(t, min_time), MAX_TIMER)
 
     def on_wake(self, vs: VS, boost: bool) -> None:
-        self.qseq += 1
         self.runq_insert(vs)
         # tickle: an idle pCPU if any, else the one whose vCPU has least credit
         idlers = self.idle_pcpus(vs.hard)
@@ -288,15 +287,9 @@ class Credit2Engine(Engine):
                 self.runq.append(vs)
                 placed.add(key)
         self.runq.sort(key=_by_credit)
-        saved = {p.get("cpu"): p for p in ps.get("pcpus", [])}
+        saved = self.saved_pcpus(ps)
         for pc in self.pcpus:
-            p = saved.get(pc.cpu, {})
-            self.restore_curr(pc, p.get("curr"), placed)
-            if pc.curr is not None:
-                if p.get("timer_at") is not None:
-                    self.set_timer(pc, absol(p["timer_at"], now), p.get("timer_reason", "slice end"))
-                else:
-                    self.kick(pc, "resume")
+            self.restore_pcpu(pc, saved.get(pc.cpu, {}), placed)
         if self.runq:
             for pc in self.pcpus:
                 if pc.curr is None:
@@ -313,10 +306,7 @@ class Credit2Engine(Engine):
         now = self.now
         return {
             "runq": [vs.key for vs in self.runq],
-            "pcpus": [{"cpu": pc.cpu,
-                       "curr": pc.curr.key if pc.curr is not None and pc.curr.state == RUNNING else None,
-                       "timer_at": rel(pc.timer_at, now), "timer_reason": pc.timer_reason}
-                      for pc in self.pcpus],
+            "pcpus": [self.dump_pcpu(pc) for pc in self.pcpus],
             "doms": [{"domid": k, "tot": d["tot"], "budget": d["budget"],
                       "next": rel(d["next"], now)} for k, d in self.doms.items()],
         }

@@ -1,9 +1,11 @@
 """The discrete-event core the four schedulers share.
 
-One `Engine` object lives for one `advance_pool` call. It loads the pool's
-vCPUs, their workload demand and the scheduler's saved state, runs an event
-heap from t0 to t1 (events at exactly t1 are left for the next call, so that
-t0->t1->t2 equals t0->t2), and writes everything back.
+An `Engine` loads the pool's vCPUs, their workload demand and the scheduler's
+saved state at t0, runs an event heap forward (`run(t1)` handles the events
+due by t1; a later `run(t2)` carries on, and saving then loading in between
+changes nothing, so t0->t1->t2 equals t0->t2), and writes everything back with
+`save()`. The hypervisor keeps one per pool for as long as nothing it loaded
+changes; `advance_pool` uses one for a single interval.
 
 What is common lives here: runstate accounting (a vCPU's time is charged to the
 runstate it was in, at every change), the workload events (a running vCPU
@@ -12,7 +14,8 @@ per-pCPU scheduling timer and "kicks" (Xen's SCHEDULE_SOFTIRQ: reschedule this
 pCPU now, after the current event), parking (a capped vCPU is paused by the
 scheduler, so its runstate is offline, as in Xen) and the trace callback.
 Each scheduler subclasses `Engine` and supplies `schedule(pc, reason)`,
-`on_wake(vs)`, `dequeue(vs)` and its own load/dump of state.
+`on_wake(vs)`, `dequeue(vs)` and its own load/dump of state; the record of a
+pCPU (its current vCPU and timer) is saved and restored here for all four.
 
 Persisted state stores every time RELATIVE to the moment it was saved
 (`rel()`/`absol()`), so a saved state can be resumed at any later instant: this
@@ -98,6 +101,7 @@ class Engine:
     # The shortest window simulated exactly before a long gap is extrapolated
     # (see pyxl/hv/sched/__init__.py); a scheduler with coarse slices raises it.
     min_window_ns = 2_000_000_000
+    timer_reason = "slice end"  # what a saved pCPU timer without a reason was for
 
     def __init__(self, pool, domains, t0: int, seed: int = 0,
                  trace: Callable[[dict], None] | None = None):
@@ -337,6 +341,33 @@ class Engine:
         sched_in = vs.sched_in
         self.start_running(vs, pc)
         vs.sched_in = sched_in
+
+    # Every scheduler keeps the same record of a pCPU (who runs there, when its
+    # timer fires and why), plus its own fields beside them.
+
+    def saved_pcpus(self, ps: dict) -> dict:
+        """The saved pool state's pCPU records, by pCPU number."""
+        return {p.get("cpu"): p for p in ps.get("pcpus", [])}
+
+    def restore_pcpu(self, pc: PCpu, p: dict, placed: set) -> None:
+        """Put back pc's running vCPU and, if one runs, its timer."""
+        self.restore_curr(pc, p.get("curr"), placed)
+        if pc.curr is not None:
+            self.restore_timer(pc, p)
+
+    def restore_timer(self, pc: PCpu, p: dict) -> None:
+        """pc's scheduling timer as saved; without one, pc reschedules at once."""
+        if p.get("timer_at") is not None:
+            self.set_timer(pc, absol(p["timer_at"], self.now),
+                           p.get("timer_reason", self.timer_reason))
+        else:
+            self.kick(pc, "resume")
+
+    def dump_pcpu(self, pc: PCpu) -> dict:
+        cur = pc.curr
+        return {"cpu": pc.cpu,
+                "curr": cur.key if cur is not None and cur.state == RUNNING else None,
+                "timer_at": rel(pc.timer_at, self.now), "timer_reason": pc.timer_reason}
 
     def save(self) -> None:
         now = self.now

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pyxl.hv.model import RUNNABLE, RUNNING
 from pyxl.hv.sched.engine import EV_SCHED, Engine, PCpu, VS, absol, rel
+from pyxl.hv.sched.params import RtdsParams
 
 EV_REPL = EV_SCHED
 
@@ -44,6 +45,7 @@ def _prio(vs: VS) -> tuple[int, int]:
 
 class RtdsEngine(Engine):
     name = "rtds"
+    timer_reason = "budget exhausted"
 
     def __init__(self, pool, domains, t0, seed=0, trace=None):
         super().__init__(pool, domains, t0, seed, trace)
@@ -53,9 +55,9 @@ class RtdsEngine(Engine):
     def params(self, vs: VS) -> tuple[int, int, bool]:
         p = dict(vs.dom.sched_params or {})
         p.update(vs.v.sched_params or {})
-        period = int(p.get("period", 10000)) * 1000
-        budget = int(p.get("budget", 4000)) * 1000
-        return period, min(budget, period), bool(int(p.get("extratime", 1)))
+        period = int(p.get("period", RtdsParams.period)) * 1000
+        budget = int(p.get("budget", RtdsParams.budget)) * 1000
+        return period, min(budget, period), bool(int(p.get("extratime", RtdsParams.extratime)))
 
     def longest_cycle(self) -> int:
         return max([super().longest_cycle()] + [vs.s.period for vs in self.vss])
@@ -216,7 +218,6 @@ class RtdsEngine(Engine):
         vs.s = s
 
     def load_pool(self, ps: dict) -> set:
-        now = self.now
         placed: set = set()
         for key in ps.get("runq", []):
             vs = self.by_key.get(key)
@@ -224,16 +225,9 @@ class RtdsEngine(Engine):
                     and key not in placed:
                 placed.add(key)
                 self.runq_insert(vs)
-        saved = {p.get("cpu"): p for p in ps.get("pcpus", [])}
+        saved = self.saved_pcpus(ps)
         for pc in self.pcpus:
-            p = saved.get(pc.cpu, {})
-            self.restore_curr(pc, p.get("curr"), placed)
-            if pc.curr is not None:
-                if p.get("timer_at") is not None:
-                    self.set_timer(pc, absol(p["timer_at"], now),
-                                   p.get("timer_reason", "budget exhausted"))
-                else:
-                    self.kick(pc, "resume")
+            self.restore_pcpu(pc, saved.get(pc.cpu, {}), placed)
         for vs in self.vss:
             if vs.state == RUNNABLE and vs.s.depleted:
                 placed.add(vs.key)
@@ -254,11 +248,5 @@ class RtdsEngine(Engine):
                 "cpu": vs.pc.cpu if vs.pc is not None else None}
 
     def dump_pool(self) -> dict:
-        now = self.now
-        return {
-            "runq": [vs.key for vs in self.runq],
-            "pcpus": [{"cpu": pc.cpu,
-                       "curr": pc.curr.key if pc.curr is not None and pc.curr.state == RUNNING else None,
-                       "timer_at": rel(pc.timer_at, now), "timer_reason": pc.timer_reason}
-                      for pc in self.pcpus],
-        }
+        return {"runq": [vs.key for vs in self.runq],
+                "pcpus": [self.dump_pcpu(pc) for pc in self.pcpus]}

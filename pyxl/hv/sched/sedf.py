@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from pyxl.hv.model import RUNNING
 from pyxl.hv.sched.engine import Engine, PCpu, VS, absol, rel
+from pyxl.hv.sched.params import SedfParams
 
 MS = 1_000_000
 EXTRA_QUANTUM = 500_000
@@ -295,10 +296,10 @@ class SedfEngine(Engine):
         kinds = {}
         for vs in self.vss:
             p = vs.dom.sched_params or {}
-            period = int(p.get("period", 100)) * MS
-            slc = int(p.get("slice", 0)) * MS
-            extra = bool(int(p.get("extratime", 1)))
-            weight = int(p.get("weight", 0))
+            period = int(p.get("period", SedfParams.period)) * MS
+            slc = int(p.get("slice", SedfParams.slice)) * MS
+            extra = bool(int(p.get("extratime", SedfParams.extratime)))
+            weight = int(p.get("weight", SedfParams.weight))
             s = vs.s
             s.aware = extra
             if weight and extra and period == 0:
@@ -317,7 +318,7 @@ class SedfEngine(Engine):
         for vs in self.vss:
             if kinds[vs.key] == "wd":
                 s = vs.s
-                weight = int(vs.dom.sched_params.get("weight", 0))
+                weight = int(vs.dom.sched_params.get("weight", SedfParams.weight))
                 avail = max(0, WEIGHT_PERIOD - WEIGHT_SAFETY - sumt.get(s.home, 0))
                 s.period = WEIGHT_PERIOD
                 s.slice = max(1, weight * avail // sumw[s.home])
@@ -356,7 +357,7 @@ class SedfEngine(Engine):
         for pc in self.pcpus:
             pc.x = {"runq": [], "waitq": [], "exq": [[], []], "expires": None}
         placed: set = set()
-        saved = {p.get("cpu"): p for p in ps.get("pcpus", [])}
+        saved = self.saved_pcpus(ps)
         for pc in self.pcpus:
             p = saved.get(pc.cpu, {})
             x = pc.x
@@ -376,23 +377,15 @@ class SedfEngine(Engine):
                         vs.s.exq[i] = True
             x["runq"].sort(key=_deadl)
             x["waitq"].sort(key=_begin)
-            ck = p.get("curr")
+            ck = p.get("curr")  # queued as well as running: restored as running
             was = ck in placed
             placed.discard(ck)
-            self.restore_curr(pc, ck, placed)
+            self.restore_pcpu(pc, p, placed)
             if was:
                 placed.add(ck)
-            if pc.curr is not None:
-                if p.get("timer_at") is not None:
-                    self.set_timer(pc, absol(p["timer_at"], now), p.get("timer_reason", "slice end"))
-                else:
-                    self.kick(pc, "resume")
             x["expires"] = absol(p.get("expires"), now)
             if pc.curr is None and (x["runq"] or x["waitq"]):
-                if p.get("timer_at") is not None:
-                    self.set_timer(pc, absol(p["timer_at"], now), p.get("timer_reason", "slice end"))
-                else:
-                    self.kick(pc, "resume")
+                self.restore_timer(pc, p)
         for vs in self.vss:
             if vs.pc is None:
                 vs.pc = self.by_cpu.get(vs.s.home)
@@ -412,16 +405,12 @@ class SedfEngine(Engine):
 
     def dump_pool(self) -> dict:
         now = self.now
-        return {"pcpus": [{
-            "cpu": pc.cpu,
-            "curr": pc.curr.key if pc.curr is not None and pc.curr.state == RUNNING else None,
-            "runq": [v.key for v in pc.x["runq"]],
-            "waitq": [v.key for v in pc.x["waitq"]],
-            "ex0": [v.key for v in pc.x["exq"][PEN]],
-            "ex1": [v.key for v in pc.x["exq"][UTIL]],
-            "timer_at": rel(pc.timer_at, now), "timer_reason": pc.timer_reason,
-            "expires": rel(pc.x["expires"], now),
-        } for pc in self.pcpus]}
+        return {"pcpus": [dict(
+            self.dump_pcpu(pc),
+            runq=[v.key for v in pc.x["runq"]], waitq=[v.key for v in pc.x["waitq"]],
+            ex0=[v.key for v in pc.x["exq"][PEN]], ex1=[v.key for v in pc.x["exq"][UTIL]],
+            expires=rel(pc.x["expires"], now),
+        ) for pc in self.pcpus]}
 
 
 def _deadl(vs: VS) -> int:

@@ -19,21 +19,13 @@ Quirks copied on purpose (scripts and students see them on real xl):
 
 from __future__ import annotations
 
-import errno as _errno
 from dataclasses import dataclass, field
+from errno import EINVAL, ESRCH
 
-from pyxl.cnum import strtol
+from pyxl.cnum import LONG_MAX, LONG_MIN, strtol
 from pyxl.errors import PyxlError
 
 CfgValue = str | list  # a str atom, or a list of CfgValue
-
-LONG_MIN = -(1 << 63)
-LONG_MAX = (1 << 63) - 1
-INT_MAX = (1 << 31) - 1
-
-ESRCH = _errno.ESRCH
-EINVAL = _errno.EINVAL
-ERANGE = _errno.ERANGE
 
 PYTHON_WARNING = (
     "warning: Config file looks like it contains Python code.",
@@ -592,113 +584,3 @@ def apply_overrides(text: str, extra: list[str]) -> str:
         return text
     joined = "".join(arg + "\n" for arg in extra)
     return f"{text}\n{joined}\n"
-
-
-# ---------------------------------------------------------------------------
-# xl.conf
-
-@dataclass
-class GlobalConfig:
-    """The xl.conf keys xl reads (xl.c parse_global_config), with defaults."""
-
-    autoballoon: str = "auto"            # "on" | "off" | "auto"
-    run_hotplug_scripts: int = 1
-    lockfile: str = "/var/lock/xl"
-    vif_default_script: str | None = None
-    vif_default_bridge: str | None = None
-    vif_default_gatewaydev: str | None = None
-    vif_default_backend: str | None = None
-    output_format: str = "json"
-    blkdev_start: str | None = None
-    claim_mode: int = 1
-    remus_default_netbufscript: str | None = None
-    colo_default_proxyscript: str | None = None
-    max_grant_frames: int | None = None
-    max_maptrack_frames: int | None = None
-    max_grant_version: int | None = None
-    vm_cpumask: str | None = None
-    vm_hvm_cpumask: str | None = None
-    vm_pv_cpumask: str | None = None
-    domid_policy: str = "xen"
-    bootloader_restrict: bool | None = None
-    warnings: list[str] = field(default_factory=list)
-
-
-def parse_global_config(text: str, source: str) -> GlobalConfig:
-    """Read xl.conf; warnings are returned in ``.warnings``, not printed.
-
-    A syntax error raises CfgSyntaxError; real xl then adds
-    ``Failed to parse config file: Invalid argument`` and exits 1. A bad
-    ``max_*_frames`` value exits 1 silently in xl: PyxlError with the
-    libxlutil warning as message.
-    """
-    cfg = parse_cfg(text, source)
-    g = GlobalConfig()
-    buf = cfg.get_string("autoballoon")
-    if buf is not None:
-        if buf in ("on", "1"):
-            g.autoballoon = "on"
-        elif buf in ("off", "0"):
-            g.autoballoon = "off"
-        elif buf == "auto":
-            g.autoballoon = "auto"
-        else:
-            cfg.report.append("invalid autoballoon option")
-    v = cfg.get_long("run_hotplug_scripts")
-    if v is not None:
-        g.run_hotplug_scripts = v
-    buf = cfg.get_string("lockfile")
-    if buf is not None:
-        g.lockfile = buf
-    buf = cfg.get_string("vifscript")
-    if buf is not None:
-        cfg.report.append("the global config option vifscript is deprecated, "
-                          "please switch to vif.default.script")
-        g.vif_default_script = buf
-    buf = cfg.get_string("vif.default.script")
-    if buf is not None:
-        g.vif_default_script = buf
-    buf = cfg.get_string("defaultbridge")
-    if buf is not None:
-        cfg.report.append("the global config option defaultbridge is deprecated, "
-                          "please switch to vif.default.bridge")
-        g.vif_default_bridge = buf
-    buf = cfg.get_string("vif.default.bridge")
-    if buf is not None:
-        g.vif_default_bridge = buf
-    g.vif_default_gatewaydev = cfg.get_string("vif.default.gatewaydev")
-    g.vif_default_backend = cfg.get_string("vif.default.backend")
-    buf = cfg.get_string("output_format")
-    if buf is not None:
-        if buf in ("json", "sxp"):
-            g.output_format = buf
-        else:
-            cfg.report.append(f'invalid default output format "{buf}"')
-    g.blkdev_start = cfg.get_string("blkdev_start")
-    v = cfg.get_long("claim_mode")
-    if v is not None:
-        g.claim_mode = v
-    g.remus_default_netbufscript = cfg.get_string("remus.default.netbufscript")
-    g.colo_default_proxyscript = cfg.get_string("colo.default.proxyscript")
-    for key, attr in (("max_grant_frames", "max_grant_frames"),
-                      ("max_maptrack_frames", "max_maptrack_frames"),
-                      ("max_grant_version", "max_grant_version")):
-        rc, v = cfg.get_bounded_long_rc(key, 0, INT_MAX, dont_warn=True)
-        if rc == 0:
-            setattr(g, attr, v)
-        elif rc != ESRCH:
-            cfg.get_bounded_long_rc(key, 0, INT_MAX)    # for the message
-            raise PyxlError(cfg.report[-1] if cfg.report else
-                            f"{source}: invalid {key}", 1)
-    g.vm_cpumask = cfg.get_string("vm.cpumask")
-    g.vm_hvm_cpumask = cfg.get_string("vm.hvm.cpumask")
-    g.vm_pv_cpumask = cfg.get_string("vm.pv.cpumask")
-    buf = cfg.get_string("domid_policy")
-    if buf is not None:
-        if buf in ("xen", "random"):
-            g.domid_policy = buf
-        else:
-            cfg.report.append("invalid domid_policy option")
-    g.bootloader_restrict = cfg.get_defbool("bootloader_restrict")
-    g.warnings = list(cfg.report)
-    return g

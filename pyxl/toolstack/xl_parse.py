@@ -2,9 +2,8 @@
 
 ``parse_domain_config`` turns a CfgFile into a DomainConfig the way xl fills
 libxl_domain_config, with xl's warnings returned and xl's fatal errors
-raised as PyxlError (exit 1 unless xl exits otherwise).
-``apply_create_defaults`` then does what libxl's *_setdefault functions do
-at create time.
+raised as PyxlError (exit 1 unless xl exits otherwise). libxl's defaults
+come later, at create (setdefault.py).
 
 Modelled keys: name, type/builder, hap, oos, uuid, pool, seclabel, memory,
 maxmem, vcpus, maxvcpus, vnuma, cpus, cpus_soft, cpu_weight, cap, period,
@@ -23,179 +22,40 @@ xm-era input is read as xl reads it: HVM ``kernel = "hvmloader"`` is
 dropped with xl's warning; the ``nbd:``/``enbd:``/``drbd:`` disk prefixes
 become ``script=block-...``. A disk whose hotplug script a Xen host does not
 install (``drbd:``, or ``script=`` naming another) parses, and dry-runs, but
-fails at create (``check_disk_scripts``), where libxl would run the script.
+fails at create (create.py), where libxl would run the script.
 
 pyxl's own limits, each one line with FILE:LINE: vcpus/maxvcpus above the
 8192 vCPUs Xen gives any domain (see ``_check_vcpu_count``); the config
-language's limits are in xlcfg.
+language's limits are in libxlu_cfg.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from dataclasses import asdict, dataclass, field, fields
+from errno import ESRCH
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-from pyxl.cnum import atoi, c_int, c_uint64
+from pyxl.cnum import INT_MAX, atoi, c_int, c_uint64, strtoul
 from pyxl.errors import PyxlError
 from pyxl.hv.model import MAX_VIRT_CPUS
-from pyxl.toolstack import devices
-from pyxl.toolstack.devices import DiskSpec, NicDefaults, NicSpec
-from pyxl.toolstack.xlcfg import ESRCH, INT_MAX, CfgFile, GlobalConfig
-
-ACTIONS = {"destroy": "destroy", "restart": "restart", "rename-restart": "restart_rename",
-           "preserve": "preserve", "coredump-destroy": "coredump_destroy",
-           "coredump-restart": "coredump_restart", "soft-reset": "soft_reset"}
-ACTION_CFG_NAME = {v: k for k, v in ACTIONS.items()}
-
-# The hotplug scripts Xen installs in /etc/xen/scripts (tools/hotplug/Linux).
-HOST_HOTPLUG_SCRIPTS = ("block", "block-enbd", "block-nbd", "block-iscsi", "block-tap",
-                        "block-drbd-probe", "block-dummy", "vif-bridge", "vif-route",
-                        "vif-nat", "vif-openvswitch", "vif-setup", "vscsi",
-                        "external-device-migrate", "colo-proxy-setup",
-                        "remus-netbuf-setup")
+from pyxl.toolstack.cpumap import parse_cpurange, parse_range
+from pyxl.toolstack.devices import (
+    DiskSpecError,
+    NicDefaults,
+    parse_disk_spec,
+    parse_nic_spec,
+    parse_ulong,
+)
+from pyxl.toolstack.domain_config import ACTIONS, DomainConfig, HostInfo
+from pyxl.toolstack.libxlu_cfg import CfgFile
+from pyxl.toolstack.xl_conf import GlobalConfig
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                       r"[0-9a-fA-F]{12}$")
-
-
-@dataclass
-class HostInfo:
-    """What parse and setdefault need to know about the host (physinfo)."""
-
-    nr_cpus: int = 8
-    nr_nodes: int = 1
-    node_cpus: dict[int, set[int]] | None = None
-    sched: str = "credit2"
-    global_cfg: GlobalConfig = field(default_factory=GlobalConfig)
-
-    def nodes(self) -> dict[int, set[int]]:
-        if self.node_cpus is not None:
-            return self.node_cpus
-        per = max(1, self.nr_cpus // max(1, self.nr_nodes))
-        return {n: set(range(n * per, min(self.nr_cpus, (n + 1) * per)))
-                for n in range(self.nr_nodes)}
-
-
-@dataclass
-class DomainConfig:
-    """libxl_domain_config as xl builds it, typed where the simulation uses it.
-
-    Values equal to None / "unknown" mean "not set" (libxl's default); the
-    JSON renderer omits them as libxl does. ``type_info`` holds the
-    ``type.hvm`` / ``type.pv`` / ``type.pvh`` union members by libxl name,
-    ``b_info_extra`` / ``c_info_extra`` any other libxl fields xl set.
-    """
-
-    # c_info
-    name: str = ""
-    type: str = "pv"
-    hap: bool | None = None
-    oos: bool | None = None
-    ssidref: int = 0
-    ssid_label: str | None = None
-    uuid: str | None = None
-    poolid: int = 0
-    pool_name: str | None = None
-    run_hotplug_scripts: bool | None = None
-    driver_domain: bool | None = None
-    passthrough: str = "default"
-    xend_suspend_evtchn_compat: bool | None = None
-    # b_info
-    max_vcpus: int = 0
-    avail_vcpus: list[int] = field(default_factory=list)
-    vcpu_hard_affinity: list[list[int]] = field(default_factory=list)
-    vcpu_soft_affinity: list[list[int]] = field(default_factory=list)
-    numa_placement: bool | None = None
-    tsc_mode: str = "default"
-    max_memkb: int | None = None
-    target_memkb: int | None = None
-    video_memkb: int | None = None
-    shadow_memkb: int | None = None
-    iommu_memkb: int | None = None
-    rtc_timeoffset: int = 0
-    exec_ssid_label: str | None = None
-    localtime: bool | None = None
-    disable_migrate: bool | None = None
-    blkdev_start: str | None = None
-    max_grant_frames: int | None = None
-    max_maptrack_frames: int | None = None
-    max_grant_version: int | None = None
-    device_model_version: str = "unknown"
-    device_model_stubdomain: bool | None = None
-    device_model: str | None = None
-    sched_weight: int | None = None
-    sched_cap: int | None = None
-    sched_period: int | None = None
-    sched_slice: int | None = None
-    sched_latency: int | None = None
-    sched_extratime: int | None = None
-    claim_mode: bool | None = None
-    event_channels: int = 0
-    kernel: str | None = None
-    cmdline: str | None = None
-    ramdisk: str | None = None
-    device_tree: str | None = None
-    acpi: bool | None = None
-    bootloader: str | None = None
-    bootloader_args: list[str] = field(default_factory=list)
-    bootloader_restrict: bool | None = None
-    bootloader_user: str | None = None
-    timer_mode: str = "unknown"
-    nested_hvm: bool | None = None
-    apic: bool | None = None
-    dm_restrict: bool | None = None
-    vpmu: bool | None = None
-    type_info: dict = field(default_factory=dict)
-    b_info_extra: dict = field(default_factory=dict)
-    c_info_extra: dict = field(default_factory=dict)
-    # devices
-    disks: list[DiskSpec] = field(default_factory=list)
-    nics: list[NicSpec] = field(default_factory=list)
-    pcidevs: list[dict] = field(default_factory=list)
-    vfbs: list[dict] = field(default_factory=list)
-    vkbs: list[dict] = field(default_factory=list)
-    usbctrls: list[dict] = field(default_factory=list)
-    # actions (libxl enum names)
-    on_poweroff: str = "destroy"
-    on_reboot: str = "restart"
-    on_watchdog: str = "destroy"
-    on_crash: str = "destroy"
-    on_soft_reset: str = "soft_reset"
-    # pyxl
-    workload: str | list[str] | None = None
-    source: str = ""
-    settings: dict = field(default_factory=dict)    # every key: raw value
-    lines: dict = field(default_factory=dict)       # every key: line number
-
-    # -- convenience ---------------------------------------------------------
-    @property
-    def vcpus(self) -> int:
-        return len(self.avail_vcpus)
-
-    @property
-    def memory_mib(self) -> int | None:
-        return None if self.target_memkb is None else self.target_memkb // 1024
-
-    # -- persistence ---------------------------------------------------------
-    def to_json_dict(self) -> dict:
-        """A JSON-safe dict; ``from_json_dict`` rebuilds an equal config."""
-        d = asdict(self)
-        d["disks"] = [disk.to_dict() for disk in self.disks]
-        d["nics"] = [nic.to_dict() for nic in self.nics]
-        return d
-
-    @classmethod
-    def from_json_dict(cls, d: dict) -> "DomainConfig":
-        names = {f.name for f in fields(cls)}
-        kw = {k: copy.deepcopy(v) for k, v in d.items() if k in names}
-        kw["disks"] = [DiskSpec.from_dict(x) for x in d.get("disks", [])]
-        kw["nics"] = [NicSpec.from_dict(x) for x in d.get("nics", [])]
-        return cls(**kw)
 
 
 def _fail(msg: str, code: int = 1) -> PyxlError:
@@ -235,10 +95,10 @@ def _affinity(cfg: CfgFile, key: str, dc: DomainConfig, host: HostInfo,
         for item in items[:dc.max_vcpus]:
             if not isinstance(item, str):
                 break
-            maps.append(sorted(devices.parse_cpurange(item, host.nr_cpus, host.nodes())))
+            maps.append(sorted(parse_cpurange(item, host.nr_cpus, host.nodes())))
         dc.numa_placement = False
     else:
-        one = sorted(devices.parse_cpurange(buf, host.nr_cpus, host.nodes()))
+        one = sorted(parse_cpurange(buf, host.nr_cpus, host.nodes()))
         maps = [list(one) for _ in range(dc.max_vcpus)]
         if not hard:
             dc.numa_placement = False
@@ -298,17 +158,17 @@ def _vnuma(cfg: CfgFile, dc: DomainConfig, host: HostInfo) -> None:
             key, _, value = opt.partition("=")
             key, value = key.strip(), value.strip()
             if key == "pnode":
-                val = _parse_ulong(value)
+                val = parse_ulong(value)
                 if val >= host.nr_nodes:
                     raise _fail(f"xl: invalid pnode number: {val}")
                 nodes[i]["pnode"] = val
                 dc.numa_placement = False
             elif key == "size":
-                nodes[i]["memkb"] = c_uint64(_parse_ulong(value) << 10)
+                nodes[i]["memkb"] = c_uint64(parse_ulong(value) << 10)
                 max_memkb = c_uint64(max_memkb + nodes[i]["memkb"])
             elif key == "vcpus":
                 for part in [p for p in value.split(",") if p]:
-                    rng = devices.parse_range(part)
+                    rng = parse_range(part)
                     if rng is None:
                         continue
                     max_vcpus += rng[1] - rng[0] + 1
@@ -317,7 +177,7 @@ def _vnuma(cfg: CfgFile, dc: DomainConfig, host: HostInfo) -> None:
             elif key == "vdistances":
                 for j, part in enumerate([p for p in value.split(",") if p]):
                     if j < n:
-                        nodes[i]["distances"][j] = _parse_ulong(part)
+                        nodes[i]["distances"][j] = parse_ulong(part)
     if dc.max_vcpus:
         if dc.max_vcpus != max_vcpus:
             raise _fail("xl: vnuma vcpus and maxvcpus= mismatch")
@@ -334,15 +194,16 @@ def _vnuma(cfg: CfgFile, dc: DomainConfig, host: HostInfo) -> None:
     dc.b_info_extra["vnuma_nodes"] = nodes
 
 
-def _parse_ulong(text: str) -> int:
-    val, _ = devices._strtoul(text, 10)
-    if val is None or val == devices.ULONG_MAX:
-        raise _fail(f'xl: failed to convert "{text}" to number')
-    return val
-
-
 _PCI_BDF = re.compile(r"^(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\."
                       r"([0-7*])(?:@([0-9a-fA-F]{1,2}))?$")
+
+
+def _vslot(text: str, spec: str) -> int:
+    """libxlu's parse_vslot: a hex slot (sscanf %x) of at most 0x1f, as a devfn."""
+    val, _, _ = strtoul(text, 16)
+    if val is None or val > 0x1F:
+        raise _fail(f"unable to parse PCI_SPEC_STRING `{spec}' for passthrough")
+    return val << 3
 
 
 def _parse_pci(spec: str, defaults: dict, source: str) -> dict:
@@ -356,7 +217,7 @@ def _parse_pci(spec: str, defaults: dict, source: str) -> dict:
     pci.update({"domain": int(dom or "0", 16), "bus": int(bus, 16), "dev": int(dev, 16),
                 "func": 0 if func == "*" else int(func), "vdevfn": 0})
     if vslot:
-        pci["vdevfn"] = int(vslot, 16) << 3
+        pci["vdevfn"] = _vslot(vslot, spec)
     if func == "*":
         pci["vfunc_mask"] = 0xff
     for item in parts[1:]:
@@ -370,22 +231,10 @@ def _parse_pci(spec: str, defaults: dict, source: str) -> dict:
         elif key == "name":
             pci["name"] = val
         elif key == "vslot":
-            pci["vdevfn"] = int(val, 16) << 3
+            pci["vdevfn"] = _vslot(val, spec)
         else:
             raise _fail(f"{source}: Unknown PCI_SPEC_STRING option: {key}")
     return pci
-
-
-def check_disk_scripts(dc: DomainConfig) -> None:
-    """At create: a disk whose hotplug script the host does not have fails the
-    build (ERROR_FAIL), where libxl would fail to run it. A dry run never runs
-    hotplug scripts, so it does not look."""
-    for disk in dc.disks:
-        script = disk.script
-        if script is None or "/" in script or script in HOST_HOTPLUG_SCRIPTS:
-            continue
-        raise _fail(f"{dc.source}:{dc.lines.get('disk')}: disk '{disk.spec}': hotplug "
-                    f"script /etc/xen/scripts/{script} not found", 3)
 
 
 def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
@@ -403,11 +252,33 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
     dc = DomainConfig(source=cfg.source)
     dc.settings = {k: copy.deepcopy(cfg.raw(k)) for k in cfg.keys()}
     dc.lines = {k: cfg.lineno(k) for k in cfg.keys()}
-    report = cfg.report
 
-    def warn(msg: str) -> None:
-        report.append(msg)
+    _parse_c_info(cfg, dc, g, uuid_factory)
+    dc.type_info = ti = {}
+    _parse_pvh(cfg, dc, ti)
+    dc.blkdev_start = g.blkdev_start
+    _parse_sched_params(cfg, dc)
+    _parse_memory_and_vcpus(cfg, dc, host)
+    _parse_grant_limits(cfg, dc, g, start)
+    dc.claim_mode = bool(g.claim_mode)
+    _parse_actions(cfg, dc)
+    _parse_pci_devices(cfg, dc, ti)
+    _parse_b_info_misc(cfg, dc)
+    _parse_boot(cfg, dc, g)
+    _parse_timer_mode(cfg, dc)
+    dc.nested_hvm = cfg.get_defbool("nestedhvm")
+    if dc.type == "hvm":
+        _parse_hvm_early(cfg, dc, ti, cfg.report)
+    _parse_devices(cfg, dc, g)
+    _parse_device_model(cfg, dc)
+    _parse_display(cfg, dc, ti)
+    _parse_tail(cfg, dc)
+    return dc, list(cfg.report[start:])
 
+
+def _parse_c_info(cfg: CfgFile, dc: DomainConfig, g: GlobalConfig,
+                  uuid_factory: "Callable[[], str] | None") -> None:
+    """Security labels, type/builder, hap, name, uuid, oos, pool."""
     # security labels
     buf = cfg.get_string("init_seclabel")
     if buf is not None:
@@ -462,8 +333,9 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
     if buf is not None:
         dc.pool_name = buf
 
-    ti: dict = {}
-    dc.type_info = ti
+
+def _parse_pvh(cfg: CfgFile, dc: DomainConfig, ti: dict) -> None:
+    """The PVH shim keys."""
     if dc.type == "pvh":
         v = cfg.get_defbool("pvshim")
         if v is not None:
@@ -473,8 +345,9 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
             if buf is not None:
                 ti[key] = buf
 
-    dc.blkdev_start = g.blkdev_start
 
+def _parse_sched_params(cfg: CfgFile, dc: DomainConfig) -> None:
+    """cpu_weight, cap, period, slice, latency, extratime."""
     for key, attr in (("cpu_weight", "sched_weight"), ("cap", "sched_cap"),
                       ("period", "sched_period"), ("slice", "sched_slice"),
                       ("latency", "sched_latency"), ("extratime", "sched_extratime")):
@@ -482,6 +355,9 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
         if v is not None:
             setattr(dc, attr, c_int(v))     # libxl_domain_sched_params has ints
 
+
+def _parse_memory_and_vcpus(cfg: CfgFile, dc: DomainConfig, host: HostInfo) -> None:
+    """memory/maxmem (MiB in the file, KiB from here on), vCPUs, affinities."""
     # MemKB fields are uint64_t; xl computes l * 1024 in a long
     v = cfg.get_long("memory")
     if v is not None:
@@ -504,6 +380,10 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
     _affinity(cfg, "cpus", dc, host, hard=True)
     _affinity(cfg, "cpus_soft", dc, host, hard=False)
 
+
+def _parse_grant_limits(cfg: CfgFile, dc: DomainConfig, g: GlobalConfig, start: int) -> None:
+    """max_grant_frames and friends: the file's, else xl.conf's."""
+    report = cfg.report
     for key in ("max_grant_frames", "max_maptrack_frames", "max_grant_version"):
         rc, v = cfg.get_bounded_long_rc(key, 0, INT_MAX, dont_warn=True)
         if rc == ESRCH:
@@ -515,8 +395,9 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
             cfg.get_bounded_long_rc(key, 0, INT_MAX)
             raise _fail(report.pop() if len(report) > start else f"invalid {key}")
 
-    dc.claim_mode = bool(g.claim_mode)
 
+def _parse_actions(cfg: CfgFile, dc: DomainConfig) -> None:
+    """on_poweroff, on_reboot, on_watchdog, on_crash, on_soft_reset."""
     for key, default in (("on_poweroff", "destroy"), ("on_reboot", "restart"),
                          ("on_watchdog", "destroy"), ("on_crash", "destroy"),
                          ("on_soft_reset", "soft-reset")):
@@ -527,6 +408,9 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
             raise _fail(f'Unknown {key} action "{buf}" specified')
         setattr(dc, key, ACTIONS[buf])
 
+
+def _parse_pci_devices(cfg: CfgFile, dc: DomainConfig, ti: dict) -> None:
+    """e820_host, pci= and the pci_* defaults, passthrough."""
     if dc.type == "pv":
         v = cfg.get_defbool("e820_host")
         if v is not None:
@@ -552,6 +436,10 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
             raise _fail(f"ERROR: unknown passthrough option '{buf}'")
         dc.passthrough = buf
 
+
+def _parse_b_info_misc(cfg: CfgFile, dc: DomainConfig) -> None:
+    """shadow_memory, nomigrate, tsc_mode, rtc_timeoffset, localtime,
+    videoram, max_event_channels."""
     v = cfg.get_long("shadow_memory")
     if v is not None:
         dc.shadow_memkb = c_uint64(v * 1024)
@@ -561,7 +449,7 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
     rc, v = cfg.get_long_rc("tsc_mode", dont_warn=True)
     if rc == 0:
         s = tsc_names[v] if 0 <= v < len(tsc_names) else None
-        warn('WARNING: specifying "tsc_mode" as an integer is deprecated. '
+        cfg.report.append('WARNING: specifying "tsc_mode" as an integer is deprecated. '
              "Please use the named parameter variant. "
              + (f'e.g. tsc_mode="{s}"' if s else ""))
         if s is None:
@@ -578,7 +466,7 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
     if v is not None:
         dc.rtc_timeoffset = v & 0xFFFFFFFF
     if cfg.get_long("vncviewer") is not None:
-        warn('WARNING: ignoring "vncviewer" option. '
+        cfg.report.append('WARNING: ignoring "vncviewer" option. '
              'Use "-V" option of "xl create" to automatically spawn vncviewer.')
     dc.localtime = cfg.get_defbool("localtime")
     v = cfg.get_long("videoram")
@@ -588,11 +476,14 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
     if v is not None:
         dc.event_channels = v & 0xFFFFFFFF
 
+
+def _parse_boot(cfg: CfgFile, dc: DomainConfig, g: GlobalConfig) -> None:
+    """kernel, ramdisk, device_tree, cmdline, driver_domain, acpi, bootloader*."""
     for key in ("kernel", "ramdisk", "device_tree"):
         buf = cfg.get_string(key)
         if buf is not None:
             setattr(dc, key, buf)
-    dc.cmdline = _cmdline(cfg, report)
+    dc.cmdline = _cmdline(cfg, cfg.report)
     dc.driver_domain = cfg.get_defbool("driver_domain")
     dc.acpi = cfg.get_defbool("acpi")
 
@@ -611,10 +502,12 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
     elif rc != ESRCH:
         buf = cfg.get_string("bootloader_args")
         if buf is not None:
-            warn('WARNING: Specifying "bootloader_args" as a string is deprecated. '
+            cfg.report.append('WARNING: Specifying "bootloader_args" as a string is deprecated. '
                  "Please use a list of arguments.")
             dc.bootloader_args = [a for a in re.split(r"[ \t\n]", buf) if a]
 
+
+def _parse_timer_mode(cfg: CfgFile, dc: DomainConfig) -> None:
     timer_names = ["delay_for_missed_ticks", "no_delay_for_missed_ticks",
                    "no_missed_ticks_pending", "one_missed_tick_pending"]
     rc, v = cfg.get_long_rc("timer_mode", dont_warn=True)
@@ -624,7 +517,7 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
             raise _fail('ERROR: "timer_mode" option is not supported for PV guests.', 3)
         if rc == 0:
             s = timer_names[v] if 0 <= v < 4 else None
-            warn('WARNING: specifying "timer_mode" as an integer is deprecated. '
+            cfg.report.append('WARNING: specifying "timer_mode" as an integer is deprecated. '
                  "Please use the named parameter variant. "
                  + (f'e.g. timer_mode="{s}"' if s else ""))
             if s is None:
@@ -636,11 +529,9 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
                 raise _fail(f'ERROR: invalid value "{buf}" for "timer_mode"')
             dc.timer_mode = buf
 
-    dc.nested_hvm = cfg.get_defbool("nestedhvm")
 
-    if dc.type == "hvm":
-        _parse_hvm_early(cfg, dc, ti, report)
-
+def _parse_devices(cfg: CfgFile, dc: DomainConfig, g: GlobalConfig) -> None:
+    """disk=, vif=, vif2= and usbctrl=."""
     # disks
     vbds = cfg.get_list("disk")
     if vbds is not None:
@@ -648,8 +539,8 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
             if not isinstance(item, str):
                 break
             try:
-                disk = devices.parse_disk_spec(item, cfg.source)
-            except devices.DiskSpecError as e:
+                disk = parse_disk_spec(item, cfg.source)
+            except DiskSpecError as e:
                 raise _fail(e.message) from None
             dc.disks.append(disk)
 
@@ -661,12 +552,12 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
         for item in nics:
             if not isinstance(item, str):
                 break
-            nic, msgs = devices.parse_nic_spec(item, cfg.source, nic_defaults)
-            report.extend(msgs)
+            nic, msgs = parse_nic_spec(item, cfg.source, nic_defaults)
+            cfg.report.extend(msgs)
             nic.devid = len(dc.nics)
             dc.nics.append(nic)
     if cfg.get_list("vif2") is not None:
-        warn("WARNING: vif2: netchannel2 is deprecated and not supported by xl")
+        cfg.report.append("WARNING: vif2: netchannel2 is deprecated and not supported by xl")
 
     # usb controllers
     ctrls = cfg.get_list("usbctrl")
@@ -688,18 +579,20 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
                     raise _fail(f"Unknown string `{tok}' in usbctrl spec")
             dc.usbctrls.append(ctrl)
 
+
+def _parse_device_model(cfg: CfgFile, dc: DomainConfig) -> None:
     # device model
     buf = cfg.get_string("device_model")
     if buf is not None:
-        warn("WARNING: ignoring device_model directive.")
-        warn('WARNING: Use "device_model_override" instead if you really want a '
+        cfg.report.append("WARNING: ignoring device_model directive.")
+        cfg.report.append('WARNING: Use "device_model_override" instead if you really want a '
              "non-default device_model")
         if "stubdom-dm" in buf:
             if dc.type == "hvm":
-                warn('WARNING: Or use "device_model_stubdomain_override" if you '
+                cfg.report.append('WARNING: Or use "device_model_stubdomain_override" if you '
                      " want to enable stubdomains")
             else:
-                warn('WARNING: ignoring "device_model_stubdomain_override" directive'
+                cfg.report.append('WARNING: ignoring "device_model_stubdomain_override" directive'
                      " for pv guest")
     buf = cfg.get_string("device_model_override")
     if buf is not None:
@@ -710,7 +603,7 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
             raise _fail(f'Unknown device_model_version "{buf}" specified')
         dc.device_model_version = "qemu_xen"
     elif dc.device_model:
-        warn("WARNING: device model override given without specific DM version")
+        cfg.report.append("WARNING: device model override given without specific DM version")
     dc.device_model_stubdomain = cfg.get_defbool("device_model_stubdomain_override")
     for key, target in (("device_model_args", "extra"), ("device_model_args_pv", "extra_pv"),
                         ("device_model_args_hvm", "extra_hvm")):
@@ -718,6 +611,10 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
         if items:
             dc.b_info_extra[target] = items
 
+
+def _parse_display(cfg: CfgFile, dc: DomainConfig, ti: dict) -> None:
+    """Top-level vnc/sdl (a vfb for PV, the HVM fields otherwise), dm_restrict,
+    and the HVM keys read after the devices."""
     # top-level vnc/sdl: a vfb for PV, the hvm fields otherwise
     if dc.type == "pv":
         vnc_enabled = cfg.get_long("vnc") or 0
@@ -733,12 +630,15 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
     if dc.type == "hvm":
         _parse_hvm_late(cfg, dc, ti)
 
+
+def _parse_tail(cfg: CfgFile, dc: DomainConfig) -> None:
+    """xend_suspend_evtchn_compat, msr_relaxed, vpmu, and pyxl's workload."""
     dc.c_info_extra["xend_suspend_evtchn_compat"] = cfg.get_defbool("xend_suspend_evtchn_compat")
     v = cfg.get_defbool("msr_relaxed")
     if v is not None:
         dc.b_info_extra["arch_x86"] = {"msr_relaxed": v}
-        warn("WARNING: msr_relaxed will be removed in future versions.")
-        warn("If it fixes an issue you are having please report to "
+        cfg.report.append("WARNING: msr_relaxed will be removed in future versions.")
+        cfg.report.append("If it fixes an issue you are having please report to "
              "xen-devel@lists.xenproject.org.")
     dc.vpmu = cfg.get_defbool("vpmu")
 
@@ -749,8 +649,6 @@ def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
             dc.workload = [x for x in raw if isinstance(x, str)]
         else:
             dc.workload = raw
-
-    return dc, list(report[start:])
 
 
 def _vnc(cfg: CfgFile) -> dict:
@@ -929,169 +827,3 @@ def _parse_hvm_late(cfg: CfgFile, dc: DomainConfig, ti: dict) -> None:
         if buf not in ("none", "xenserver"):
             raise _fail(f"xl: unknown vendor_device '{buf}'", 3)
         ti["vendor_device"] = buf
-
-
-# ---------------------------------------------------------------------------
-# create-time defaults (libxl__domain_config_setdefault and friends)
-
-def apply_create_defaults(cfg: DomainConfig, host: HostInfo) -> DomainConfig:
-    """A copy of ``cfg`` with the defaults libxl fills in at create time.
-
-    Covers what the simulation and ``list -l`` need: hap/oos, memory (32 MiB
-    if unset), vCPUs, affinity, event channels, blkdev_start, numa
-    placement, device model version, HVM firmware/display defaults,
-    timer_mode, grant version, scheduler name, disk backends and nic
-    types/scripts.
-    """
-    dc = DomainConfig.from_json_dict(cfg.to_json_dict())
-    ti = dc.type_info
-    if dc.type != "pv":
-        if dc.hap is None:
-            dc.hap = True
-        if dc.oos is None:
-            dc.oos = True
-    if dc.run_hotplug_scripts is None:
-        dc.run_hotplug_scripts = True
-    if dc.driver_domain is None:
-        dc.driver_domain = False
-    if not dc.ssidref:
-        dc.ssidref = 2          # SECINITSID_DOMU
-    if dc.c_info_extra.get("xend_suspend_evtchn_compat") is None:
-        dc.c_info_extra["xend_suspend_evtchn_compat"] = False
-    if dc.passthrough == "default":
-        dc.passthrough = "disabled" if not dc.pcidevs else "enabled"
-    if dc.pool_name is None:
-        dc.pool_name = "Pool-0"
-
-    if dc.device_model_stubdomain is None:
-        dc.device_model_stubdomain = False
-    if dc.vpmu is None:
-        dc.vpmu = False
-    if dc.device_model_version == "unknown":
-        dc.device_model_version = "qemu_xen"
-    if dc.blkdev_start is None:
-        dc.blkdev_start = "xvda"
-    if dc.type == "hvm":
-        ti.setdefault("bios", "seabios")
-        if ti["bios"] == "rombios":
-            raise _fail("qemu-xen does not support bios=rombios.", 6)
-        if not dc.kernel and (dc.ramdisk or dc.cmdline):
-            raise _fail("direct boot parameters specified but kernel missing", 6)
-    if not dc.max_vcpus:
-        dc.max_vcpus = 1
-    if not dc.avail_vcpus:
-        dc.avail_vcpus = [0]
-    if dc.numa_placement is None:
-        dc.numa_placement = True
-    if dc.max_memkb is None:
-        dc.max_memkb = 32 * 1024
-    if dc.target_memkb is None:
-        dc.target_memkb = dc.max_memkb
-    dc.b_info_extra.setdefault("stubdomain_memkb", 0)
-    if dc.claim_mode is None:
-        dc.claim_mode = False
-    if dc.localtime is None:
-        dc.localtime = False
-    if dc.disable_migrate is None:
-        dc.disable_migrate = False
-    if not dc.event_channels:
-        dc.event_channels = 1023
-    if dc.dm_restrict is None:
-        dc.dm_restrict = False
-    if dc.iommu_memkb is None:
-        dc.iommu_memkb = 0
-    if dc.type == "hvm":
-        if dc.shadow_memkb is None:
-            dc.shadow_memkb = 0
-        ti.setdefault("mmio_hole_memkb", 0)
-        vga = ti.setdefault("vga", {})
-        if vga.get("kind", "unknown") == "unknown":
-            vga["kind"] = "cirrus"
-        ti.setdefault("hdtype", "ide")
-        minimum = {"none": 0, "qxl": 128 * 1024, "std": 16 * 1024}.get(vga["kind"], 8 * 1024)
-        if dc.video_memkb is None:
-            dc.video_memkb = minimum
-        elif dc.video_memkb < minimum:
-            raise _fail("videoram too small for the chosen vga", 6)
-        for key, val in (("pae", True), ("acpi", True), ("acpi_s3", True), ("acpi_s4", True),
-                         ("acpi_laptop_slate", False), ("nx", True), ("viridian", False),
-                         ("hpet", True), ("vpt_align", True), ("usb", False),
-                         ("vkb_device", True), ("xen_platform_pci", True),
-                         ("xen_platform_pci_bar_uc", True), ("pirq", False),
-                         ("nographic", False), ("gfx_passthru", False)):
-            if ti.get(key) is None:
-                ti[key] = val
-        spice = ti.setdefault("spice", {})
-        if spice.get("enable") is None:
-            spice["enable"] = False
-        if spice["enable"]:
-            for key, val in (("disable_ticketing", False), ("agent_mouse", True),
-                             ("vdagent", False), ("clipboard_sharing", False)):
-                if spice.get(key) is None:
-                    spice[key] = val
-        ti.setdefault("boot", "cda")
-        vnc = ti.setdefault("vnc", {})
-        if vnc.get("enable") is None:
-            vnc["enable"] = True
-        if vnc["enable"]:
-            if vnc.get("findunused") is None:
-                vnc["findunused"] = True
-            if not vnc.get("listen"):
-                vnc["listen"] = "127.0.0.1"
-        sdl = ti.setdefault("sdl", {})
-        if sdl.get("enable") is None:
-            sdl["enable"] = False
-        if sdl["enable"] and sdl.get("opengl") is None:
-            sdl["opengl"] = False
-        rdm = ti.setdefault("rdm", {})
-        if rdm.get("policy", "invalid") == "invalid":
-            rdm["policy"] = "relaxed"
-        ti.setdefault("rdm_mem_boundary_memkb", 2048 * 1024)
-    elif dc.type == "pv":
-        if ti.get("e820_host") is None:
-            ti["e820_host"] = False
-        if dc.video_memkb is None:
-            dc.video_memkb = 0
-        if dc.shadow_memkb is None:
-            dc.shadow_memkb = 0
-        ti.setdefault("slack_memkb", 0)
-    else:
-        if ti.get("pvshim") is None:
-            ti["pvshim"] = False
-        if dc.video_memkb is None:
-            dc.video_memkb = 0
-    if dc.type != "pv":
-        if dc.timer_mode == "unknown":
-            dc.timer_mode = "no_delay_for_missed_ticks"
-        if dc.apic is None:
-            dc.apic = True
-        if dc.nested_hvm is None:
-            dc.nested_hvm = False
-    if dc.max_grant_version is None:
-        dc.max_grant_version = 2
-    if dc.shadow_memkb is None:
-        # libxl_get_required_shadow_memory: 1 MiB per vCPU + 8 KiB per MiB
-        dc.shadow_memkb = 4 * (256 * dc.max_vcpus + 2 * (dc.max_memkb // 1024))
-    dc.b_info_extra.setdefault("sched", host.sched)
-    if dc.sched_weight is None and host.sched in ("credit", "credit2"):
-        dc.sched_weight = 256
-    if dc.sched_cap is None and host.sched in ("credit", "credit2"):
-        dc.sched_cap = 0
-    for disk in dc.disks:
-        if disk.backend == "unknown":
-            # blkback takes raw images and devices; qemu (qdisk) the rest
-            disk.backend = "phy" if disk.format == "raw" else "qdisk"
-        if disk.discard_enable is None:
-            disk.discard_enable = bool(disk.readwrite)
-        if disk.colo_enable is None:
-            disk.colo_enable = False
-        if disk.colo_restore_enable is None:
-            disk.colo_restore_enable = False
-    for nic in dc.nics:
-        if nic.nictype == "unknown":
-            nic.nictype = "vif_ioemu" if dc.type == "hvm" else "vif"
-        if nic.script is None:
-            nic.script = "vif-bridge"
-        if nic.bridge is None:
-            nic.bridge = "xenbr0"
-    return dc

@@ -1,0 +1,112 @@
+"""How fast the simulation runs a host's guests forward in time.
+
+A host with N small PV guests (built in-process, as bench_cli.py does), then
+`pyxl clock advance` through the CLI, each run from a fresh copy of the same
+state. The guests (1 GiB each) are set going 1 ms apart, as a lesson's guests
+would be, so that their events fall at different moments:
+
+    boot      3 s in which the N guests boot (xenbus, watches, login prompt)
+    balloon   3 s after each guest got a memory/target of 64 MiB (its
+              balloon driver steps 32 MiB every 100 ms until it is there)
+    idle      10 s of up and idle guests (the schedulers only)
+
+Each figure is the median wall time of a fresh `pyxl` process and its ratio
+to `python -c "import click"` measured in the same run (machines here are
+shared and noisy, so absolute times mean little).
+
+    python bench/bench_sim.py [--runs N] [--guests 50,200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench_cli import median_time, populate
+
+
+def snapshot(state: str, name: str) -> str:
+    """A copy of the state directory to start each timed run from."""
+    dst = os.path.join(os.path.dirname(state), f"{os.path.basename(state)}.{name}")
+    shutil.copytree(state, dst)
+    return dst
+
+
+def timed_advance(py: str, snap: str, env: dict, delta: str, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        work = snap + ".run"
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(snap, work)
+        times.append(median_time([py, "-m", "pyxl", "clock", "advance", delta],
+                                 dict(env, PYXL_STATE_DIR=work), 1))
+    return statistics.median(times)
+
+
+STAGGER_NS = 1_000_000
+
+
+def staggered(host: str, act) -> None:
+    """act(host, domid) for each guest, STAGGER_NS of simulated time apart."""
+    from pyxl.sim.host import open_host
+
+    with open_host(host, write=True) as h:
+        for domid in sorted(h.hv.domains)[1:]:
+            h.advance_to(h.now_ns + STAGGER_NS)
+            act(h, domid)
+
+
+def unpause(h, domid: int) -> None:
+    h.hv.domctl_unpausedomain(domid)
+
+
+def lower_target(h, domid: int) -> None:
+    """memory/target to 64 MiB, as `mem-set` would write it."""
+    h.xs(0).write(f"/local/domain/{domid}/memory/target", str(64 * 1024).encode())
+
+
+def advance(py: str, env: dict, delta: str) -> None:
+    subprocess.run([py, "-m", "pyxl", "clock", "advance", delta], env=env, check=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--guests", default="50,200")
+    args = ap.parse_args()
+    py = sys.executable
+    import pyxl
+
+    subprocess.run([py, "-m", "compileall", "-q", os.path.dirname(pyxl.__file__)], check=True)
+    for n in (int(x) for x in args.guests.split(",")):
+        with tempfile.TemporaryDirectory() as tmp:
+            state = os.path.join(tmp, "state")
+            env = dict(os.environ, PYXL_STATE_DIR=state, PYXL_CLOCK="manual", PYXL_HOST="sim")
+            os.environ.update(PYXL_STATE_DIR=state, PYXL_CLOCK="manual")
+            baseline = median_time([py, "-c", "import click"], env, args.runs)
+            subprocess.run([py, "-m", "pyxl", "host", "boot", "sim", "--memory", "262144",
+                            "--clock", "manual"], env=env, check=True, stdout=subprocess.DEVNULL)
+            populate("sim", n, memory_mib=1024, paused=True)
+            staggered("sim", unpause)
+            t0 = time.perf_counter()
+            results = {"boot": timed_advance(py, snapshot(state, "boot"), env, "3s", args.runs)}
+            advance(py, env, "3s")
+            staggered("sim", lower_target)
+            results["balloon"] = timed_advance(py, snapshot(state, "balloon"), env, "3s",
+                                               args.runs)
+            advance(py, env, "3s")
+            results["idle"] = timed_advance(py, snapshot(state, "idle"), env, "10s", args.runs)
+            print(f"baseline  python -c 'import click'  {baseline * 1000:8.1f} ms")
+            for label, t in results.items():
+                print(f"{n:5d} guests  {label:8s} {t * 1000:8.1f} ms  ratio {t / baseline:6.2f}")
+            print(f"({time.perf_counter() - t0:.0f} s for {n} guests)")
+
+
+if __name__ == "__main__":
+    main()

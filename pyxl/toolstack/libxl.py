@@ -1,0 +1,599 @@
+"""The toolstack's face to the command line, shaped like libxl's API.
+
+xl calls `libxl_domain_pause(ctx, domid)`; pyxl's CLI calls
+`libxl.domain_pause(domid)` on the `Libxl` that `open_libxl` gives it for one
+command (one transaction on one host). Methods are named after the libxl (or
+libxenstore, xs_*) call where there is one, return plain values for the CLI
+to render, and raise PyxlError with xl's words. Each imports its
+implementation when called, so importing this module costs nothing.
+
+Waiting spans several commands' transactions, so the waits are functions
+that take a way to open a new `Libxl` for each poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+from pyxl.errors import LibxlError
+
+if TYPE_CHECKING:
+    from pyxl.toolstack.ctx import Ctx
+
+T = TypeVar("T")
+Opener = Callable[[], AbstractContextManager["Libxl"]]
+
+
+class Libxl:
+    """libxl_ctx for one command: every query and operation the CLI makes."""
+
+    def __init__(self, ctx: Ctx):
+        self._ctx = ctx
+
+    # --- domains ---
+
+    def domain_qualifier_to_domid(self, qualifier: str) -> int:
+        """All digits is a domid (unchecked), else a name that must exist."""
+        from pyxl.toolstack.ctx import find_domain
+
+        return find_domain(self._ctx, qualifier)
+
+    def name_to_domid(self, name: str) -> int | None:
+        from pyxl.toolstack import domain
+
+        return domain.domid_of(self._ctx, name)
+
+    def domid_to_name(self, domid: int) -> str | None:
+        from pyxl.toolstack import domain
+
+        return domain.name_of(self._ctx, domid)
+
+    def domain_info(self, domid: int):
+        """libxl_dominfo of the domain, or None (logged, as libxl) if there is none."""
+        from pyxl.toolstack import domain
+
+        try:
+            return domain.domain_info(self._ctx, domid)
+        except LibxlError:
+            return None
+
+    def list_domain(self) -> list:
+        """libxl_dominfo of every domain, by domid."""
+        from pyxl.toolstack import domain
+
+        return domain.list_domains(self._ctx)
+
+    def list_long_json(self, domids: list[int]) -> str:
+        """`xl list -l`: each domain's configuration as it is now, in libxl's JSON."""
+        from pyxl.toolstack.retrieve import list_long_json
+
+        return list_long_json(self._ctx, domids)
+
+    def vm_get_start_time(self, domid: int) -> int | None:
+        from pyxl.toolstack import domain
+
+        return domain.start_time(self._ctx, domid)
+
+    def domain_destroy(self, domid: int) -> None:
+        from pyxl.toolstack import domain
+
+        domain.destroy(self._ctx, domid)
+
+    def domain_pause(self, domid: int) -> None:
+        from pyxl.toolstack import domain
+
+        domain.pause(self._ctx, domid)
+
+    def domain_unpause(self, domid: int) -> None:
+        from pyxl.toolstack import domain
+
+        domain.unpause(self._ctx, domid)
+
+    def domain_rename(self, domid: int, new_name: str, qualifier: str) -> None:
+        from pyxl.toolstack import domain
+
+        domain.rename(self._ctx, domid, new_name, qualifier)
+
+    def parse_config(self, text: str, source: str):
+        """xl's parse_config_data for this host: the config and xl's warnings."""
+        from pyxl.toolstack.create import parse_config
+
+        return parse_config(self._ctx, text, source)
+
+    def domain_create_new(self, config, *, paused: bool = False, monitored: bool = True) -> int:
+        from pyxl.toolstack.create import create_domain
+
+        return create_domain(self._ctx, config, paused=paused, monitored=monitored)
+
+    def console_log(self, domid: int, ctype: str | None, num: int) -> list[str] | None:
+        """What the console has shown, or None where xl could not attach."""
+        from pyxl.toolstack.console import console_log
+
+        return console_log(self._ctx, domid, ctype, num)
+
+    # --- shutdown, reboot, triggers ---
+
+    def domain_shutdown(self, domid: int) -> int:
+        """Ask the guest to power off (PV control); the libxl rc."""
+        return self._pvcontrol(domid, "poweroff")
+
+    def domain_reboot(self, domid: int) -> int:
+        return self._pvcontrol(domid, "reboot")
+
+    def _pvcontrol(self, domid: int, cmd: str) -> int:
+        from pyxl.toolstack import lifecycle
+
+        try:
+            lifecycle.pvcontrol_request(self._ctx, domid, cmd)
+        except LibxlError as e:
+            return e.rc
+        return 0
+
+    def domain_death_event(self, domid: int):
+        """The death or shutdown libxl would report for the domain now, or None."""
+        from pyxl.toolstack import lifecycle
+
+        return lifecycle.death_event(self._ctx, domid)
+
+    def shutdown_targets(self) -> list[int]:
+        """`shutdown -a`: every domain but dom0."""
+        from pyxl.toolstack import lifecycle
+
+        return lifecycle.shutdown_targets(self._ctx)
+
+    def send_trigger(self, domid: int, trigger: str, vcpuid: int = 0) -> int:
+        from pyxl.toolstack import lifecycle
+
+        return lifecycle.send_trigger(self._ctx, domid, trigger, vcpuid)
+
+    def send_sysrq(self, domid: int, key: str) -> None:
+        from pyxl.toolstack import lifecycle
+
+        lifecycle.send_sysrq(self._ctx, domid, key)
+
+    # --- memory ---
+
+    def domain_setmaxmem(self, domid: int, max_memkb: int) -> int:
+        """libxl_domain_setmaxmem; the libxl rc (failures logged)."""
+        from pyxl.toolstack import memory
+
+        return self._mem_rc(lambda: memory.set_max_memory(self._ctx, domid, max_memkb))
+
+    def set_memory_target(self, domid: int, target_memkb: int, *, relative: bool = False,
+                          enforce: bool = True) -> int:
+        from pyxl.toolstack import memory
+
+        return self._mem_rc(lambda: memory.set_memory_target(
+            self._ctx, domid, target_memkb, relative=relative, enforce=enforce))
+
+    @staticmethod
+    def _mem_rc(op: Callable[[], object]) -> int:
+        try:
+            op()
+        except LibxlError as e:
+            return e.rc
+        return 0
+
+    # --- vCPUs ---
+
+    def list_vcpu(self, domid: int) -> list:
+        """libxl_vcpuinfo of each vCPU; [] (logged) if the domain is gone."""
+        from pyxl.toolstack.vcpu import list_vcpus
+
+        return list_vcpus(self._ctx, domid)
+
+    def set_vcpuaffinity(self, domid: int, vcpuid: int | None, hard: set[int] | None,
+                         soft: set[int] | None) -> bool:
+        """vcpuid None: every vCPU (libxl_set_vcpuaffinity_all). False if any failed."""
+        from pyxl.toolstack.vcpu import vcpu_pin
+
+        return vcpu_pin(self._ctx, domid, vcpuid, hard, soft)
+
+    def set_vcpuonline(self, domid: int, count: int) -> int:
+        """vCPUs 0..count-1 online, the rest offline; the libxl rc."""
+        from pyxl.toolstack.vcpu import vcpu_set
+
+        return vcpu_set(self._ctx, domid, count)
+
+    # --- the host ---
+
+    def get_physinfo(self):
+        return self._ctx.host.physinfo
+
+    def info_uname(self) -> list[tuple[str, str]]:
+        """`xl info`'s sections, as (key, text after the colon) pairs."""
+        from pyxl.toolstack import info
+
+        return info.uname(self._ctx)
+
+    def info_physinfo(self) -> list[tuple[str, str]]:
+        from pyxl.toolstack import info
+
+        return info.physinfo(self._ctx)
+
+    def info_xeninfo(self) -> list[tuple[str, str]]:
+        from pyxl.toolstack import info
+
+        return info.xeninfo(self._ctx)
+
+    def get_cpu_topology(self) -> list[tuple[int, int, int, int]]:
+        """(cpu, core, socket, node) of every pCPU."""
+        from pyxl.toolstack import info
+
+        return info.cpu_topology(self._ctx)
+
+    def get_numainfo(self) -> list[tuple[int, int, int, list[int]]]:
+        """(node, memsize MiB, memfree MiB, distances) of every NUMA node."""
+        from pyxl.toolstack import info
+
+        return info.numa_info(self._ctx)
+
+    def xen_console_read(self, clear: bool = False) -> list[str]:
+        from pyxl.toolstack import info
+
+        return info.xen_console_read(self._ctx, clear)
+
+    def clock(self):
+        """The host's clock: mode, simulated ns since boot, calendar time."""
+        from pyxl.toolstack import clock
+
+        return clock.clock(self._ctx)
+
+    def advance_clock(self, delta_ns: int):
+        """Run the simulation `delta_ns` forward (what `pyxl clock advance` does)."""
+        from pyxl.toolstack import clock
+
+        return clock.advance_clock(self._ctx, delta_ns)
+
+    def top_sample(self, delay_ns: int = 0):
+        """xentop's view of the host `delay_ns` after the last one. On a
+        manual clock nothing would change while top sleeps, so the clock is
+        moved on by the delay, as `clock advance` would; on a realtime clock
+        the wait itself is the delay."""
+        from pyxl.toolstack.top import sample
+
+        if delay_ns and self._ctx.host.clock == "manual":
+            self.advance_clock(delay_ns)
+        return sample(self._ctx)
+
+    # --- cpupools ---
+
+    def list_cpupool(self) -> list:
+        from pyxl.toolstack import cpupool
+
+        return cpupool.list_pools(self._ctx)
+
+    def cpupoolid_to_name(self, poolid: int) -> str | None:
+        from pyxl.toolstack import cpupool
+
+        return cpupool.cpupoolid_to_name(self._ctx, poolid)
+
+    def name_to_cpupoolid(self, name: str) -> int | None:
+        from pyxl.toolstack import cpupool
+
+        return cpupool.pool_by_name(self._ctx, name)
+
+    def cpupool_qualifier_to_cpupoolid(self, qualifier: str) -> int | None:
+        """An id or a name of an existing pool, else None."""
+        from pyxl.toolstack import cpupool
+
+        return cpupool.pool_qualifier(self._ctx, qualifier)
+
+    def require_cpupool(self, qualifier: str) -> int:
+        """The pool's id, or xl's "unknown cpupool" error."""
+        from pyxl.toolstack import cpupool
+
+        return cpupool.require_pool(self._ctx, qualifier)
+
+    def parse_cpurange(self, text: str) -> set[int]:
+        """xl's CPU list syntax (`0-3,^2`, `node:1`, `all`) over this host."""
+        from pyxl.toolstack import cpupool
+
+        return cpupool.parse_cpus(self._ctx, text)
+
+    def parse_cpupool_config(self, text: str, filename: str | None):
+        from pyxl.toolstack import cpupool
+
+        return cpupool.parse_pool_config(self._ctx, text, filename)
+
+    def cpupool_create(self, spec) -> int:
+        from pyxl.toolstack import cpupool
+
+        return cpupool.create_pool(self._ctx, spec)
+
+    def cpupool_destroy(self, poolid: int) -> bool:
+        from pyxl.toolstack import cpupool
+
+        return cpupool.destroy_pool(self._ctx, poolid)
+
+    def cpupool_rename(self, poolid: int, name: str) -> None:
+        from pyxl.toolstack import cpupool
+
+        cpupool.rename_pool(self._ctx, poolid, name)
+
+    def cpupool_cpuadd_cpumap(self, poolid: int, cpus: set[int]) -> bool:
+        from pyxl.toolstack import cpupool
+
+        return cpupool.cpu_add(self._ctx, poolid, cpus)
+
+    def cpupool_cpuremove_cpumap(self, poolid: int, cpus: set[int]) -> bool:
+        from pyxl.toolstack import cpupool
+
+        return cpupool.cpu_remove(self._ctx, poolid, cpus)
+
+    def cpupool_movedomain(self, poolid: int, domid: int) -> None:
+        from pyxl.toolstack import cpupool
+
+        cpupool.move_domain(self._ctx, poolid, domid)
+
+    def cpupool_numa_split(self) -> None:
+        from pyxl.toolstack import cpupool
+
+        cpupool.numa_split(self._ctx)
+
+    # --- schedulers ---
+
+    def domain_sched_params_get(self, domid: int, sched: str) -> dict:
+        from pyxl.toolstack import sched as ts
+
+        return ts.get_domain_params(self._ctx, domid, sched)
+
+    def domain_sched_params_set(self, domid: int, sched: str, changes: dict) -> dict:
+        from pyxl.toolstack import sched as ts
+
+        return ts.set_domain_params(self._ctx, domid, sched, changes)
+
+    def vcpu_sched_params_get(self, domid: int, vcpuids: list[int] | None) -> list:
+        from pyxl.toolstack import sched as ts
+
+        return ts.get_vcpu_params(self._ctx, domid, vcpuids)
+
+    def vcpu_sched_params_set(self, domid: int, settings: list) -> None:
+        from pyxl.toolstack import sched as ts
+
+        ts.set_vcpu_params(self._ctx, domid, settings)
+
+    def sched_params_get(self, poolid: int, sched: str) -> dict | None:
+        """A pool's scheduler-wide parameters (None: libxl could not get them)."""
+        from pyxl.toolstack import sched as ts
+
+        return ts.get_pool_params(self._ctx, poolid, sched)
+
+    def sched_params_set(self, poolid: int, sched: str, changes: dict) -> dict:
+        from pyxl.toolstack import sched as ts
+
+        return ts.set_pool_params(self._ctx, poolid, sched, changes)
+
+    def cpupools_running(self, sched: str, only: int | None = None) -> list:
+        """(poolid, name, domids) of each pool that runs `sched`, as xl walks them."""
+        from pyxl.toolstack import sched as ts
+
+        return ts.pools_running(self._ctx, sched, only)
+
+    def get_workload(self, domid: int) -> list[str]:
+        from pyxl.toolstack import sched as ts
+
+        return ts.get_workload(self._ctx, domid)
+
+    def set_workload(self, domid: int, spec: str) -> list[str]:
+        from pyxl.toolstack import sched as ts
+
+        return ts.set_workload(self._ctx, domid, spec)
+
+    def sched_trace(self, duration_ns: int, poolid: int = 0, buckets: int = 50):
+        """Run the pool's scheduler forward and keep what it decided, and why."""
+        from pyxl.toolstack.schedtrace import run_trace
+
+        return run_trace(self._ctx, duration_ns, poolid, buckets=buckets)
+
+    # --- XenStore (libxenstore), as the caller of this command ---
+
+    def xs_read(self, path: str, t: int = 0) -> bytes:
+        return self._ctx.xs().read(path, t)
+
+    def xs_write(self, path: str, value: bytes, t: int = 0) -> None:
+        self._ctx.xs().write(path, value, t)
+
+    def xs_rm(self, path: str, t: int = 0) -> None:
+        self._ctx.xs().rm(path, t)
+
+    def xs_directory(self, path: str, t: int = 0) -> list[str]:
+        return self._ctx.xs().directory(path, t)
+
+    def xs_set_permissions(self, path: str, perms, t: int = 0) -> None:
+        self._ctx.xs().set_perms(path, perms, t)
+
+    def xs_walk(self, path: str, t: int = 0) -> list:
+        """Every node below `path` with its value and permissions, in xenstore-ls order."""
+        return self._ctx.xs().walk(path, t)
+
+    def xs_transaction_start(self) -> int:
+        return self._ctx.xs().transaction_start()
+
+    def xs_transaction_end(self, t: int, abort: bool = False) -> None:
+        """Commit (or abort) transaction `t`; EAGAIN if it conflicted."""
+        self._ctx.xs().transaction_end(t, not abort)
+
+    def xs_open(self, client: str):
+        """A connection of this process's own, which outlives this command."""
+        from pyxl.toolstack import xs
+
+        return xs.xs_open(self._ctx, client)
+
+    def xs_watch(self, handle, path: str, token: str, depth: int | None = None) -> None:
+        self._ctx.xs(handle.conn_id).watch(path, token, depth)
+
+    def xs_check_watch(self, handle, since_seq: int) -> list:
+        """The events of the handle's watches after change `since_seq`."""
+        return self._ctx.xs(handle.conn_id).pending_events(since_seq=since_seq)
+
+    def xs_close(self, handle) -> None:
+        from pyxl.toolstack import xs
+
+        xs.xs_close(self._ctx, handle)
+
+
+@contextmanager
+def open_libxl(host: str | None = None, *, write: bool, commit: bool = True, caller: int = 0,
+               privileged: bool = True, logger: Callable[[str], None] | None = None,
+               verbose: int = 0, tracer=None) -> Iterator[Libxl]:
+    """libxl_ctx_alloc for one command on `host`: see ctx.open_ctx."""
+    from pyxl.toolstack.session import open_ctx
+
+    with open_ctx(host, write=write, commit=commit, caller=caller, privileged=privileged,
+                  logger=logger, verbose=verbose, tracer=tracer) as ctx:
+        yield Libxl(ctx)
+
+
+def require_privileged(caller: int) -> None:
+    """The error xl gives in a domU, where it cannot get a libxl context."""
+    from pyxl.toolstack import ctx
+
+    ctx.require_privileged(caller)
+
+
+# --- waiting, across commands' transactions ---
+
+
+@contextmanager
+def _ctx_of(opened: AbstractContextManager[Libxl]) -> Iterator[Ctx]:
+    with opened as libxl:
+        yield libxl._ctx
+
+
+def wait_for(reopen: Opener, domids: list[int], check: Callable[[Libxl], T | None]) -> T | None:
+    """Poll `check` until it returns something; None if 600 s of simulated
+    time passed first. A manual clock is moved along to the watched guests'
+    next events; a realtime one moves by itself."""
+    from pyxl.toolstack import lifecycle
+
+    return lifecycle.wait_for(lambda: _ctx_of(reopen()), domids,
+                              lambda ctx: check(Libxl(ctx)), lifecycle.WAIT_LIMIT_NS)
+
+
+def wait_for_pvcontrol_ack(reopen: Opener, domid: int) -> int:
+    """libxl's wait (60 s) for the guest to acknowledge a shutdown or reboot
+    request: 0, or ERROR_TIMEDOUT (logged)."""
+    from pyxl.toolstack import lifecycle
+
+    def acked(ctx: Ctx) -> bool | None:
+        return True if lifecycle.pvcontrol_acked(ctx, domid) else None
+
+    if lifecycle.wait_for(lambda: _ctx_of(reopen()), [domid], acked,
+                          lifecycle.PVCONTROL_TIMEOUT_NS) is not None:
+        return 0
+    with _ctx_of(reopen()) as ctx:
+        lifecycle.log_ack_timeout(ctx)
+    return lifecycle.ERROR_TIMEDOUT
+
+
+def wait_for_death(reopen: Opener, domid: int) -> None:
+    """xl's monitor for create -F: until the domain is gone, however long it
+    takes; a manual clock is left for other commands to move."""
+    from pyxl.toolstack import lifecycle
+
+    lifecycle.wait_for_death(lambda: _ctx_of(reopen()), domid)
+
+
+# --- what needs no host ---
+
+
+def read_config(path: str | None, extra: list[str]) -> str:
+    """An xl.cfg file's text with the command line's `key=value` settings appended."""
+    from pyxl.toolstack.create import read_config
+
+    return read_config(path, extra)
+
+
+def read_config_text(path: str) -> str:
+    from pyxl.toolstack.create import read_config_text
+
+    return read_config_text(path)
+
+
+def dryrun_json(config) -> str:
+    """A parsed config as `xl create -n` prints it."""
+    from pyxl.toolstack.libxl_json import dryrun_json
+
+    return dryrun_json(config)
+
+
+def parse_mem_size_kb(text: str) -> int:
+    """xl's memory size syntax (no unit: MiB); -1 if it is not one."""
+    from pyxl.toolstack.memory import parse_mem_size_kb
+
+    return parse_mem_size_kb(text)
+
+
+def trigger_from_string(name: str) -> str | None:
+    """libxl_trigger_from_string: the trigger's name (any case), or None."""
+    from pyxl.toolstack.lifecycle import TRIGGERS
+
+    name = name.lower()
+    return name if name in TRIGGERS else None
+
+
+def parse_duration(text: str) -> int:
+    """A duration as `clock advance` reads it (1.5s, 250ms, 1m30s), in ns."""
+    from pyxl.units import parse_duration_ns
+
+    return parse_duration_ns(text)
+
+
+def cpu_pct(domain, prev, now_ns: int) -> float:
+    """xentop's CPU(%) of a domain between the previous sample and now."""
+    from pyxl.toolstack.top import cpu_pct
+
+    return cpu_pct(domain, prev, now_ns)
+
+
+def summary_counts(sample) -> dict[str, int]:
+    from pyxl.toolstack.top import summary_counts
+
+    return summary_counts(sample)
+
+
+# --- simulated hosts (pyxl's own) ---
+
+
+def boot_host(name: str | None, *, cpus: int, nodes: int, memory_mib: int, dom0_mem_mib: int,
+              sched: str, clock: str | None = None):
+    """Boot a new host; (its name, the boot options it got)."""
+    from pyxl.sim.boot import BootOptions, default_boot_options
+    from pyxl.toolstack import hosts
+
+    opts = BootOptions(cpus=cpus, nodes=nodes, memory_mib=memory_mib, dom0_mem_mib=dom0_mem_mib,
+                       sched=sched, clock=clock or default_boot_options().clock)
+    return hosts.boot_host(name, opts), opts
+
+
+def list_hosts() -> list:
+    from pyxl.toolstack import hosts
+
+    return hosts.summaries()
+
+
+def reset_host(name: str | None):
+    from pyxl.toolstack import hosts
+
+    return hosts.reset_host(name)
+
+
+def destroy_host(name: str | None) -> str:
+    from pyxl.toolstack import hosts
+
+    return hosts.destroy_host(name)
+
+
+def clock_show(host: str | None):
+    from pyxl.toolstack import hosts
+
+    return hosts.clock_show(host)
+
+
+def clock_advance(host: str | None, delta_ns: int):
+    from pyxl.toolstack import hosts
+
+    return hosts.clock_advance(host, delta_ns)
