@@ -41,7 +41,7 @@ def median_time(argv: list[str], env: dict, runs: int) -> float:
 def populate(host: str, n: int, memory_mib: int = 32, paused: bool = False) -> None:
     """Create n small guests on the host, in batches of one transaction each."""
     from pyxl.toolstack.create import create_domain
-    from pyxl.toolstack.ctx import open_ctx
+    from pyxl.toolstack.session import open_ctx
     from pyxl.toolstack.libxlu_cfg import parse_cfg
     from pyxl.toolstack.xl_parse import parse_domain_config
 
