@@ -13,14 +13,8 @@ import math
 import click
 
 from pyxl.cli.base import err, out, session, xl_command
-from pyxl.cnum import c_int, strtol_value
+from pyxl.cnum import atoi  # xl_sched.c: int x = strtol(optarg, NULL, 10)
 from pyxl.errors import PyxlError
-
-
-def strtol(text: str) -> int:
-    """xl's ``int x = strtol(optarg, NULL, 10)``: C's strtol (0 if no digit,
-    saturated at LONG_MAX/LONG_MIN), kept in an int, as xl_sched.c does."""
-    return c_int(strtol_value(text, 10))
 
 
 def _pool_or_fail(libxl, name: str | None) -> int | None:
@@ -103,7 +97,7 @@ def cmd_sched_credit(ctx, dom, weight, cap, cpupool, tslice, ratelimit, migrdela
             if not setting_pool:
                 out(_credit_pool_line(libxl, poolid, libxl.cpupoolid_to_name(poolid)))
             else:
-                changes = {k: strtol(v) for k, v in pool_opts.items() if v is not None}
+                changes = {k: atoi(v) for k, v in pool_opts.items() if v is not None}
                 libxl.sched_params_set(poolid, "credit", changes)
         elif not dom:
             _listing(libxl, "credit", cpupool, lambda i, n: _credit_pool_line(libxl, i, n),
@@ -121,9 +115,9 @@ def _domain_weight(libxl, sched: str, dom: str, weight, cap) -> None:
         return
     changes = {}
     if weight is not None:
-        changes["weight"] = strtol(weight)
+        changes["weight"] = atoi(weight)
     if cap is not None:
-        changes["cap"] = strtol(cap)
+        changes["cap"] = atoi(cap)
     libxl.domain_sched_params_set(domid, sched, changes)
 
 
@@ -147,7 +141,7 @@ def cmd_sched_credit2(ctx, dom, weight, cap, cpupool, ratelimit, schedparam, ign
             if ratelimit is None:
                 out(_credit2_pool_line(libxl, poolid, libxl.cpupoolid_to_name(poolid)))
             else:
-                libxl.sched_params_set(poolid, "credit2", {"ratelimit_us": strtol(ratelimit)})
+                libxl.sched_params_set(poolid, "credit2", {"ratelimit_us": atoi(ratelimit)})
         elif not dom:
             _listing(libxl, "credit2", cpupool, lambda i, n: _credit2_pool_line(libxl, i, n),
                      WEIGHT_HEADER, lambda d: _weight_row(libxl, "credit2", d))
@@ -196,7 +190,7 @@ def cmd_sched_rtds(ctx, dom, periods, budgets, extras, vcpus, broken_c, cpupool,
         if e not in ("0", "1"):
             raise PyxlError("Invalid extratime.")
     opt_all = "all" in vcpus
-    ids = [strtol(v) for v in vcpus if v != "all"]
+    ids = [atoi(v) for v in vcpus if v != "all"]
     opt_v = bool(ids)
     if cpupool and (dom or periods or budgets or extras or opt_v or opt_all):
         raise PyxlError("Specifying a cpupool is not allowed with other options.")
@@ -226,7 +220,7 @@ def cmd_sched_rtds(ctx, dom, periods, budgets, extras, vcpus, broken_c, cpupool,
             out(_rtds_vcpu_rows(libxl, domid, ids if ids else None))
         else:
             def params(i):
-                return {"period": strtol(periods[i]), "budget": strtol(budgets[i]),
+                return {"period": atoi(periods[i]), "budget": atoi(budgets[i]),
                         "extratime": int(extras[i])}
             if ids:
                 libxl.vcpu_sched_params_set(domid, [(v, params(i)) for i, v in enumerate(ids)])
@@ -301,15 +295,15 @@ def cmd_sched_sedf(ctx, dom, period, slice_, latency, extra, weight, cpupool, ar
             return 0
         changes = {}
         if period is not None:
-            changes.update(period=strtol(period), weight=0)
+            changes.update(period=atoi(period), weight=0)
         if slice_ is not None:
-            changes.update(slice=strtol(slice_), weight=0)
+            changes.update(slice=atoi(slice_), weight=0)
         if latency is not None:
-            changes["latency"] = strtol(latency)
+            changes["latency"] = atoi(latency)
         if extra is not None:
-            changes["extratime"] = strtol(extra)
+            changes["extratime"] = atoi(extra)
         if weight is not None:
-            changes.update(weight=strtol(weight), period=0, slice=0)
+            changes.update(weight=atoi(weight), period=0, slice=0)
         libxl.domain_sched_params_set(domid, "sedf", changes)
     return 0
 
@@ -324,13 +318,13 @@ def _xm_sedf(ctx, args, opts) -> int:
                             "<extratime> <weight>")
         period, slc, lat, extra, weight = rest
         changes = {"period": _ms(period, True), "slice": _ms(slc, True),
-                   "latency": _ms(lat, True), "extratime": strtol(extra),
-                   "weight": strtol(weight)}
+                   "latency": _ms(lat, True), "extratime": atoi(extra),
+                   "weight": atoi(weight)}
     else:
         for key, value in opts.items():
             if value is not None:
                 changes[key] = _ms(value, False) if key in ("period", "slice", "latency") \
-                    else strtol(value)
+                    else atoi(value)
     with session(ctx, write=True) as libxl:
         domid = libxl.domain_qualifier_to_domid(dom)
         if not changes:

@@ -443,7 +443,10 @@ def _watch(ctx, prog, opts, args) -> int:
                 _errx(prog, f"Unable to add watch on {path}{extra}\n")
     seq = handle.opened_seq
 
-    def stop(*_):
+    terminated = []
+
+    def stop(signum, _frame):
+        terminated.append(signum)
         raise KeyboardInterrupt
 
     old = signal.signal(signal.SIGTERM, stop)
@@ -461,10 +464,17 @@ def _watch(ctx, prog, opts, args) -> int:
                 count += 1
             if limit == -1 or count < limit:
                 time.sleep(WATCH_POLL_S)
+    except KeyboardInterrupt:
+        if not terminated:
+            raise
     finally:
         signal.signal(signal.SIGTERM, old)
         with session(ctx, write=True, privileged=False) as libxl:
             libxl.xs_close(handle)
+    if terminated:  # its watches are gone; now die of the signal, as the real one does
+        import os
+
+        os.kill(os.getpid(), signal.SIGTERM)
     return 0
 
 
