@@ -136,3 +136,50 @@ def test_python_xm_config_is_refused(pyxl, write_cfg):
     r = pyxl("create", "-q", path)
     assert r.code == 1 and r.err.startswith(f"{path}:1: ")
     assert r.err.count("\n") == 1
+
+
+# --- a PV guest needs a kernel or a bootloader (xl_parse.c, parse_config_data) ------
+
+
+def domain_names(pyxl):
+    return [line.split()[0] for line in pyxl("list").out.splitlines()[1:]]
+
+
+@pytest.mark.parametrize("kind", ["", 'type = "pv"\n', 'builder = "generic"\n'])
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_pv_without_kernel_or_bootloader_is_refused(pyxl, write_cfg, kind, dry_run):
+    path = write_cfg(f'name = "nokernel"\n{kind}memory = 64\nvcpus = 1\n'
+                     'disk = [ "/dev/vg/nokernel,raw,xvda,w" ]\nroot = "/dev/xvda1"\n')
+    r = pyxl("create", *(["-n"] if dry_run else []), path)
+    assert (r.code, r.out) == (1, "")
+    assert r.err == f"Parsing config from {path}\nNeither kernel nor bootloader specified\n"
+    assert domain_names(pyxl) == ["Domain-0"]
+    assert pyxl("xenstore-list", "/local/domain").out == "0\n"
+
+
+def test_pv_with_a_bootloader_alone_is_accepted(pyxl, write_cfg):
+    path = write_cfg('name = "grub"\nmemory = 64\nbootloader = "pygrub"\n')
+    r = pyxl("create", "-n", path)
+    assert (r.code, r.err) == (0, f"Parsing config from {path}\n")
+    b_info = json.loads(r.out)["b_info"]
+    assert b_info["bootloader"] == "pygrub" and "kernel" not in b_info
+    assert "type.pv" in b_info
+
+
+def test_hvm_without_kernel_is_not_refused(pyxl, write_cfg):
+    path = write_cfg('name = "h"\ntype = "hvm"\nmemory = 64\n')
+    r = pyxl("create", "-n", path)
+    assert (r.code, r.err) == (0, f"Parsing config from {path}\n")
+    assert "kernel" not in json.loads(r.out)["b_info"]
+    r = pyxl("create", "-q", path)                      # hvmloader boots it
+    assert (r.code, r.err) == (0, "")
+    assert domain_names(pyxl) == ["Domain-0", "h"]
+
+
+def test_pvh_without_kernel_passes_the_pv_check(pyxl, write_cfg):
+    # xl_parse.c checks only PV guests; pyxl parses a kernel-less PVH config
+    path = write_cfg('name = "ph"\ntype = "pvh"\nmemory = 64\n')
+    r = pyxl("create", "-n", path)
+    assert (r.code, r.err) == (0, f"Parsing config from {path}\n")
+    config = json.loads(r.out)
+    assert config["c_info"]["type"] == "pvh" and "kernel" not in config["b_info"]

@@ -31,7 +31,7 @@ def fails(text, host=None):
 # -- parse_domain_config -----------------------------------------------------------
 
 def test_minimal_pv_domain():
-    dc, warnings = dom('name = "vm1"\nmemory = 512\nvcpus = 2\n')
+    dc, warnings = dom('name = "vm1"\nmemory = 512\nvcpus = 2\nkernel = "/boot/vmlinuz"\n')
     assert (dc.name, dc.type, dc.target_memkb, dc.max_memkb) == ("vm1", "pv", 524288, 524288)
     assert (dc.max_vcpus, dc.avail_vcpus) == (2, [0, 1])
     assert (dc.on_poweroff, dc.on_reboot, dc.on_crash, dc.on_soft_reset) == \
@@ -47,7 +47,7 @@ def test_name_is_required():
 @pytest.mark.parametrize("value, expected", [
     ("hvm", "hvm"), ("pv", "pv"), ("pvh", "pvh"), ("h", "hvm"), ("p", "pv"), ("", "hvm")])
 def test_type_accepts_prefixes_like_xl(value, expected):
-    assert dom(f'name = "a"\ntype = "{value}"\n')[0].type == expected
+    assert dom(f'name = "a"\ntype = "{value}"\nkernel = "/k"\n')[0].type == expected
 
 
 def test_type_errors():
@@ -55,40 +55,41 @@ def test_type_errors():
     assert fails('name = "a"\nbuilder = "linux"\n').message == "Invalid domain type linux."
     assert fails('name = "a"\ntype = "pv"\nbuilder = "hvm"\n').message == \
         'Contradicting "builder" and "type" options specified.'
-    assert dom('name = "a"\nbuilder = "generic"\n')[0].type == "pv"
+    assert dom('name = "a"\nbuilder = "generic"\nkernel = "/k"\n')[0].type == "pv"
 
 
 def test_bad_actions_and_uuid():
     assert fails('name = "a"\non_crash = "explode"\n').message == \
         'Unknown on_crash action "explode" specified'
     assert fails('name = "a"\nuuid = "nope"\n').message == "Failed to parse UUID: nope"
-    dc, _ = dom('name = "a"\non_reboot = "rename-restart"\non_crash = "coredump-destroy"\n')
+    dc, _ = dom('name = "a"\non_reboot = "rename-restart"\non_crash = "coredump-destroy"\n'
+                'kernel = "/k"\n')
     assert (dc.on_reboot, dc.on_crash) == ("restart_rename", "coredump_destroy")
 
 
 def test_cmdline_root_extra_rules():
-    assert dom('name="a"\nroot="/dev/xvda1 ro"\nextra="3"\n')[0].cmdline == \
+    assert dom('name="a"\nroot="/dev/xvda1 ro"\nextra="3"\nkernel="/k"\n')[0].cmdline == \
         "root=/dev/xvda1 ro 3"
-    assert dom('name="a"\nroot="/dev/xvda1"\n')[0].cmdline == "root=/dev/xvda1"
-    assert dom('name="a"\nextra="quiet"\n')[0].cmdline == "quiet"
-    dc, warnings = dom('name="a"\ncmdline="console=hvc0"\nextra="x"\n')
+    assert dom('name="a"\nroot="/dev/xvda1"\nkernel="/k"\n')[0].cmdline == "root=/dev/xvda1"
+    assert dom('name="a"\nextra="quiet"\nkernel="/k"\n')[0].cmdline == "quiet"
+    dc, warnings = dom('name="a"\ncmdline="console=hvc0"\nextra="x"\nkernel="/k"\n')
     assert dc.cmdline == "console=hvc0"
     assert warnings == ["Warning: ignoring root= and extra= in favour of cmdline="]
 
 
 def test_vcpus_and_maxvcpus():
-    dc, _ = dom('name="a"\nvcpus=2\nmaxvcpus=4\n')
+    dc, _ = dom('name="a"\nvcpus=2\nmaxvcpus=4\nkernel="/k"\n')
     assert (dc.max_vcpus, dc.avail_vcpus) == (4, [0, 1])
     assert fails('name="a"\nvcpus=4\nmaxvcpus=2\n').message == "xl: maxvcpus < vcpus"
-    assert dom('name="a"\nvcpus=0\n')[0].avail_vcpus == [0]
+    assert dom('name="a"\nvcpus=0\nkernel="/k"\n')[0].avail_vcpus == [0]
 
 
 def test_cpus_affinity_string_and_list():
     host = HostInfo(nr_cpus=8)
-    dc, _ = dom('name="a"\nvcpus=2\ncpus="0-3,^1"\n', host)
+    dc, _ = dom('name="a"\nvcpus=2\ncpus="0-3,^1"\nkernel="/k"\n', host)
     assert dc.vcpu_hard_affinity == [[0, 2, 3], [0, 2, 3]]
     assert dc.numa_placement is None
-    dc, _ = dom('name="a"\nvcpus=2\ncpus=["2", "5-6"]\ncpus_soft="all"\n', host)
+    dc, _ = dom('name="a"\nvcpus=2\ncpus=["2", "5-6"]\ncpus_soft="all"\nkernel="/k"\n', host)
     assert dc.vcpu_hard_affinity == [[2], [5, 6]]
     assert dc.vcpu_soft_affinity == [list(range(8))] * 2
     assert dc.numa_placement is False
@@ -96,25 +97,25 @@ def test_cpus_affinity_string_and_list():
 
 
 def test_memory_warning_and_number_errors_are_warnings_only():
-    dc, warnings = dom('name="a"\nmemory="lots"\n')
+    dc, warnings = dom('name="a"\nmemory="lots"\nkernel="/k"\n')
     assert dc.target_memkb is None
     assert warnings == ["t.cfg:2: warning: parameter `memory' is not a valid number"]
 
 
 def test_sched_and_pool_keys():
-    dc, _ = dom('name="a"\ncpu_weight=512\ncap=50\npool="web"\n')
+    dc, _ = dom('name="a"\ncpu_weight=512\ncap=50\npool="web"\nkernel="/k"\n')
     assert (dc.sched_weight, dc.sched_cap, dc.pool_name) == (512, 50, "web")
 
 
 def test_workload_key_kept_raw_and_not_in_json():
-    dc, _ = dom('name="a"\nworkload=["busy", "idle"]\n')
+    dc, _ = dom('name="a"\nworkload=["busy", "idle"]\nkernel="/k"\n')
     assert dc.workload == ["busy", "idle"]
     assert "workload" not in dryrun_json(dc)
-    assert dom('name="a"\nworkload="periodic:50"\n')[0].workload == "periodic:50"
+    assert dom('name="a"\nworkload="periodic:50"\nkernel="/k"\n')[0].workload == "periodic:50"
 
 
 def test_unknown_keys_are_kept():
-    dc, _ = dom('name="a"\ndhcp="dhcp"\nvnuma_like=[["x"]]\n')
+    dc, _ = dom('name="a"\ndhcp="dhcp"\nvnuma_like=[["x"]]\nkernel="/k"\n')
     assert dc.settings["dhcp"] == "dhcp"
     assert dc.lines["vnuma_like"] == 3
 
@@ -122,26 +123,27 @@ def test_unknown_keys_are_kept():
 def test_global_config_feeds_nics_and_hotplug():
     g = GlobalConfig(vif_default_bridge="br9", vif_default_script="vif-route",
                      run_hotplug_scripts=0)
-    dc, _ = dom('name="a"\nvif=["mac=00:16:3e:00:00:01", "bridge=xenbr1"]\n', HostInfo(global_cfg=g))
+    dc, _ = dom('name="a"\nvif=["mac=00:16:3e:00:00:01", "bridge=xenbr1"]\nkernel="/k"\n',
+                HostInfo(global_cfg=g))
     assert [n.bridge for n in dc.nics] == ["br9", "xenbr1"]
     assert [n.devid for n in dc.nics] == [0, 1]
     assert dc.nics[0].script == "vif-route" and dc.run_hotplug_scripts is False
 
 
 def test_vif_bad_item_is_a_warning_in_config_files():
-    dc, warnings = dom('name="a"\nvif=["type=ioemu, bridge=xenbr0, bogus=1"]\n')
+    dc, warnings = dom('name="a"\nvif=["type=ioemu, bridge=xenbr0, bogus=1"]\nkernel="/k"\n')
     assert dc.nics[0].nictype == "vif_ioemu" and dc.nics[0].bridge == "xenbr0"
     assert warnings == ["unrecognized argument `bogus=1'"]
 
 
 def test_disk_error_names_the_config_file():
-    e = fails('name="a"\ndisk=["/img,qcow3,xvda"]\n')
+    e = fails('name="a"\ndisk=["/img,qcow3,xvda"]\nkernel="/k"\n')
     assert e.message == ("t.cfg: config parsing error in disk specification: unknown value "
                          "for format: near `qcow3' in `/img,qcow3,xvda'")
 
 
 def test_tsc_mode_integer_is_deprecated():
-    dc, warnings = dom('name="a"\ntsc_mode=2\n')
+    dc, warnings = dom('name="a"\ntsc_mode=2\nkernel="/k"\n')
     assert dc.tsc_mode == "native"
     assert warnings == ['WARNING: specifying "tsc_mode" as an integer is deprecated. '
                         'Please use the named parameter variant. e.g. tsc_mode="native"']
@@ -149,7 +151,7 @@ def test_tsc_mode_integer_is_deprecated():
 
 def test_vnuma_needs_host_nodes():
     text = ('name="a"\nmemory=2048\nvnuma=[["pnode=0","size=1024","vcpus=0"],'
-            '["pnode=1","size=1024","vcpus=1"]]\n')
+            '["pnode=1","size=1024","vcpus=1"]]\nkernel="/k"\n')
     assert fails(text, HostInfo(nr_nodes=1)).message == "xl: invalid pnode number: 1"
     dc, _ = dom(text, HostInfo(nr_nodes=2))
     assert dc.max_vcpus == 2 and dc.max_memkb == 2048 * 1024
@@ -302,14 +304,14 @@ def test_dryrun_json_hvm_union_and_actions():
 
 def test_round_trip_json_dict():
     dc, _ = dom('name="a"\nvcpus=2\ncpus="0-1"\ndisk=["/x,raw,xvda,w"]\nvif=["mac=00:16:3e:01:02:03"]\n'
-                'workload=["busy"]\n')
+                'workload=["busy"]\nkernel="/k"\n')
     again = DomainConfig.from_json_dict(json.loads(json.dumps(dc.to_json_dict())))
     assert again == dc
     assert dryrun_json(again) == dryrun_json(dc)
 
 
 def test_create_defaults():
-    dc, _ = dom('name="a"\n')
+    dc, _ = dom('name="a"\nkernel="/k"\n')
     full = apply_create_defaults(dc, HostInfo(sched="credit"))
     assert (full.max_memkb, full.target_memkb, full.max_vcpus, full.avail_vcpus) == \
         (32768, 32768, 1, [0])
@@ -323,7 +325,7 @@ def test_create_defaults():
 
 
 def test_list_long_json_shape():
-    dc, _ = dom('name="a"\nmemory=512\nvcpus=2\nvif=[""]\n')
+    dc, _ = dom('name="a"\nmemory=512\nvcpus=2\nvif=[""]\nkernel="/k"\n')
     full = apply_create_defaults(dc, HostInfo(sched="credit"))
     out = list_long_json([(3, full, {"uuid": UUID, "target_memkb": 500000,
                                       "avail_vcpus": 1, "sched": "credit", "weight": 256,

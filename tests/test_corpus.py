@@ -213,8 +213,6 @@ def test_cpupool_file_dry_runs_with_cpupool_create(pyxl):
     assert "Example-Cpupool" not in pyxl("cpupool-list").out  # a dry run
 
 
-@pytest.mark.xfail(strict=True, reason="pyxl lacks xl_parse.c's check for a PV guest "
-                                       "without kernel or bootloader")
 def test_cpupool_file_is_not_a_domain_config(pyxl):
     path = str(CORPUS / "xen-project_xen_cpupool.cfg")
     r = pyxl("create", "-q", "-n", path)

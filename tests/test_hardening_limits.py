@@ -61,7 +61,8 @@ def test_a_list_nested_5000_deep_is_one_line(pyxl, write_cfg):
 
 
 def test_nested_lists_are_legal_up_to_the_limit(pyxl, write_cfg):
-    deep = 'name = "d"\nmemory = 64\nx = ' + "[" * 100 + "]" * 100 + "\n"
+    deep = ('name = "d"\nmemory = 64\nx = ' + "[" * 100 + "]" * 100 + "\n"
+            'kernel = "/boot/vmlinuz"\n')
     assert pyxl("create", "-q", write_cfg(deep)).code == 0
     assert pyxl("list", "-l", "d").code == 0
     r = pyxl("create", "-q", "-n", write_cfg(deep.replace("[", "[[", 1).replace("]", "]]", 1)))
@@ -90,7 +91,8 @@ def test_kernel_hvmloader_on_hvm_is_dropped_with_xl_warning(pyxl, write_cfg):
 
 
 def test_nbd_prefix_becomes_script_block_nbd(pyxl, write_cfg):
-    text = 'name = "nbd4"\nmemory = 128\ndisk = [ "nbd:192.0.2.7 20004,hda1,w" ]\n'
+    text = ('name = "nbd4"\nmemory = 128\ndisk = [ "nbd:192.0.2.7 20004,hda1,w" ]\n'
+            'kernel = "/boot/vmlinuz"\n')
     path, r = dry_run(pyxl, write_cfg, text)
     assert (r.code, r.err) == (0, "")
     disk = json.loads(r.out)["disks"][0]
@@ -100,7 +102,8 @@ def test_nbd_prefix_becomes_script_block_nbd(pyxl, write_cfg):
 
 
 def test_disk_script_no_xen_host_has_fails_create_not_dry_run(pyxl, write_cfg):
-    path = write_cfg('name = "r"\nmemory = 64\ndisk = [ "drbd:res0,xvda,w" ]\n')
+    path = write_cfg('name = "r"\nmemory = 64\ndisk = [ "drbd:res0,xvda,w" ]\n'
+                     'kernel = "/boot/vmlinuz"\n')
     r = pyxl("create", "-q", "-n", path)
     assert r.code == 0 and json.loads(r.out)["disks"][0]["script"] == "block-drbd"
     r = pyxl("create", "-q", path)
@@ -131,13 +134,14 @@ def test_more_vcpus_than_any_xen_domain_is_refused_while_parsing(pyxl, write_cfg
 
 
 def test_maxvcpus_is_kept_in_an_int(pyxl, write_cfg):
-    path, r = dry_run(pyxl, write_cfg, 'name = "v"\nvcpus = 2\nmaxvcpus = 4294967298\n')
+    path, r = dry_run(pyxl, write_cfg, 'name = "v"\nvcpus = 2\nmaxvcpus = 4294967298\n'
+                                      'kernel = "/boot/vmlinuz"\n')
     assert r.code == 0, r.err
     assert json.loads(r.out)["b_info"]["max_vcpus"] == 2
 
 
 def test_more_than_1024_online_vcpus_fail_in_libxl(pyxl, write_cfg):
-    path = write_cfg('name = "v"\nmemory = 64\nvcpus = 1025\n')
+    path = write_cfg('name = "v"\nmemory = 64\nvcpus = 1025\nkernel = "/boot/vmlinuz"\n')
     assert pyxl("create", "-q", "-n", path).code == 0        # xl only parses
     r = pyxl("create", "-q", path)
     assert (r.code, r.out) == (3, "")
@@ -158,7 +162,7 @@ def test_vcpu_limit_depends_on_the_domain_type(pyxl, write_cfg):
            "libxl: error: libxl_create.c:1309:initiate_domain_create: cannot make domain: -3\n")
     assert only_domain0(pyxl)
     assert pyxl("create", "-q", write_cfg(hvm.format(128))).code == 0
-    pv = 'name = "p"\nmemory = 64\nvcpus = 2\nmaxvcpus = 200\n'
+    pv = 'name = "p"\nmemory = 64\nvcpus = 2\nmaxvcpus = 200\nkernel = "/boot/vmlinuz"\n'
     assert pyxl("create", "-q", write_cfg(pv, "pv.cfg")).code == 0   # PV: up to 8192
     assert pyxl("vcpu-list", "p").out.count("\np ") == 200
 
@@ -167,14 +171,15 @@ def test_vcpu_limit_depends_on_the_domain_type(pyxl, write_cfg):
 
 
 def test_memory_0_fails_in_the_domain_builder(pyxl, write_cfg):
-    r = pyxl("create", "-q", write_cfg('name = "z"\nmemory = 0\n'))
+    r = pyxl("create", "-q", write_cfg('name = "z"\nmemory = 0\nkernel = "/boot/vmlinuz"\n'))
     assert (r.code, r.err) == (
         3, "xc: error: panic: xg_dom_core.c:537: xc_dom_chk_alloc_pages: segment kernel too "
            "large (0x400 > 0x0 - 0x0 pages): Out of memory\n"
            "libxl: error: libxl_create.c:1653:domcreate_rebuild_done: Domain 1:cannot "
            "(re-)build domain: -3\n")
     assert only_domain0(pyxl)
-    r = pyxl("create", "-q", write_cfg('name = "z"\nmaxmem = 0\n'))   # memory defaults to it
+    r = pyxl("create", "-q",                                  # memory defaults to maxmem
+             write_cfg('name = "z"\nmaxmem = 0\nkernel = "/boot/vmlinuz"\n'))
     assert r.code == 3 and "segment kernel too large" in r.err
     r = pyxl("create", "-q", write_cfg('name = "z"\ntype = "hvm"\nmemory = 0\n'))
     assert r.code == 3 and "can't allocate low memory for domain" in r.err
@@ -316,7 +321,8 @@ def test_domid_of_a_name_that_is_not_text(pyxl):
 
 @pytest.mark.parametrize("cpus", ['["99", "0"]', '"99"'])
 def test_hard_affinity_outside_the_host_fails_create(pyxl, write_cfg, cpus):
-    r = pyxl("create", "-q", write_cfg(f'name = "c"\nmemory = 64\nvcpus = 2\ncpus = {cpus}\n'))
+    r = pyxl("create", "-q", write_cfg(f'name = "c"\nmemory = 64\nvcpus = 2\ncpus = {cpus}\n'
+                                       'kernel = "/boot/vmlinuz"\n'))
     assert (r.code, r.err) == (
         3, "libxl: error: libxl_sched.c:62:libxl__set_vcpuaffinity: Domain 1:Setting vcpu "
            "affinity: Invalid argument\n"
@@ -366,7 +372,7 @@ def _check_placement(pyxl, host):
 def test_no_vcpu_ever_runs_outside_its_hard_affinity(pyxl, write_cfg, sched):
     host = f"aff-{sched}"
     pyxl("host", "boot", host, "--cpus", "8", "--sched", sched, "--clock", "manual")
-    busy = 'memory = 64\nworkload = "busy"\n'
+    busy = 'memory = 64\nworkload = "busy"\nkernel = "/boot/vmlinuz"\n'
     for name, extra in (("a", 'vcpus = 3\ncpus = "1-2"\n'),
                         ("b", 'vcpus = 2\ncpus = ["3", "0,3"]\n'),
                         ("c", 'vcpus = 4\ncpus = "5"\ncpus_soft = "6"\n')):
@@ -386,7 +392,8 @@ def test_no_vcpu_ever_runs_outside_its_hard_affinity(pyxl, write_cfg, sched):
 def test_cpupool_changes_keep_vcpus_inside_their_affinity(pyxl, write_cfg):
     host = "pools"
     pyxl("host", "boot", host, "--cpus", "8", "--clock", "manual")
-    cfg = write_cfg('name = "a"\nmemory = 64\nworkload = "busy"\nvcpus = 2\ncpus = "6-7"\n')
+    cfg = write_cfg('name = "a"\nmemory = 64\nworkload = "busy"\nvcpus = 2\ncpus = "6-7"\n'
+                    'kernel = "/boot/vmlinuz"\n')
     assert pyxl("--host", host, "create", "-q", cfg).code == 0
     pyxl("--host", host, "clock", "advance", "500ms")
     # taking away every pCPU of a hard affinity breaks it (cpu_disable_scheduler)

@@ -157,10 +157,12 @@ def test_a_bad_pci_slot_is_one_line(pyxl, write_cfg, pci):
 
 
 def test_a_pci_slot_becomes_a_devfn(pyxl, write_cfg):
-    r = run(pyxl, "create", "-n", write_cfg('name = "p"\npci = ["00:02.0,vslot=0x1f"]\n'))
+    r = run(pyxl, "create", "-n", write_cfg('name = "p"\npci = ["00:02.0,vslot=0x1f"]\n'
+                                            'kernel = "/k"\n'))
     assert json.loads(r.out)["pcidevs"][0]["vdevfn"] == 0x1F << 3
 
 
 def test_a_vif_mtu_past_int_wraps_as_in_c(pyxl, write_cfg):
-    r = run(pyxl, "create", "-n", write_cfg('name = "n"\nvif = ["mtu=6442450944"]\n'))
+    r = run(pyxl, "create", "-n", write_cfg('name = "n"\nvif = ["mtu=6442450944"]\n'
+                                            'kernel = "/k"\n'))
     assert json.loads(r.out)["nics"][0]["mtu"] == -(1 << 31)

@@ -505,6 +505,8 @@ def _parse_boot(cfg: CfgFile, dc: DomainConfig, g: GlobalConfig) -> None:
             cfg.report.append('WARNING: Specifying "bootloader_args" as a string is deprecated. '
                  "Please use a list of arguments.")
             dc.bootloader_args = [a for a in re.split(r"[ \t\n]", buf) if a]
+    if dc.type == "pv" and dc.bootloader is None and dc.kernel is None:  # NULL, as xl checks
+        raise _fail("Neither kernel nor bootloader specified")
 
 
 def _parse_timer_mode(cfg: CfgFile, dc: DomainConfig) -> None:
