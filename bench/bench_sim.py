@@ -9,12 +9,17 @@ would be, so that their events fall at different moments:
     balloon   3 s after each guest got a memory/target of 64 MiB (its
               balloon driver steps 32 MiB every 100 ms until it is there)
     idle      10 s of up and idle guests (the schedulers only)
+    starved   1 h of the N guests each asking its balloon for 64 MiB more than
+              it has, on a host whose memory is full (issue 9: the balloon
+              drivers must sleep until memory is freed, not poll)
+    create    `pyxl create` of one more guest beside the N booted ones
+              (issue 9: the booted guests' watches are matched per change)
 
 Each figure is the median wall time of a fresh `pyxl` process and its ratio
 to `python -c "import click"` measured in the same run (machines here are
 shared and noisy, so absolute times mean little).
 
-    python bench/bench_sim.py [--runs N] [--guests 50,200]
+    python bench/bench_sim.py [--runs N] [--guests 50,200] [--only starved,create]
 """
 
 from __future__ import annotations
@@ -71,6 +76,34 @@ def lower_target(h, domid: int) -> None:
     h.xs(0).write(f"/local/domain/{domid}/memory/target", str(64 * 1024).encode())
 
 
+def raise_target(h, domid: int) -> None:
+    """memory/target 64 MiB above what the guest has (its maxmem allows it)."""
+    d = h.hv.domains[domid]
+    h.hv.domctl_max_mem(domid, d.tot_memkb + 64 * 1024)
+    h.xs(0).write(f"/local/domain/{domid}/memory/target",
+                  str(d.tot_memkb + 64 * 1024).encode())
+
+
+def fill_memory(h) -> None:
+    """Domain-0 takes every free KiB, so that no balloon can grow."""
+    h.hv.domctl_max_mem(0, h.hv.domains[0].tot_memkb + h.hv.free_kb())
+    h.hv.memory_populate_physmap(0, h.hv.free_kb())
+
+
+def timed_create(py: str, snap: str, env: dict, runs: int) -> float:
+    cfg = os.path.join(os.path.dirname(snap), "probe.cfg")
+    with open(cfg, "w") as f:
+        f.write('name="probe"\ntype="pv"\nkernel="/k"\nmemory=32\n')
+    times = []
+    for _ in range(runs):
+        work = snap + ".run"
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(snap, work)
+        times.append(median_time([py, "-m", "pyxl", "create", "-q", cfg],
+                                 dict(env, PYXL_STATE_DIR=work), 1))
+    return statistics.median(times)
+
+
 def advance(py: str, env: dict, delta: str) -> None:
     subprocess.run([py, "-m", "pyxl", "clock", "advance", delta], env=env, check=True)
 
@@ -79,6 +112,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--guests", default="50,200")
+    ap.add_argument("--only", default="boot,balloon,idle,starved,create",
+                    help="which figures to measure")
     args = ap.parse_args()
     py = sys.executable
     import pyxl
@@ -94,14 +129,30 @@ def main() -> None:
                             "--clock", "manual"], env=env, check=True, stdout=subprocess.DEVNULL)
             populate("sim", n, memory_mib=1024, paused=True)
             staggered("sim", unpause)
+            only = set(args.only.split(","))
             t0 = time.perf_counter()
-            results = {"boot": timed_advance(py, snapshot(state, "boot"), env, "3s", args.runs)}
+            results = {}
+            if "boot" in only:
+                results["boot"] = timed_advance(py, snapshot(state, "boot"), env, "3s", args.runs)
             advance(py, env, "3s")
-            staggered("sim", lower_target)
-            results["balloon"] = timed_advance(py, snapshot(state, "balloon"), env, "3s",
-                                               args.runs)
-            advance(py, env, "3s")
-            results["idle"] = timed_advance(py, snapshot(state, "idle"), env, "10s", args.runs)
+            if "create" in only:
+                results["create"] = timed_create(py, snapshot(state, "create"), env, args.runs)
+            if only & {"balloon", "idle"}:
+                staggered("sim", lower_target)
+                results["balloon"] = timed_advance(py, snapshot(state, "balloon"), env, "3s",
+                                                   args.runs)
+                advance(py, env, "3s")
+                results["idle"] = timed_advance(py, snapshot(state, "idle"), env, "10s",
+                                                args.runs)
+            if "starved" in only:
+                from pyxl.sim.host import open_host
+
+                with open_host("sim", write=True) as h:
+                    fill_memory(h)
+                staggered("sim", raise_target)
+                advance(py, env, "3s")
+                results["starved"] = timed_advance(py, snapshot(state, "starved"), env, "1h",
+                                                   args.runs)
             print(f"baseline  python -c 'import click'  {baseline * 1000:8.1f} ms")
             for label, t in results.items():
                 print(f"{n:5d} guests  {label:8s} {t * 1000:8.1f} ms  ratio {t / baseline:6.2f}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from pyxl.cli.base import err, need_args, out, session, xl_command
+from pyxl.cli.base import err, globals_of, need_args, out, session, xl_command
 from pyxl.cnum import c_uint32, strtol
 from pyxl.errors import PyxlError
 
@@ -61,13 +61,26 @@ def cmd_rename(ctx, args):
 @click.pass_context
 def cmd_domid(ctx, args):
     need_args("domid", args, 1)
-    with session(ctx, write=False) as libxl:
-        domid = libxl.name_to_domid(args[0])
+    domid = _lookup(ctx, lambda libxl: libxl.name_to_domid(args[0]))
     if domid is None:
         raise PyxlError(f"Can't get domid of domain name '{args[0]}', "
                         "maybe this domain does not exist.")
     out(f"{domid}\n")
     return 0
+
+
+def _lookup(ctx, query):
+    """A name or domid lookup, `query(libxl)`: from the stored state when
+    nothing needs to be simulated first (a manual clock), else through the
+    command's session."""
+    from pyxl.toolstack import peek_libxl
+
+    g = globals_of(ctx)
+    with peek_libxl(g.host, caller=g.as_domid) as peek:
+        if peek is not None:
+            return query(peek)
+    with session(ctx, write=False) as libxl:
+        return query(libxl)
 
 
 @xl_command("domname")
@@ -79,8 +92,7 @@ def cmd_domname(ctx, args):
     if value is None:
         raise PyxlError("Invalid domain id.\n\n")
     domid = c_uint32(value)  # xl stores strtol's (saturated) long in a uint32_t
-    with session(ctx, write=False) as libxl:
-        name = libxl.domid_to_name(domid)
+    name = _lookup(ctx, lambda libxl: libxl.domid_to_name(domid))
     if name is None:
         raise PyxlError(f"Can't get domain name of domain id '{domid}', "
                         "maybe this domain does not exist.")

@@ -113,6 +113,11 @@ class Hypervisor:
         # Told the domid when a domain's kernel has something to notice at
         # once (it may run now, a trigger arrived): the simulation wakes it.
         self.notify: Callable[[int], None] = _nobody
+        # Told when memory a balloon may be waiting for appears: None when a
+        # domain gave pages back or was destroyed (any domain may now grow),
+        # a domid when that domain's max_pages grew (it alone may). The
+        # simulation wakes the balloon drivers that found none (no polling).
+        self.memory_freed: Callable[[int | None], None] = _nobody
 
     @property
     def now_ns(self) -> int:
@@ -230,8 +235,11 @@ class Hypervisor:
 
     def domctl_max_mem(self, domid: int, max_memkb: int) -> None:
         """Xen keeps max_pages in an unsigned int, so a larger limit is cut to it."""
-        self.domain(domid).max_memkb = min(max_memkb, MAX_PAGES_KB)
+        d = self.domain(domid)
+        old, d.max_memkb = d.max_memkb, min(max_memkb, MAX_PAGES_KB)
         self.trace("XEN_DOMCTL_max_mem", domid=domid, max_memkb=max_memkb)
+        if d.max_memkb > old:
+            self.memory_freed(domid)
 
     def memory_populate_physmap(self, domid: int, kb: int) -> None:
         """XENMEM_populate_physmap: give the domain `kb` more memory."""
@@ -245,8 +253,10 @@ class Hypervisor:
 
     def memory_decrease_reservation(self, domid: int, kb: int) -> None:
         d = self.domain(domid)
-        d.tot_memkb = max(0, d.tot_memkb - kb)
+        old, d.tot_memkb = d.tot_memkb, max(0, d.tot_memkb - kb)
         self.trace("XENMEM_decrease_reservation", domid=domid, kb=kb)
+        if d.tot_memkb < old:
+            self.memory_freed(None)
 
     def domctl_pausedomain(self, domid: int) -> None:
         """EINVAL for the caller's own domain: Xen will not pause the domain
@@ -274,6 +284,8 @@ class Hypervisor:
         del self.domains[domid]
         self.destroyed.add(domid)
         self.trace("XEN_DOMCTL_destroydomain", domid=domid)
+        if d.tot_memkb > 0:
+            self.memory_freed(None)
 
     def sched_shutdown(self, domid: int, reason: int) -> None:
         """SCHEDOP_shutdown (from the guest) or SCHEDOP_remote_shutdown."""

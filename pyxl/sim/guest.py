@@ -11,8 +11,11 @@ control/feature-{poweroff,reboot,suspend} = "1" and register watches, through
 the XenStore engine as their own connection, on control/shutdown,
 control/sysrq, memory/target and cpu, as Linux's manage.c, xen-balloon.c and
 cpu_hotplug.c do. Watch events are read from the store's change log, so a
-write by any process is seen; each is handled WATCH_LATENCY_NS after the step
-that noticed it, and the guest's answer comes after the delays below.
+write by any process is seen: the host matches each new change once against
+every connection's watches (pyxl/xenstore/watches.py `events_by_conn`) and
+hands each guest its own events, waking only the guests that have some. Each
+is handled WATCH_LATENCY_NS after the step that noticed it, and the guest's
+answer comes after the delays below.
 
 A guest's state is a `GuestState`, kept as JSON in the `guest` column of its
 domain's row (pyxl/sim/rows.py). Whenever the guest sets a timer it also
@@ -66,8 +69,10 @@ SUSPEND_NS = 60 * MS               # freeze processes, suspend devices
 CRASH_NS = 1 * MS
 ACPI_LATENCY_NS = 20 * MS          # SCI -> acpid/logind
 VCPU_HOTPLUG_NS = 5 * MS
-# The balloon driver moves BALLOON_STEP_KB per BALLOON_TICK_NS (320 MiB/s),
-# and retries after BALLOON_RETRY_NS when Xen has no memory to give.
+# The balloon driver moves BALLOON_STEP_KB per BALLOON_TICK_NS (320 MiB/s).
+# When Xen has no memory to give it sleeps until memory is freed, then tries
+# again at its next retry tick: BALLOON_RETRY_NS after its last try, or a
+# whole number of them (see `memory_freed` and docs/xenstore-and-pv.md).
 BALLOON_TICK_NS = 100 * MS
 BALLOON_STEP_KB = 32 * 1024
 BALLOON_RETRY_NS = 1000 * MS
@@ -105,7 +110,8 @@ class Balloon:
 
     target_kb: int = 0
     diff_kb: int = 0  # HVM: the target as the toolstack writes it lacks the video RAM
-    next_ns: int | None = None  # its next step (None: at the target)
+    next_ns: int | None = None  # its next step (None: at the target, or starved)
+    starved_ns: int | None = None  # its last try that found no memory (None: not starved)
 
 
 @dataclass
@@ -121,7 +127,7 @@ class GuestState:
     drivers_ns: int | None = None  # when xenbus comes up
     drivers_up: bool = False
     xs_seq: int = 0  # the last XenStore change this guest has looked at
-    xs_notified: bool = False  # xenstored signalled changes in its home since
+    xs_notified: bool = False  # xenstored signalled events for its watches since
     pending: list[Reaction] = field(default_factory=list)
     balloon: Balloon | None = None
 
@@ -198,21 +204,14 @@ def next_event_ns(d: "Domain", g: GuestState) -> int | None:
     return min(timers(d, g), default=None)
 
 
-def home_domid(path: str) -> int | None:
-    """The guest whose watches a XenStore change at `path` may fire: a guest
-    watches only in its own home, /local/domain/<domid>."""
-    parts = path.split("/", 4)
-    if len(parts) < 4 or parts[1] != "local" or parts[2] != "domain" or not parts[3].isdigit():
-        return None
-    return int(parts[3])
-
-
-def xenstore_changed(host: Machine, d: "Domain", g: GuestState, first_seq: int) -> None:
-    """XenStore changes from `first_seq` on touch this guest's home, where all
-    its watches are: xenstored signals it, and it looks now. The changes
-    between the last it read and `first_seq` were elsewhere, so its look
-    starts there."""
-    g.xs_seq = max(g.xs_seq, first_seq - 1)
+def xenstore_changed(host: Machine, d: "Domain", g: GuestState, events: list,
+                     head: int) -> None:
+    """xenstored signals events for this guest's watches, from the changes
+    up to `head` (matched for it by the host): it looks now."""
+    pending = host.sim.watch_events.get(d.domid)
+    if pending is not None:
+        events = pending[0] + events
+    host.sim.watch_events[d.domid] = (events, head)
     g.xs_notified = True
     host.mark_guest_dirty(d.domid)
     _at(host, d, host.sim.now_ns)
@@ -320,9 +319,20 @@ def _drivers_up(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
 
 
 def _read_watches(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
+    """Queue a handler for each watch event since the last change it read:
+    the events the host matched for it (up to some change), then, if the log
+    has grown since, its own look at the rest."""
     xs = _xs(host, d)
     last = xs.last_seq()
-    for ev in xs.pending_events(since_seq=g.xs_seq):
+    given = host.sim.watch_events.pop(d.domid, None)
+    if given is None:
+        events = xs.pending_events(since_seq=g.xs_seq)
+    else:
+        events = [ev for ev in given[0] if ev.seq > g.xs_seq]
+        since = max(g.xs_seq, given[1])
+        if last > since:
+            events += xs.pending_events(since_seq=since)
+    for ev in events:
         _schedule(host, d, g, now + WATCH_LATENCY_NS, "watch:" + ev.token, ev.path)
     g.xs_seq, g.xs_notified = last, False
     host.mark_guest_dirty(d.domid)
@@ -441,6 +451,7 @@ def _balloon_watch(host, d, g, t, _path) -> None:
         b = g.balloon = Balloon(diff_kb=0 if d.type != "hvm" else max(0, d.tot_memkb - target))
     b.target_kb = target + b.diff_kb
     b.next_ns = t if d.tot_memkb != b.target_kb else None  # the driver runs this step
+    b.starved_ns = None
 
 
 def _cpu_watch(host, d, g, t, path) -> None:
@@ -549,7 +560,7 @@ def guest_shutdown(host: Machine, d: "Domain", g: GuestState, reason: int) -> No
     host.hv.sched_shutdown(d.domid, reason)
     g.pending = []
     if g.balloon is not None:
-        g.balloon.next_ns = None
+        g.balloon.next_ns = g.balloon.starved_ns = None
     host.xs(0).domain_shutdown(d.domid)
     host.mark_guest_dirty(d.domid)
 
@@ -573,7 +584,7 @@ def _balloon(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
         return
     gap = b.target_kb - d.tot_memkb
     if gap == 0:
-        b.next_ns = None
+        b.next_ns = b.starved_ns = None
         host.mark_guest_dirty(d.domid)
         return
     chunk = max(-BALLOON_STEP_KB, min(BALLOON_STEP_KB, gap))
@@ -587,11 +598,36 @@ def _balloon(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
         else:
             host.hv.memory_decrease_reservation(d.domid, -chunk)
     except HypercallError:
-        b.next_ns = now + BALLOON_RETRY_NS
+        # No memory: sleep until some is freed (`memory_freed`), not poll.
+        b.next_ns, b.starved_ns = None, now
+        host.sim.memory_waiters.add(d.domid)
     else:
+        b.starved_ns = None
         b.next_ns = None if d.tot_memkb == b.target_kb else now + BALLOON_TICK_NS
     if b.next_ns is not None:
         _at(host, d, b.next_ns)
+    host.mark_guest_dirty(d.domid)
+
+
+def starved(d: "Domain", g: GuestState) -> bool:
+    """Whether the guest's balloon driver sleeps until memory is freed."""
+    b = g.balloon
+    return (b is not None and b.starved_ns is not None and b.next_ns is None
+            and not d.shutdown and not d.dying)
+
+
+def memory_freed(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
+    """Memory the starved balloon driver may take has appeared: it tries again
+    at its next retry tick, the first of starved_ns + k * BALLOON_RETRY_NS
+    (k >= 1) at or after `now`. A driver retrying every BALLOON_RETRY_NS
+    would have succeeded there first, so the guest reaches its target when it
+    did when the simulation polled, whatever the gap in between costs."""
+    if not starved(d, g):
+        return
+    b = g.balloon
+    k = max(1, -(-(now - b.starved_ns) // BALLOON_RETRY_NS))
+    b.next_ns = b.starved_ns + k * BALLOON_RETRY_NS
+    _at(host, d, b.next_ns)
     host.mark_guest_dirty(d.domid)
 
 

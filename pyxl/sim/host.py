@@ -26,17 +26,24 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pyxl.hv.hypervisor import Hypervisor
-from pyxl.hv.model import Domain
+from typing import TYPE_CHECKING
+
 from pyxl.sim import guest as guestos
-from pyxl.sim.boot import boot, default_boot_options, meta_boot_options, read_boot_file
 from pyxl.sim.guest import GuestState
 from pyxl.sim.rows import (decode_lines, decode_object, domain_data, guest_json, guest_state,
-                           load_domains, load_pools, save_domain, save_pool)
+                           load_domains, load_pools, pool_data, save_domain, save_pool,
+                           vcpu_data)
 from pyxl.sim.schema import MIGRATIONS, SCHEMA_VERSION
 from pyxl.sim.simulation import Simulation
 from pyxl.state.db import Database, StateDamaged, host_lock
 from pyxl.state.paths import DEFAULT_HOST, db_path
+
+if TYPE_CHECKING:  # the hypervisor and boot are imported when first needed, so that
+    # a query that needs neither (`peek_host`) starts quickly
+    import sqlite3
+
+    from pyxl.hv.hypervisor import Hypervisor
+    from pyxl.hv.model import Domain
 
 def current_host_name(explicit: str | None = None) -> str:
     return explicit or os.environ.get("PYXL_HOST") or DEFAULT_HOST
@@ -75,13 +82,18 @@ class Host:
         self.db = db
         self.conn = db.conn
         self.writable = writable
+        from pyxl.sim.boot import meta_boot_options
+
         self.meta = _read_meta(self.conn)
         self.boot = meta_boot_options(self.meta.get("boot"))
         self.physinfo = self.boot.physinfo()
         self._hv: Hypervisor | None = None
         self._guests: dict[int, GuestState] = {}
         self._all_guests_loaded = False
+        # The rows as read, so that writing back skips those that did not change.
         self._domain_rows: dict[int, str] = {}
+        self._vcpu_rows: dict[tuple[int, int], str] = {}
+        self._pool_rows: dict[int, tuple[str, str]] = {}
         self._dirty_guests: set[int] = set()
         self._new_domains: set[int] = set()
         self._pending_config: dict[int, dict] = {}
@@ -92,6 +104,7 @@ class Host:
         self._tracer = None
         self.wall_now = time.time()
         self.sim = Simulation(int(self.meta["now_ns"]))
+        self.sim.memory_waiters = _memory_waiters(self.meta)
         self._timers_queued = False  # the guests' timers are in sim's queue
         self._xs_seen = _optional_number(self.meta, "xs_seen")
 
@@ -143,17 +156,39 @@ class Host:
         return self._hv
 
     def _load_hv(self) -> Hypervisor:
-        domains, self._domain_rows = load_domains(self.conn)
-        hv = Hypervisor(self.physinfo, domains, load_pools(self.conn),
+        from pyxl.hv.hypervisor import Hypervisor
+
+        domains, self._domain_rows = load_domains(self.conn, self._vcpu_rows)
+        hv = Hypervisor(self.physinfo, domains, load_pools(self.conn, self._pool_rows),
                         clock=lambda: self.sim.now_ns,
                         domid_rover=int(self.meta["domid_rover"]),
                         seed=int(self.meta["seed"]), trace=self._tracer)
         hv.notify = self._wake
+        hv.memory_freed = self._memory_freed
         return hv
 
     def _wake(self, domid: int) -> None:
         """The guest has something to notice now (unpaused, a trigger)."""
         self.sim.schedule(self.sim.now_ns, domid)
+
+    def _memory_freed(self, domid: int | None) -> None:
+        """Memory appeared (for any domain, or for `domid` only): the balloon
+        drivers that sleep for want of it get an event at their retry tick."""
+        waiters = self.sim.memory_waiters
+        if domid is not None and domid not in waiters:
+            return
+        woken = [domid] if domid is not None else sorted(waiters)
+        waiters.difference_update(woken)
+        for w in woken:
+            d = self._hv.domains.get(w) if self._hv is not None else None
+            if d is not None:
+                guestos.memory_freed(self, d, self.guest(w), self.sim.now_ns)
+        self._save_memory_waiters()
+
+    def _save_memory_waiters(self) -> None:
+        text = json.dumps(sorted(self.sim.memory_waiters))
+        if text != self.meta.get("balloon_waiters", "[]"):
+            self.set_meta("balloon_waiters", text)
 
     def trace_hypercalls(self, tracer) -> None:
         """Call `tracer(op, args)` for every hypervisor operation from now on."""
@@ -271,15 +306,13 @@ class Host:
                 if d.name == name:
                     return d.domid
             return None
-        row = self.conn.execute("SELECT domid FROM domains WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else None
+        return stored_domid(self.conn, name)
 
     def name_of(self, domid: int) -> str | None:
         if self._hv is not None:
             d = self._hv.domains.get(domid)
             return d.name if d else None
-        row = self.conn.execute("SELECT name FROM domains WHERE domid = ?", (domid,)).fetchone()
-        return row[0] if row else None
+        return stored_name(self.conn, domid)
 
     # --- consoles ---
 
@@ -351,8 +384,14 @@ class Host:
         self._timers_queued = True
         self._load_guests()
         for domid, d in self.hv.domains.items():
-            for t in guestos.timers(d, self.guest(domid)):
+            g = self.guest(domid)
+            for t in guestos.timers(d, g):
                 self.sim.schedule(t, domid)
+            if guestos.starved(d, g) and domid not in self.sim.memory_waiters:
+                # Starved, yet not on the list the hypervisor's memory-freed
+                # hook reads (state restored or damaged): it may have missed
+                # memory being freed, so it tries again at its next retry tick.
+                guestos.memory_freed(self, d, g, self.sim.now_ns)
 
     def _run_due(self) -> None:
         """React to everything due by now: the guests that have an event, then
@@ -363,6 +402,7 @@ class Host:
             self._notice_xenstore()
             t = self.sim.next_ns()
             if t is None or t > self.sim.now_ns:
+                self._save_memory_waiters()
                 return
 
     def _run_instant(self) -> None:
@@ -376,18 +416,24 @@ class Host:
             hook(self, now)
 
     def _notice_xenstore(self) -> None:
-        """Wake each guest whose home a XenStore change has touched since the
-        guests last looked, whoever made it (this command or another process)."""
+        """Match the XenStore changes made since the guests last looked, whoever
+        made them (this command or another process), once against all watches,
+        and wake each guest that has events, handing it them."""
         xs = self.xs()
         head = xs.last_seq()
         if head <= self._xs_seen:
             return
-        first: dict[int | None, int] = {}
-        for ev in xs.changes_since(self._xs_seen):
-            first.setdefault(guestos.home_domid(ev.path), ev.seq)
+        events = xs.events_by_conn(self._xs_seen, head)
         domains = self.hv.domains
-        for domid in sorted(first.keys() & domains.keys() - {0}):
-            guestos.xenstore_changed(self, domains[domid], self.guest(domid), first[domid])
+        woken = []
+        for conn_id in events:
+            if conn_id.startswith("dom") and conn_id[3:].isdigit():
+                domid = int(conn_id[3:])
+                if domid != 0 and domid in domains and conn_id == f"dom{domid}":
+                    woken.append(domid)
+        for domid in sorted(woken):
+            guestos.xenstore_changed(self, domains[domid], self.guest(domid),
+                                     events[f"dom{domid}"], head)
         self._xs_seen = head
         self.set_meta("xs_seen", str(head))
 
@@ -407,6 +453,7 @@ class Host:
                 conn.execute("DELETE FROM console WHERE domid = ?", (domid,))
                 if domid not in hv.domains:
                     conn.execute("DELETE FROM xl_monitor WHERE domid = ?", (domid,))
+            vcpu_rows, changed_vcpus = self._vcpu_rows, []
             for domid, d in hv.domains.items():
                 if domid in self._new_domains:
                     save_domain(conn, d, self._pending_config.get(domid), self._guests[domid])
@@ -415,11 +462,20 @@ class Host:
                 if data != self._domain_rows.get(domid):
                     conn.execute("UPDATE domains SET name = ?, data = ? WHERE domid = ?",
                                  (d.name, data, domid))
-                conn.executemany(
-                    "UPDATE vcpus SET data = ? WHERE domid = ? AND vcpuid = ?",
-                    [(json.dumps(v.__dict__), v.domid, v.vcpuid) for v in d.vcpus])
-            for pool in hv.pools.values():
-                save_pool(conn, pool)
+                    self._domain_rows[domid] = data
+                for v in d.vcpus:  # only the rows whose bytes changed
+                    data = vcpu_data(v)
+                    if data != vcpu_rows.get((v.domid, v.vcpuid)):
+                        changed_vcpus.append((data, v.domid, v.vcpuid))
+                        vcpu_rows[v.domid, v.vcpuid] = data
+            if changed_vcpus:
+                conn.executemany("UPDATE vcpus SET data = ? WHERE domid = ? AND vcpuid = ?",
+                                 changed_vcpus)
+            for poolid, pool in hv.pools.items():
+                data = pool_data(pool)
+                if (pool.name, data) != self._pool_rows.get(poolid):
+                    save_pool(conn, pool, data)
+                    self._pool_rows[poolid] = (pool.name, data)
             for (poolid,) in conn.execute("SELECT poolid FROM cpupools").fetchall():
                 if poolid not in hv.pools:  # destroyed by this command
                     conn.execute("DELETE FROM cpupools WHERE poolid = ?", (poolid,))
@@ -448,6 +504,8 @@ def open_host(name: str | None = None, *, write: bool) -> Iterator[Host]:
     path = db_path(name)
     with host_lock(name, exclusive=False):
         if not _exists(path):  # booted from its host.toml if it has one
+            from pyxl.sim.boot import boot, default_boot_options, read_boot_file
+
             boot(name, read_boot_file(name) or default_boot_options(), must_be_new=False)
         db = Database.open(path, name, SCHEMA_VERSION, MIGRATIONS)
         try:
@@ -462,6 +520,18 @@ def open_host(name: str | None = None, *, write: bool) -> Iterator[Host]:
             db.close()
 
 
+def _memory_waiters(meta: dict) -> set[int]:
+    """The guests whose balloon sleeps until memory is freed, as the last
+    command left them (derived state: `_queue_timers` finds them again)."""
+    try:
+        ids = json.loads(meta.get("balloon_waiters", "[]"))
+    except ValueError:
+        return set()
+    if not isinstance(ids, list):
+        return set()
+    return {i for i in ids if isinstance(i, int) and not isinstance(i, bool)}
+
+
 def _exists(path) -> bool:
     """False only if the file is surely not there (opening it says why else)."""
     try:
@@ -474,6 +544,54 @@ def _exists(path) -> bool:
 
 
 def _clock_of(db: Database) -> str:
+    from pyxl.sim.boot import meta_boot_options
+
     with db.read() as conn:
         row = conn.execute("SELECT value FROM meta WHERE key = 'boot'").fetchone()
         return meta_boot_options(row[0] if row else None).clock
+
+
+@contextmanager
+def peek_host(name: str | None = None) -> Iterator[sqlite3.Connection | None]:
+    """The host's database in a read transaction, for a query that needs no
+    simulation (a name or a domid looked up): nothing to catch up, so neither
+    the hypervisor nor the guests are loaded. Yields None, having opened
+    nothing, when the answer needs `open_host`: a host not booted yet, or a
+    realtime clock (the catch-up to now may change what the query sees: a
+    guest's shutdown, xl's monitor acting on it).
+    """
+    name = current_host_name(name)
+    path = db_path(name)
+    with host_lock(name, exclusive=False):
+        if not _exists(path):
+            yield None
+            return
+        db = Database.open(path, name, SCHEMA_VERSION, MIGRATIONS)
+        try:
+            with db.read() as conn:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'boot'").fetchone()
+                yield conn if _stored_clock(row[0] if row else None) == "manual" else None
+        finally:
+            db.close()
+
+
+def _stored_clock(text: object) -> str | None:
+    """The clock named in the boot options kept in meta, without checking
+    the rest of them (open_host does, and says what is wrong)."""
+    try:
+        opts = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return opts.get("clock") if isinstance(opts, dict) else None
+
+
+def stored_domid(conn: sqlite3.Connection, name: str) -> int | None:
+    """The domid of the domain named `name` in the database, if there is one."""
+    row = conn.execute("SELECT domid FROM domains WHERE name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
+def stored_name(conn: sqlite3.Connection, domid: int) -> str | None:
+    """The name of domain `domid` in the database, if there is one."""
+    row = conn.execute("SELECT name FROM domains WHERE domid = ?", (domid,)).fetchone()
+    return row[0] if row else None

@@ -67,13 +67,18 @@ def guest_json(g: GuestState) -> str:
     return json.dumps(data)
 
 
-def load_domains(conn: sqlite3.Connection) -> tuple[dict[int, Domain], dict[int, str]]:
+def load_domains(conn: sqlite3.Connection, vcpu_rows: dict | None = None
+                 ) -> tuple[dict[int, Domain], dict[int, str]]:
     """Every domain with its vCPUs, and each domain row's text as read (so that
-    writing back can skip the rows that did not change)."""
+    writing back can skip the rows that did not change); each vCPU row's text
+    goes into `vcpu_rows`, by (domid, vcpuid), when it is given."""
     vcpus: dict[int, list[Vcpu]] = {}
-    for domid, data in conn.execute("SELECT domid, data FROM vcpus ORDER BY domid, vcpuid"):
+    for domid, vcpuid, data in conn.execute(
+            "SELECT domid, vcpuid, data FROM vcpus ORDER BY domid, vcpuid"):
         what = f"vcpus.data of domain {domid}"
         vcpus.setdefault(domid, []).append(_make(Vcpu, what, decode_object(data, what)))
+        if vcpu_rows is not None:
+            vcpu_rows[domid, vcpuid] = data
     domains, raw = {}, {}
     for domid, data in conn.execute("SELECT domid, data FROM domains"):
         what = f"domains.data of domain {domid}"
@@ -86,20 +91,28 @@ def load_domains(conn: sqlite3.Connection) -> tuple[dict[int, Domain], dict[int,
     return domains, raw
 
 
-def load_pools(conn: sqlite3.Connection) -> dict[int, CpuPool]:
+def load_pools(conn: sqlite3.Connection, pool_rows: dict | None = None) -> dict[int, CpuPool]:
+    """Every cpupool; each row's (name, data) as read goes into `pool_rows` when given."""
     pools = {}
     for poolid, name, data in conn.execute("SELECT poolid, name, data FROM cpupools"):
         what = f"cpupools.data of pool {poolid}"
         pools[poolid] = _make(CpuPool, what, decode_object(data, what), poolid=poolid, name=name)
+        if pool_rows is not None:
+            pool_rows[poolid] = (name, data)
     if 0 not in pools:  # Pool-0 exists from boot and cannot be destroyed
         raise StateDamaged("no Pool-0 in cpupools")
     return pools
 
-def save_pool(conn: sqlite3.Connection, pool: CpuPool) -> None:
-    data = {"sched": pool.sched, "cpus": pool.cpus, "params": pool.params,
-            "sched_state": pool.sched_state}
+
+def pool_data(pool: CpuPool) -> str:
+    return json.dumps({"sched": pool.sched, "cpus": pool.cpus, "params": pool.params,
+                       "sched_state": pool.sched_state})
+
+
+def save_pool(conn: sqlite3.Connection, pool: CpuPool, data: str | None = None) -> None:
+    """Write the pool's row (`data`: its pool_data, if the caller has it already)."""
     conn.execute("INSERT OR REPLACE INTO cpupools(poolid, name, data) VALUES (?, ?, ?)",
-                 (pool.poolid, pool.name, json.dumps(data)))
+                 (pool.poolid, pool.name, pool_data(pool) if data is None else data))
 
 
 def domain_data(d: Domain) -> str:
@@ -117,9 +130,13 @@ def save_domain(conn: sqlite3.Connection, d: Domain, config: dict | None,
     save_vcpus(conn, d)
 
 
+def vcpu_data(v: Vcpu) -> str:
+    return json.dumps(v.__dict__)
+
+
 def save_vcpus(conn: sqlite3.Connection, d: Domain) -> None:
     conn.execute("DELETE FROM vcpus WHERE domid = ?", (d.domid,))
     conn.executemany(
         "INSERT INTO vcpus(domid, vcpuid, data) VALUES (?, ?, ?)",
-        [(v.domid, v.vcpuid, json.dumps(v.__dict__)) for v in d.vcpus],
+        [(v.domid, v.vcpuid, vcpu_data(v)) for v in d.vcpus],
     )

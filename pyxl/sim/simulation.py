@@ -11,6 +11,12 @@ so running forward pops events in time order instead of asking every guest
 when its next one is. Events at the same time run in domid order, then in
 the order they were scheduled.
 
+A guest that waits for something no timer brings is not in the queue at all:
+a balloon driver that found no memory is in `memory_waiters` until the
+hypervisor reports memory freed (a domain destroyed, pages given back, a
+max_pages raised), and then gets an event at its next retry tick. However
+long the gap, a waiting guest costs nothing until then.
+
 The schedulers' own decisions stay in their engines' event heaps
 (pyxl/hv/sched/engine.py): the hypervisor runs them up to each time the
 queue pops, and no guest needs to stop at a scheduling decision.
@@ -33,6 +39,12 @@ class Simulation:
         self.now_ns = now_ns
         self._queue: list[tuple[int, int, int]] = []
         self._seq = 0
+        # Guests whose balloon sleeps until memory is freed (pyxl/sim/guest.py
+        # `starved`); kept in the host's meta between commands.
+        self.memory_waiters: set[int] = set()
+        # Watch events matched for a guest and not yet read by it, with the
+        # last change they cover: domid -> (events, head).
+        self.watch_events: dict[int, tuple[list, int]] = {}
 
     def schedule(self, t_ns: int, domid: int) -> None:
         """Guest `domid` has something to do at `t_ns` (or now, if that is past)."""

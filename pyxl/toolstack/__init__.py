@@ -19,6 +19,7 @@ from pyxl.toolstack.libxl import (
     open_libxl,
     parse_duration,
     parse_mem_size_kb,
+    peek_libxl,
     read_config,
     read_config_text,
     require_privileged,
@@ -33,6 +34,7 @@ from pyxl.toolstack.libxl import (
 __all__ = [
     "Libxl", "boot_host", "clock_advance", "clock_show", "cpu_pct", "destroy_host",
     "dryrun_json", "list_hosts", "open_libxl", "parse_duration", "parse_mem_size_kb",
-    "read_config", "read_config_text", "require_privileged", "reset_host", "summary_counts",
-    "trigger_from_string", "wait_for", "wait_for_death", "wait_for_pvcontrol_ack",
+    "peek_libxl", "read_config", "read_config_text", "require_privileged", "reset_host",
+    "summary_counts", "trigger_from_string", "wait_for", "wait_for_death",
+    "wait_for_pvcontrol_ack",
 ]

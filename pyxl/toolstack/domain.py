@@ -8,11 +8,15 @@ message and exit status where xl fails.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from pyxl.cnum import strtoul_value
 from pyxl.errors import ERROR_INVAL, ErrorDomainNotfound, LibxlError, PyxlError
-from pyxl.hv.hypervisor import DomainInfo, HypercallError
+from pyxl.hv.errors import HypercallError
 from pyxl.toolstack.ctx import Ctx, is_text
+
+if TYPE_CHECKING:  # not imported at run time: `domid` and `domname` start quickly
+    from pyxl.hv.hypervisor import DomainInfo
 
 _VALID_NAME = re.compile(r"^[^\s/]")
 
@@ -101,6 +105,20 @@ def domid_of(ctx: Ctx, name: str) -> int | None:
 
 def name_of(ctx: Ctx, domid: int) -> str | None:
     return ctx.host.name_of(domid)
+
+
+def peek_domid(conn, name: str) -> int | None:
+    """domid_of from the stored rows, when no simulation needs to run first."""
+    from pyxl.sim.host import stored_domid
+
+    return stored_domid(conn, name) if is_text(name) else None
+
+
+def peek_name(conn, domid: int) -> str | None:
+    """name_of from the stored rows, when no simulation needs to run first."""
+    from pyxl.sim.host import stored_name
+
+    return stored_name(conn, domid)
 
 
 def start_time(ctx: Ctx, domid: int) -> int | None:

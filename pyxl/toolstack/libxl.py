@@ -447,6 +447,39 @@ def open_libxl(host: str | None = None, *, write: bool, commit: bool = True, cal
         yield Libxl(ctx)
 
 
+class LibxlPeek:
+    """The queries a command can answer from the host's stored state alone,
+    when no simulation has to run first (see `peek_libxl`)."""
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    def name_to_domid(self, name: str) -> int | None:
+        from pyxl.toolstack import domain
+
+        return domain.peek_domid(self._conn, name)
+
+    def domid_to_name(self, domid: int) -> str | None:
+        from pyxl.toolstack import domain
+
+        return domain.peek_name(self._conn, domid)
+
+
+@contextmanager
+def peek_libxl(host: str | None = None, *, caller: int = 0) -> Iterator[LibxlPeek | None]:
+    """A quick look at `host` for a read-only query, without loading the
+    hypervisor or the guests: a `LibxlPeek`, or None when the query must go
+    through `open_libxl` after all (a realtime clock has time to catch up, the
+    host is not booted yet, or the caller is a domU, which xl refuses there)."""
+    if caller != 0:
+        yield None
+        return
+    from pyxl.sim.host import peek_host
+
+    with peek_host(host) as conn:
+        yield None if conn is None else LibxlPeek(conn)
+
+
 def require_privileged(caller: int) -> None:
     """The error xl gives in a domU, where it cannot get a libxl context."""
     from pyxl.toolstack import ctx

@@ -564,6 +564,12 @@ class XenStore:
         """Events for the watches of ``conn_id`` (default: ours) after ``since_seq``."""
         return watches.pending_events(self.conn, conn_id or self.conn_id, since_seq)
 
+    def events_by_conn(self, since_seq: int, upto_seq: int | None = None
+                       ) -> dict[str, list[WatchEvent]]:
+        """Every connection's events from the changes after ``since_seq`` (up
+        to ``upto_seq``), matched once per change (see watches.py)."""
+        return watches.events_by_conn(self.conn, since_seq, upto_seq)
+
     def changes_since(self, seq: int) -> list[WatchEvent]:
         """Raw changes (absolute paths, token None) after ``seq``."""
         return watches.changes_since(self.conn, seq)

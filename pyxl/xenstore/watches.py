@@ -6,6 +6,12 @@ permissions the read filter needs), and a watcher, possibly in another
 process, asks for the events of its watches since the last change it saw;
 the matching rules of watch.c are applied at that point.  Watches
 registered after a change never see it, as with a live daemon.
+
+`events_by_conn` does the matching for every connection at once, the way
+xenstored's fire_watches does it per change: a change at a path can only
+fire watches on that path or on one of its ancestors, so the watches are
+looked up by those paths (xs_watch is indexed by path), and the cost follows
+the changes and the watches they hit, not connections x changes.
 """
 
 from dataclasses import dataclass
@@ -145,4 +151,85 @@ def pending_events(conn, conn_id: str, since_seq: int) -> list[WatchEvent]:
                 ok = allowed[w.domid] = permitted(w.domid, perms, parent_perms, old_perms)
             if ok:
                 out.append(WatchEvent(seq, w.epath(path), w.token))
+    return out
+
+
+def ancestors(path: str) -> list[str]:
+    """``path`` and every path above it, nearest first: the only paths a
+    watch can be on to see a change at ``path`` ("/a/b": "/a/b", "/a", "/";
+    "@releaseDomain/3": itself and "@releaseDomain")."""
+    out = [path]
+    i = path.rfind("/")
+    while i > 0:
+        path = path[:i]
+        out.append(path)
+        i = path.rfind("/")
+    if i == 0 and path != "/":
+        out.append("/")
+    return out
+
+
+_IN_CHUNK = 500  # paths per IN (...) query, well below SQLite's variable limit
+
+
+def _watches_on(conn, wanted: set[str]) -> dict[str, list[Watch]]:
+    """The watches on each of the ``wanted`` paths, oldest registration first."""
+    by_path: dict[str, list[Watch]] = {}
+    wanted_list = sorted(wanted)
+    for i in range(0, len(wanted_list), _IN_CHUNK):
+        chunk = wanted_list[i:i + _IN_CHUNK]
+        rows = conn.execute(
+            "SELECT conn_id, path, token, domid, depth, relative, reg_seq FROM xs_watch"
+            f" WHERE path IN ({','.join('?' * len(chunk))})", chunk)
+        for c, p, t, d, dp, r, s in rows:
+            by_path.setdefault(p, []).append(Watch(c, p, t, d, dp, bool(r), s))
+    for ws in by_path.values():
+        ws.sort(key=lambda w: w.reg_seq)
+    return by_path
+
+
+def events_by_conn(conn, since_seq: int, upto_seq: int | None = None
+                   ) -> dict[str, list[WatchEvent]]:
+    """Every connection's events from the changes after ``since_seq`` (up to
+    ``upto_seq``): for each connection, what ``pending_events`` would give
+    it for those changes, in the same order."""
+    query = ("SELECT seq, path, match, perms, parent_perms, old_perms, conn_id, token"
+             " FROM xs_change WHERE seq > ?")
+    args: tuple = (since_seq,)
+    if upto_seq is not None:
+        query += " AND seq <= ?"
+        args += (upto_seq,)
+    rows = conn.execute(query + " ORDER BY seq", args).fetchall()
+    if not rows:
+        return {}
+    up: dict[str, list[str]] = {}
+    wanted: set[str] = set()
+    for _seq, path, match, *_ in rows:
+        if match == "initial":
+            wanted.add(path)
+        elif path not in up:
+            wanted.update(up.setdefault(path, ancestors(path)))
+    by_path = _watches_on(conn, wanted)
+    out: dict[str, list[WatchEvent]] = {}
+    if not by_path:
+        return out
+    for seq, path, match, perms, parent_perms, old_perms, c_id, token in rows:
+        if match == "initial":
+            for w in by_path.get(path, ()):
+                if w.conn_id == c_id and w.reg_seq == seq and w.token == token:
+                    out.setdefault(w.conn_id, []).append(WatchEvent(seq, w.epath(path), w.token))
+            continue
+        hit = [w for p in up[path] if p in by_path for w in by_path[p]
+               if w.reg_seq < seq and _matches(match, path, w)]
+        if not hit:
+            continue
+        if len(hit) > 1:
+            hit.sort(key=lambda w: w.reg_seq)
+        allowed: dict[int, bool] = {}
+        for w in hit:
+            ok = allowed.get(w.domid)
+            if ok is None:
+                ok = allowed[w.domid] = permitted(w.domid, perms, parent_perms, old_perms)
+            if ok:
+                out.setdefault(w.conn_id, []).append(WatchEvent(seq, w.epath(path), w.token))
     return out

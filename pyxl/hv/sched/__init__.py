@@ -20,7 +20,21 @@ so a 1 s sample (the second half of a 2 s window) can be a slice or so off per
 domain, and extrapolating it over a long gap put a 64/64/128 split up to 3.6
 points away from 25/25/50 (the exact simulation stays within 1.5); a 4 s
 sample keeps it within 1.5 too. Both stay cheap: under 0.1 s of CPU for 128
-vCPUs on 16 pCPUs. If t1 - t0 <= W the whole interval is simulated. Otherwise:
+vCPUs on 16 pCPUs.
+
+When nothing contends (`Engine.uncontended()`: each vCPU that may want a pCPU
+always finds one free at once, no bursty workload, no cap, RTDS extratime
+everywhere, SEDF at most one vCPU per pCPU), the runstates repeat exactly
+with L = lcm(periods in play), so W is the smallest multiple of 2L that is at
+least 200 ms (`UNCONTENDED_MIN_NS`; 200 ms with no period at all, all busy),
+if that is shorter than the rule above: both halves are whole cycles, the
+first settles and the second is an exact sample (`window_ns`). Then only
+whole cycles of the gap are extrapolated (step 2) and the rest, less than
+one cycle, is simulated from the relabelled state (after step 3), so the
+times are exactly those of simulating every event. Not while tracing: a
+trace is always simulated with the usual window.
+
+If t1 - t0 <= W the whole interval is simulated. Otherwise:
 
 1. simulate [t0, t0 + W] exactly;
 2. extrapolate the remaining gap G = t1 - t0 - W: each vCPU's G ns are split
@@ -38,6 +52,7 @@ The trace gets one record with reason "extrapolated" for the skipped gap.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Callable
 
 from pyxl.hv.model import RUNSTATES
@@ -53,11 +68,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEDULERS", "advance_pool", "open_engine", "run_engine", "default_domain_params", "default_pool_params",
-    "default_vcpu_params", "WINDOW_MIN_NS", "WINDOW_MAX_NS",
+    "default_vcpu_params", "WINDOW_MIN_NS", "WINDOW_MAX_NS", "UNCONTENDED_MIN_NS",
+    "window_ns",
 ]
 
 WINDOW_MIN_NS = 2_000_000_000
 WINDOW_MAX_NS = 20_000_000_000
+UNCONTENDED_MIN_NS = 200_000_000
 
 
 def _engine_class(sched: str):
@@ -105,7 +122,7 @@ def run_engine(eng: Engine, t1: int) -> bool:
         raise ValueError("time runs forward only")
     pool = eng.pool
     trace = eng.trace
-    window = min(max(4 * eng.longest_cycle(), eng.min_window_ns), WINDOW_MAX_NS)
+    window, cycle = _window(eng)
     if t1 - t0 <= window:
         eng.run(t1)
         return True
@@ -114,6 +131,10 @@ def run_engine(eng: Engine, t1: int) -> bool:
     eng.run(t0 + window)
     eng.save()
     gap = t1 - t0 - window
+    # Nothing contends: extrapolate whole cycles only, and simulate the
+    # part of a cycle that remains (below), so the times stay exact.
+    rest = gap % cycle if cycle else 0
+    gap -= rest
     for vs in eng.vss:
         v = vs.v
         delta = [v.time[r] - before[vs.key][r] for r in RUNSTATES]
@@ -121,12 +142,48 @@ def run_engine(eng: Engine, t1: int) -> bool:
             delta[RUNSTATES.index(vs.state)] = 1
         for r, add in zip(RUNSTATES, apportion(delta, gap)):
             v.time[r] += add
-    pool.sched_state["t"] = t1
+    pool.sched_state["t"] = t1 - rest
     if trace is not None:
         trace({"time": t0 + window, "pcpu": None, "vcpu": None, "prev": None,
                "reason": "extrapolated", "sched": pool.sched, "gap": gap,
                "until": t1})
+    if rest:
+        domains = list({id(vs.dom): vs.dom for vs in eng.vss}.values())
+        tail = open_engine(pool, domains, t1 - rest, seed=eng.seed, trace=trace)
+        tail.run(t1)
+        tail.save()
     return False
+
+
+def window_ns(eng: Engine) -> int:
+    """The window simulated exactly before a long gap is extrapolated (see
+    the module docstring): shorter when nothing contends."""
+    return _window(eng)[0]
+
+
+def _window(eng: Engine) -> tuple[int, int]:
+    """(window, cycle): cycle is L when nothing contends (1 ns when nothing
+    is periodic: every vCPU busy), else 0."""
+    window = min(max(4 * eng.longest_cycle(), eng.min_window_ns), WINDOW_MAX_NS)
+    if eng.trace is not None or not eng.uncontended():
+        return window, 0
+    # No contention: the runstates repeat every L = lcm(periods in play), so
+    # a window of two or more whole L (the first to settle, the rest sampled)
+    # extrapolates whole cycles exactly.
+    cycle = 1
+    for p in eng.periods():
+        if p > 0:
+            cycle = math.lcm(cycle, p)
+            if 2 * cycle >= window:
+                return window, 0
+    if cycle == 1:  # nothing periodic: all busy
+        return min(window, UNCONTENDED_MIN_NS), 1
+    short = 2 * cycle
+    while short < UNCONTENDED_MIN_NS:
+        short += 2 * cycle
+    if short >= window:
+        return window, 0
+    return short, cycle
 
 
 def _flushed_times(vs, now: int) -> dict:

@@ -21,8 +21,10 @@ yield is not simulated.
 
 from __future__ import annotations
 
+import heapq
+
 from pyxl.hv.model import RUNNABLE, RUNNING
-from pyxl.hv.sched.engine import EV_SCHED, Engine, PCpu, VS, absol, rel
+from pyxl.hv.sched.engine import EV_SCHED, KIND_ORDER, Engine, PCpu, VS, absol, rel
 from pyxl.hv.sched.params import CreditParams
 
 CREDITS_PER_MSEC = 10
@@ -34,6 +36,7 @@ PRI_NAMES = {BOOST: "BOOST", UNDER: "UNDER", OVER: "OVER", IDLE: "IDLE"}
 
 EV_TICK = EV_SCHED
 EV_ACCT = EV_SCHED + 1
+KIND_ORDER_TICK = KIND_ORDER[EV_TICK]
 
 
 class CV:
@@ -74,10 +77,16 @@ class CreditEngine(Engine):
         self.runq_sort = 0
         self.bias = 0
         self._lb_steps: tuple[str, ...] | None = None
+        self.loaded: set[int] = set()  # idx of the pCPUs whose runqueue is not empty
 
     # ---------------------------------------------------------- helpers
     def may_park(self, vs: VS) -> bool:
         return self.cap(vs) > 0
+
+    def uncontended(self) -> bool:
+        # a capped vCPU is parked by the accounting even on an idle host
+        return super().uncontended() and not any(
+            self.cap(vs) for vs in self.vss if vs.eligible)
 
     def weight(self, vs: VS) -> int:
         return int(vs.dom.sched_params.get("weight", CreditParams.weight))
@@ -127,11 +136,15 @@ class CreditEngine(Engine):
             i -= 1
         rq.insert(i, vs)
         vs.pc = pc
+        self.loaded.add(pc.idx)
 
     def dequeue(self, vs: VS) -> None:
         pc = vs.pc
         if pc is not None and vs in pc.x["runq"]:
-            pc.x["runq"].remove(vs)
+            rq = pc.x["runq"]
+            rq.remove(vs)
+            if not rq:
+                self.loaded.discard(pc.idx)
 
     def nr_runnable(self, pc: PCpu) -> int:
         n = len(pc.x["runq"])
@@ -156,20 +169,27 @@ class CreditEngine(Engine):
         if gen != x["tick_gen"]:
             return
         cur = pc.curr
+        now = self.now
         if cur is not None and cur.state == RUNNING:
             s = cur.s
             if s.pri == BOOST:
                 s.pri = UNDER
                 self.emit(pc, cur, cur, "tick: boost ends", **self.info(cur))
-            self.burn(cur)
+            # self.burn(cur), inlined
+            delta = now - s.burn_start
+            if delta > 0:
+                credits, s.residual = divmod(delta * CREDITS_PER_MSEC + s.residual, 1_000_000)
+                s.credit -= credits
+                s.burn_start = now
             if not s.active:
                 self.acct_start(cur)
         if x["sort_seen"] != self.runq_sort:
             x["sort_seen"] = self.runq_sort
             x["runq"].sort(key=_neg_pri)
-        t = self.now + self.tick_period
+        t = now + self.tick_period
         x["tick_at"] = t
-        self.post(t, EV_TICK, pc, gen)
+        self.seq += 1  # self.post(t, EV_TICK, pc, gen), inlined
+        heapq.heappush(self.heap, (t, KIND_ORDER_TICK, pc.idx, self.seq, EV_TICK, pc, gen))
 
     def _ev_acct(self, _obj, gen: int) -> None:
         if gen != self.acct_gen:
@@ -260,7 +280,8 @@ class CreditEngine(Engine):
                 if runtime < MIN_TIMER:
                     ts = MIN_TIMER
                 self.set_timer(pc, now + ts)
-                self.emit(pc, cur, cur, "ratelimit", wanted=reason, **self.info(cur))
+                if self.trace is not None:
+                    self.emit(pc, cur, cur, "ratelimit", wanted=reason, **self.info(cur))
                 return
             self.runq_insert(pc, cur)
         elif cur is not None and cur.pc is pc:
@@ -279,6 +300,8 @@ class CreditEngine(Engine):
                 rq.pop(0)
         elif snext is not None:
             rq.pop(0)
+        if not rq:
+            self.loaded.discard(pc.idx)
         if cur is not None and cur is not snext and cur.state == RUNNING:
             cur.s.last_ran = now
         if snext is not None and snext is not cur:
@@ -305,9 +328,16 @@ class CreditEngine(Engine):
         if self._lb_steps is None:  # affinities do not change during one run
             self._lb_steps = ("soft", "hard") if any(vs.soft for vs in self.vss) else ("hard",)
         steps = self._lb_steps
+        # Only a pCPU with a non-empty runqueue has anything to steal: visit
+        # those, in the order of the round-robin walk from `bias`.
+        loaded = self.loaded
+        bias = self.bias
+        if 4 * len(loaded) >= n:
+            order = [self.pcpus[(bias + k) % n] for k in range(n)]
+        else:
+            order = [self.pcpus[i] for i in sorted(loaded, key=lambda i: (i - bias) % n)]
         for step in steps:
-            for k in range(n):
-                peer = self.pcpus[(self.bias + k) % n]
+            for peer in order:
                 if peer is pc or peer.curr is None or self.nr_runnable(peer) <= 1:
                     continue
                 for vs in peer.x["runq"]:
@@ -321,7 +351,10 @@ class CreditEngine(Engine):
                     lr = vs.s.last_ran
                     if self.migr_delay and lr is not None and self.now - lr < self.migr_delay:
                         continue
-                    peer.x["runq"].remove(vs)
+                    prq = peer.x["runq"]
+                    prq.remove(vs)
+                    if not prq:
+                        loaded.discard(peer.idx)
                     self.bias = peer.idx
                     return vs, peer
         return None
@@ -416,6 +449,8 @@ class CreditEngine(Engine):
                     self.start_tick(pc)
             elif x["runq"]:
                 self.kick(pc, "resume")
+            if x["runq"]:
+                self.loaded.add(pc.idx)
         acct = ps.get("acct_at")
         self.acct_at = absol(acct, now) if acct is not None else now + self.tslice
         self.acct_gen += 1

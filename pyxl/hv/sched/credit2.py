@@ -35,9 +35,10 @@ EV_REPL = EV_SCHED
 
 
 class C2V:
-    __slots__ = ("credit", "residual", "burn_start", "budget", "seq")
+    __slots__ = ("credit", "residual", "burn_start", "budget", "seq", "w")
 
     def __init__(self):
+        self.w = Credit2Params.weight  # the domain's weight, fixed for the engine's life
         self.credit = CREDIT_INIT
         self.residual = 0
         self.burn_start = 0
@@ -72,8 +73,7 @@ class Credit2Engine(Engine):
             return
         s.burn_start = self.now
         val = delta * self.max_weight + s.residual
-        w = self.weight(vs)
-        used, s.residual = divmod(val, w)
+        used, s.residual = divmod(val, s.w)
         s.credit -= used
         if s.credit < CREDIT_MIN:
             s.credit, s.residual = CREDIT_MIN, 0
@@ -82,6 +82,11 @@ class Credit2Engine(Engine):
 
     def may_park(self, vs: VS) -> bool:
         return self.cap(vs) > 0
+
+    def uncontended(self) -> bool:
+        # a capped vCPU is parked when its budget runs out, contention or not
+        return super().uncontended() and not any(
+            self.cap(vs) for vs in self.vss if vs.eligible)
 
     def reset_credit(self, snext: VS, pc: PCpu) -> None:
         add = CREDIT_INIT * (2 if snext.s.credit <= CREDIT_MIN else 1)
@@ -95,7 +100,7 @@ class Credit2Engine(Engine):
                   credits={vs.key: vs.s.credit for vs in self.vss} if self.trace else None)
 
     def c2t(self, vs: VS, credit: int) -> int:
-        return credit * self.weight(vs) // self.max_weight
+        return credit * vs.s.w // self.max_weight
 
     # -------------------------------------------------------- runqueue
     def runq_insert(self, vs: VS) -> None:
@@ -152,43 +157,58 @@ class Credit2Engine(Engine):
     def schedule(self, pc: PCpu, reason: str) -> None:
         now = self.now
         cur = pc.curr
+        doms = self.doms
         if cur is not None and cur.pc is pc and cur.state != RUNNABLE:
-            self.burn(cur)
+            # self.burn(cur), inlined
+            s = cur.s
+            delta = now - s.burn_start
+            if delta > 0:
+                s.burn_start = now
+                used, s.residual = divmod(delta * self.max_weight + s.residual, s.w)
+                s.credit -= used
+                if s.credit < CREDIT_MIN:
+                    s.credit, s.residual = CREDIT_MIN, 0
+                if doms and cur.dom.domid in doms:
+                    s.budget -= delta
         cur_ok = cur is not None and cur.state == RUNNING and cur.pc is pc
         if cur_ok and self.ratelimit and now - cur.sched_in < self.ratelimit \
-                and (cur.dom.domid not in self.doms or cur.s.budget > 0):
+                and (cur.dom.domid not in doms or cur.s.budget > 0):
             self.set_timer(pc, now + max(MIN_TIMER, cur.sched_in + self.ratelimit - now))
-            self.emit(pc, cur, cur, "ratelimit", wanted=reason, credit=cur.s.credit)
+            if self.trace is not None:
+                self.emit(pc, cur, cur, "ratelimit", wanted=reason, credit=cur.s.credit)
             return
         why = reason
-        if cur_ok and not self.grab_budget(cur):
+        if cur_ok and doms and not self.grab_budget(cur):
             self.park(cur, "parked (cap)", resched=False)
             cur_ok = False
             why = "budget exhausted"
         # pick: current competes with the best runnable it may run here
         snext = cur if cur_ok else None
         rq = self.runq
+        cpu = pc.cpu
         i = 0
+        picked = -1
         while i < len(rq):
             vs = rq[i]
-            if pc.cpu in vs.hard:
+            if cpu in vs.hset:
                 if snext is not None and vs.s.credit <= snext.s.credit:
                     break
-                if not self.grab_budget(vs):
+                if doms and not self.grab_budget(vs):
                     rq.pop(i)
                     self.park(vs, "parked (cap)", resched=False)
                     continue
                 snext = vs
+                picked = i
                 break
             i += 1
-        if snext is not None and snext is not cur:
-            rq.remove(snext)
+        if picked >= 0 and snext is not cur:
+            del rq[picked]
             if cur_ok:
                 self.runq_insert(cur)
         if snext is not None and snext.s.credit <= 0:
             self.reset_credit(snext, pc)
             why = why + ", credit reset"
-        if cur is not None and cur is not snext and cur.pc is pc:
+        if doms and cur is not None and cur is not snext and cur.pc is pc:
             self.return_budget(cur)
         prev = cur
         if snext is not None and snext is not cur:
@@ -209,18 +229,23 @@ class Credit2Engine(Engine):
         min_time = MIN_TIMER
         if self.ratelimit:
             rl = snext.sched_in + self.ratelimit - self.now
-            min_time = max(min_time, rl)
+            if rl > min_time:
+                min_time = rl
         swait = 0
+        cpu = pc.cpu
         for vs in self.runq:
-            if pc.cpu in vs.hard:
-                swait = max(0, vs.s.credit)
+            if cpu in vs.hset:
+                swait = vs.s.credit
                 break
-        rt_credit = snext.s.credit - swait if swait > 0 else snext.s.credit
-        t = self.c2t(snext, rt_credit) if rt_credit > 0 else 0
-        if snext.dom.domid in self.doms:
-            t = min(t, snext.s.budget)
-            return max(1, min(max(t, min(min_time, snext.s.budget)), MAX_TIMER))
-        return min(max(t, min_time), MAX_TIMER)
+        s = snext.s
+        rt_credit = s.credit - swait if swait > 0 else s.credit
+        t = rt_credit * s.w // self.max_weight if rt_credit > 0 else 0  # c2t
+        if self.doms and snext.dom.domid in self.doms:
+            t = min(t, s.budget)
+            return max(1, min(max(t, min(min_time, s.budget)), MAX_TIMER))
+        if t < min_time:
+            t = min_time
+        return t if t < MAX_TIMER else MAX_TIMER
 
     def on_wake(self, vs: VS, boost: bool) -> None:
         self.runq_insert(vs)
@@ -253,11 +278,12 @@ class Credit2Engine(Engine):
         s.residual = int(ss.get("residual", 0))
         s.burn_start = absol(ss.get("burn_start"), self.now) if ss.get("burn_start") is not None else self.now
         s.budget = int(ss.get("budget", 0))
+        s.w = self.weight(vs)
         vs.s = s
 
     def load_pool(self, ps: dict) -> set:
         now = self.now
-        self.max_weight = max((self.weight(vs) for vs in self.vss), default=1)
+        self.max_weight = max((vs.s.w for vs in self.vss), default=1)
         saved_doms = {d["domid"]: d for d in ps.get("doms", [])}
         self.repl_gen += 1
         seen = set()

@@ -37,6 +37,8 @@ EV_SCHED = 3     # first kind free for the scheduler's own timers
 # Order of same-instant events: work ends and arrives, scheduler timers
 # (ticks, accounting, replenishment), and only then the pCPUs decide.
 KIND_ORDER = (1, 0, 9, 2, 3, 4, 5)
+KIND_ORDER_PCPU = KIND_ORDER[EV_PCPU]
+KIND_ORDER_BLOCK = KIND_ORDER[EV_BLOCK]
 
 
 def rel(t: int | None, now: int) -> int | None:
@@ -72,7 +74,7 @@ class VS:
 
     __slots__ = ("v", "dom", "key", "idx", "state", "since", "pc", "demand",
                  "run_start", "sched_in", "blk_gen", "rel_gen", "hard", "soft",
-                 "parked", "eligible", "s")
+                 "parked", "eligible", "s", "hset", "hpcs")
 
     def __init__(self, v, dom):
         self.idx = 0
@@ -88,6 +90,8 @@ class VS:
         self.blk_gen = 0
         self.rel_gen = 0
         self.hard: list[int] = []
+        self.hset: frozenset = frozenset()  # the same pCPUs, for `in` tests
+        self.hpcs: list[PCpu] = []  # and as the engine's PCpu records
         self.soft: list[int] | None = None
         self.parked = False
         self.eligible = False
@@ -113,6 +117,7 @@ class Engine:
         self.seq = 0
         self.pcpus = [PCpu(c, i) for i, c in enumerate(sorted(set(pool.cpus)))]
         self.by_cpu = {pc.cpu: pc for pc in self.pcpus}
+        self.nidle = len(self.pcpus)  # pCPUs whose curr is None
         self.vss: list[VS] = []
         self.by_key: dict[str, VS] = {}
         self.handlers = [self._ev_release, self._ev_block, self._ev_pcpu]
@@ -124,6 +129,8 @@ class Engine:
                 hard = [c for c in pool_cpus
                         if v.hard_affinity is None or c in v.hard_affinity]
                 vs.hard = hard or list(pool_cpus)  # Xen breaks an impossible affinity
+                vs.hset = frozenset(vs.hard)
+                vs.hpcs = [self.by_cpu[c] for c in vs.hard]
                 if v.soft_affinity is not None:
                     soft = [c for c in vs.hard if c in v.soft_affinity]
                     vs.soft = soft if soft and soft != vs.hard else None
@@ -137,24 +144,33 @@ class Engine:
         # the pCPU's or vCPU's index), not in posting order, so that a run
         # resumed from saved state replays exactly what an unbroken run does.
         self.seq += 1
-        idx = obj.idx if obj is not None and hasattr(obj, "idx") else (obj or 0)
+        idx = getattr(obj, "idx", None)
+        if idx is None:
+            idx = obj or 0
         heapq.heappush(self.heap, (t, KIND_ORDER[kind], idx, self.seq, kind, obj, gen))
 
     def run(self, t1: int) -> None:
         heap = self.heap
         pop = heapq.heappop
         handlers = self.handlers
+        schedule = self.schedule
         while heap and heap[0][0] <= t1:
             t, _, _, _, kind, obj, gen = pop(heap)
             self.now = t
-            handlers[kind](obj, gen)
+            if kind == EV_PCPU:  # self._ev_pcpu(obj, gen), inlined: most events are these
+                if gen == obj.tgen:
+                    obj.timer_at = None
+                    schedule(obj, obj.timer_reason)
+            else:
+                handlers[kind](obj, gen)
         self.now = t1
 
     def set_timer(self, pc: PCpu, t: int, reason: str = "slice end") -> None:
-        pc.tgen += 1
+        gen = pc.tgen = pc.tgen + 1
         pc.timer_at = t
         pc.timer_reason = reason
-        self.post(t, EV_PCPU, pc, pc.tgen)
+        self.seq += 1  # self.post(t, EV_PCPU, pc, gen), inlined: the hottest path
+        heapq.heappush(self.heap, (t, KIND_ORDER_PCPU, pc.idx, self.seq, EV_PCPU, pc, gen))
 
     def stop_timer(self, pc: PCpu) -> None:
         pc.tgen += 1
@@ -204,11 +220,36 @@ class Engine:
         prev = pc.curr
         if prev is nxt:
             return
-        if prev is not None and prev.state == RUNNING and prev.pc is pc:
-            self.stop_running(prev, RUNNABLE)
+        now = self.now
+        if prev is None:
+            self.nidle -= 1
+        else:
+            if nxt is None:
+                self.nidle += 1
+            if prev.state == RUNNING and prev.pc is pc:
+                # self.stop_running(prev, RUNNABLE), inlined
+                prev.demand.consume(now - prev.run_start)
+                prev.run_start = now
+                prev.blk_gen += 1
+                prev.v.time[RUNNING] += now - prev.since
+                prev.state = RUNNABLE
+                prev.since = now
         pc.curr = nxt
         if nxt is not None:
-            self.start_running(nxt, pc)
+            # self.start_running(nxt, pc), inlined
+            nxt.v.time[nxt.state] += now - nxt.since
+            nxt.state = RUNNING
+            nxt.since = now
+            nxt.pc = pc
+            nxt.v.cpu = pc.cpu
+            nxt.run_start = now
+            nxt.sched_in = now
+            work = nxt.demand.work
+            if work is not None:
+                gen = nxt.blk_gen = nxt.blk_gen + 1
+                self.seq += 1
+                heapq.heappush(self.heap, (now + work, KIND_ORDER_BLOCK, nxt.idx, self.seq,
+                                           EV_BLOCK, nxt, gen))
 
     def post_release(self, vs: VS) -> None:
         vs.rel_gen += 1
@@ -334,9 +375,11 @@ class Engine:
     def restore_curr(self, pc: PCpu, key: str | None, placed: set) -> None:
         """Put back the vCPU that was running on pc when the state was saved."""
         vs = self.by_key.get(key) if key else None
-        if vs is None or vs.state != RUNNABLE or vs.key in placed or pc.cpu not in vs.hard:
+        if vs is None or vs.state != RUNNABLE or vs.key in placed or pc.cpu not in vs.hset:
             return
         placed.add(vs.key)
+        if pc.curr is None:
+            self.nidle -= 1
         pc.curr = vs
         sched_in = vs.sched_in
         self.start_running(vs, pc)
@@ -394,14 +437,57 @@ class Engine:
         return max((vs.demand.longest_period() for vs in self.vss if vs.demand),
                    default=0)
 
+    # ------------------------------------------------- contention
+    # Workloads whose demand repeats exactly (bursty draws random lengths).
+    PERIODIC_KINDS = frozenset({"busy", "idle", "periodic"})
+
+    def periods(self) -> list[int]:
+        """Every period in play (workloads, reservations), in ns, 0 for none."""
+        return [vs.demand.longest_period() for vs in self.vss if vs.demand]
+
+    def uncontended(self) -> bool:
+        """Whether every vCPU that may want a pCPU always finds one free at
+        once, and nothing but its workload decides when it runs, so that
+        its runstates repeat with the workloads' periods. The base rule: no
+        more eligible vCPUs than pCPUs, each may run on every pCPU of the
+        pool and prefers none, and every workload is periodic (not bursty);
+        a scheduler adds its own conditions (no caps, ...)."""
+        n = len(self.pcpus)
+        count = 0
+        kinds = self.PERIODIC_KINDS
+        for vs in self.vss:
+            if not vs.eligible:
+                continue
+            count += 1
+            if count > n or len(vs.hard) != n or vs.soft is not None or vs.parked \
+                    or vs.demand is None or vs.demand.kind not in kinds:
+                return False
+        return True
+
     # ----------------------------------------------------- helpers
     def idle_pcpus(self, cpus: list[int]) -> list[PCpu]:
         out = []
+        if not self.nidle:
+            return out
+        by_cpu = self.by_cpu
+        now = self.now
         for c in cpus:
-            pc = self.by_cpu[c]
-            if pc.curr is None and not (pc.timer_at == self.now and pc.timer_reason != "slice end"):
+            pc = by_cpu[c]
+            if pc.curr is None and not (pc.timer_at == now and pc.timer_reason != "slice end"):
                 out.append(pc)
         return out
+
+    def first_idle_pcpu(self, cpus: list[int]) -> PCpu | None:
+        """idle_pcpus(cpus)[0], or None."""
+        if not self.nidle:
+            return None
+        by_cpu = self.by_cpu
+        now = self.now
+        for c in cpus:
+            pc = by_cpu[c]
+            if pc.curr is None and not (pc.timer_at == now and pc.timer_reason != "slice end"):
+                return pc
+        return None
 
     # ----------------------------------------------- scheduler interface
     def load_vcpu(self, vs: VS, ss: dict) -> None:

@@ -25,7 +25,7 @@ EV_REPL = EV_SCHED
 
 class RV:
     __slots__ = ("period", "budget", "extra", "deadline", "cur_budget", "level",
-                 "depleted", "last_start", "rgen")
+                 "depleted", "last_start", "rgen", "prio")
 
     def __init__(self):
         self.period = 10_000_000
@@ -37,10 +37,21 @@ class RV:
         self.depleted = False
         self.last_start = 0
         self.rgen = 0
+        self.prio = 0  # prio_key(level, deadline), kept up to date with them
 
 
-def _prio(vs: VS) -> tuple[int, int]:
-    return (vs.s.level, vs.s.deadline)
+def prio_key(level: int, deadline: int) -> int:
+    """(level, deadline) as one integer in the same order (lower runs first):
+    one int comparison where the hot paths compared tuples."""
+    return (level << 66) + deadline + (1 << 64)
+
+
+def set_prio(s: RV) -> None:
+    s.prio = prio_key(s.level, s.deadline)
+
+
+def _prio(vs: VS) -> int:
+    return vs.s.prio
 
 
 class RtdsEngine(Engine):
@@ -62,12 +73,20 @@ class RtdsEngine(Engine):
     def longest_cycle(self) -> int:
         return max([super().longest_cycle()] + [vs.s.period for vs in self.vss])
 
+    def periods(self) -> list[int]:
+        return super().periods() + [vs.s.period for vs in self.vss]
+
+    def uncontended(self) -> bool:
+        # without extratime a vCPU waits for its next period when its budget
+        # is spent, free pCPUs or not
+        return super().uncontended() and all(vs.s.extra for vs in self.vss if vs.eligible)
+
     # -------------------------------------------------------- queues
     def runq_insert(self, vs: VS) -> None:
         rq = self.runq
-        k = _prio(vs)
+        k = vs.s.prio
         i = len(rq)
-        while i > 0 and _prio(rq[i - 1]) > k:
+        while i > 0 and rq[i - 1].s.prio > k:
             i -= 1
         rq.insert(i, vs)
 
@@ -89,6 +108,7 @@ class RtdsEngine(Engine):
         s.cur_budget = s.budget
         s.level = 0
         s.depleted = False
+        s.prio = prio_key(0, s.deadline)
 
     def burn(self, vs: VS) -> None:
         s = vs.s
@@ -99,8 +119,10 @@ class RtdsEngine(Engine):
         if s.cur_budget <= 0:
             if s.extra:
                 s.level += 1
+                s.prio = prio_key(s.level, s.deadline)
                 s.cur_budget = s.budget
-                self.emit(vs.pc, vs, vs, f"budget exhausted (extratime level {s.level})")
+                if self.trace is not None:
+                    self.emit(vs.pc, vs, vs, f"budget exhausted (extratime level {s.level})")
             else:
                 s.cur_budget = 0
                 s.depleted = True
@@ -115,11 +137,12 @@ class RtdsEngine(Engine):
         cur_ok = cur is not None and cur.pc is pc and cur.state == RUNNING \
             and not cur.s.depleted
         best = None
+        cpu = pc.cpu
         for vs in self.runq:
-            if pc.cpu in vs.hard:
+            if cpu in vs.hset:
                 best = vs
                 break
-        if cur_ok and (best is None or _prio(cur) <= _prio(best)):
+        if cur_ok and (best is None or cur.s.prio <= best.s.prio):
             snext = cur
         else:
             snext = best
@@ -146,20 +169,24 @@ class RtdsEngine(Engine):
             self.tickle(cur)
 
     def tickle(self, vs: VS) -> None:
-        idlers = self.idle_pcpus(vs.hard)
-        if idlers:
-            home = self.by_cpu.get(vs.v.cpu)
-            self.kick(home if home in idlers else idlers[0], "wake")
-            return
+        if self.nidle:
+            idlers = self.idle_pcpus(vs.hard)
+            if idlers:
+                home = self.by_cpu.get(vs.v.cpu)
+                self.kick(home if home in idlers else idlers[0], "wake")
+                return
         worst = None
-        for c in vs.hard:
-            pc = self.by_cpu[c]
+        wp = None
+        now = self.now
+        for pc in vs.hpcs:
             cur = pc.curr
-            if cur is None or cur.state != RUNNING or pc.timer_at == self.now:
+            if cur is None or pc.timer_at == now or cur.state != RUNNING:
                 continue
-            if worst is None or _prio(cur) > _prio(worst.curr):
+            p = cur.s.prio
+            if worst is None or p > wp:
                 worst = pc
-        if worst is not None and _prio(vs) < _prio(worst.curr):
+                wp = p
+        if worst is not None and vs.s.prio < wp:
             self.kick(worst, "preempt")
 
     def on_wake(self, vs: VS, boost: bool) -> None:
@@ -189,15 +216,16 @@ class RtdsEngine(Engine):
             pc = vs.pc
             self.set_timer(pc, self.now + s.cur_budget, "budget exhausted")
             for w in self.runq:
-                if pc.cpu in w.hard:
-                    if _prio(w) < _prio(vs):
+                if pc.cpu in w.hset:
+                    if w.s.prio < s.prio:
                         self.kick(pc, "replenish")
                     break
         elif vs.state == RUNNABLE:
             if not was_depleted:
                 self.dequeue(vs)
             self.runq_insert(vs)
-            self.emit(None, vs, None, "replenish", deadline=s.deadline)
+            if self.trace is not None:
+                self.emit(None, vs, None, "replenish", deadline=s.deadline)
             self.tickle(vs)
 
     # ------------------------------------------------- persistence
@@ -215,6 +243,7 @@ class RtdsEngine(Engine):
             s.deadline = now + s.period
             s.cur_budget = s.budget
             s.last_start = now
+        set_prio(s)
         vs.s = s
 
     def load_pool(self, ps: dict) -> set:

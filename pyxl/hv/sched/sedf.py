@@ -63,6 +63,23 @@ class SedfEngine(Engine):
     def longest_cycle(self) -> int:
         return max([super().longest_cycle()] + [vs.s.period for vs in self.vss])
 
+    def periods(self) -> list[int]:
+        return super().periods() + [vs.s.period for vs in self.vss]
+
+    def uncontended(self) -> bool:
+        """SEDF never migrates: contention is per pCPU, so at most one
+        eligible vCPU per home pCPU (affinity beside the point); what it gets
+        then repeats with its workload's and its own SEDF period."""
+        homes = set()
+        kinds = self.PERIODIC_KINDS
+        for vs in self.vss:
+            if not vs.eligible:
+                continue
+            if vs.s.home in homes or vs.demand is None or vs.demand.kind not in kinds:
+                return False
+            homes.add(vs.s.home)
+        return True
+
     # --------------------------------------------------------- queues
     def _insert(self, lst: list, vs: VS, key) -> None:
         k = key(vs)
@@ -133,7 +150,9 @@ class SedfEngine(Engine):
         i = s.run_extra
         s.run_extra = None
         s.cputime = 0
-        self.ex_del(vs, i)
+        if s.exq[i]:  # self.ex_del(vs, i), inlined
+            self.by_cpu[s.home].x["exq"][i].remove(vs)
+            s.exq[i] = False
         oldscore = s.score[i]
         if i == PEN:
             s.lost = 0
@@ -195,8 +214,9 @@ class SedfEngine(Engine):
                 self.desched_extra(cur, runnable)
             elif cur.s.onq is not None:
                 self.desched_edf(cur, runnable)
-        self.update_queues(pc)
         runq, waitq, exq = x["runq"], x["waitq"], x["exq"]
+        if runq or (waitq and waitq[0].s.deadl - waitq[0].s.period <= now):
+            self.update_queues(pc)  # (which has nothing to do otherwise)
         snext = None
         mode = "idle"
         if runq:
