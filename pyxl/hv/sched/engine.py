@@ -25,7 +25,7 @@ is what makes the long-gap shortcut (see __init__.py) a matter of relabelling.
 from __future__ import annotations
 
 import heapq
-from typing import Callable
+from collections.abc import Callable, Iterator
 
 from pyxl.hv.model import BLOCKED, OFFLINE, RUNNABLE, RUNNING
 from pyxl.hv.workload import Demand
@@ -465,29 +465,22 @@ class Engine:
         return True
 
     # ----------------------------------------------------- helpers
-    def idle_pcpus(self, cpus: list[int]) -> list[PCpu]:
-        out = []
+    def _idle_in(self, cpus: list[int]) -> Iterator[PCpu]:
+        """The pCPUs of `cpus` with nothing to run and no decision due now."""
         if not self.nidle:
-            return out
+            return
         by_cpu = self.by_cpu
         now = self.now
         for c in cpus:
             pc = by_cpu[c]
             if pc.curr is None and not (pc.timer_at == now and pc.timer_reason != "slice end"):
-                out.append(pc)
-        return out
+                yield pc
+
+    def idle_pcpus(self, cpus: list[int]) -> list[PCpu]:
+        return list(self._idle_in(cpus))
 
     def first_idle_pcpu(self, cpus: list[int]) -> PCpu | None:
-        """idle_pcpus(cpus)[0], or None."""
-        if not self.nidle:
-            return None
-        by_cpu = self.by_cpu
-        now = self.now
-        for c in cpus:
-            pc = by_cpu[c]
-            if pc.curr is None and not (pc.timer_at == now and pc.timer_reason != "slice end"):
-                return pc
-        return None
+        return next(self._idle_in(cpus), None)
 
     # ----------------------------------------------- scheduler interface
     def load_vcpu(self, vs: VS, ss: dict) -> None:
