@@ -43,15 +43,19 @@ def snapshot(state: str, name: str) -> str:
     return dst
 
 
-def timed_advance(py: str, snap: str, env: dict, delta: str, runs: int) -> float:
+def timed_run(py: str, snap: str, env: dict, argv: list[str], runs: int) -> float:
+    """Median time of `pyxl ARGV`, each run on a fresh copy of the snapshot."""
     times = []
     for _ in range(runs):
         work = snap + ".run"
         shutil.rmtree(work, ignore_errors=True)
         shutil.copytree(snap, work)
-        times.append(median_time([py, "-m", "pyxl", "clock", "advance", delta],
-                                 dict(env, PYXL_STATE_DIR=work), 1))
+        times.append(median_time([py, "-m", "pyxl", *argv], dict(env, PYXL_STATE_DIR=work), 1))
     return statistics.median(times)
+
+
+def timed_advance(py: str, snap: str, env: dict, delta: str, runs: int) -> float:
+    return timed_run(py, snap, env, ["clock", "advance", delta], runs)
 
 
 STAGGER_NS = 1_000_000
@@ -94,14 +98,7 @@ def timed_create(py: str, snap: str, env: dict, runs: int) -> float:
     cfg = os.path.join(os.path.dirname(snap), "probe.cfg")
     with open(cfg, "w") as f:
         f.write('name="probe"\ntype="pv"\nkernel="/k"\nmemory=32\n')
-    times = []
-    for _ in range(runs):
-        work = snap + ".run"
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.copytree(snap, work)
-        times.append(median_time([py, "-m", "pyxl", "create", "-q", cfg],
-                                 dict(env, PYXL_STATE_DIR=work), 1))
-    return statistics.median(times)
+    return timed_run(py, snap, env, ["create", "-q", cfg], runs)
 
 
 def advance(py: str, env: dict, delta: str) -> None:

@@ -494,11 +494,12 @@ class Host:
 
 
 @contextmanager
-def open_host(name: str | None = None, *, write: bool) -> Iterator[Host]:
+def open_host(name: str | None = None, *, write: bool, commit: bool = True) -> Iterator[Host]:
     """One command's transaction on a host, booting the host if it is new.
 
     A command that only reads still writes when the clock is tied to the wall
     clock, because showing "now" means running the simulation up to now.
+    With commit=False it may run the simulation, but nothing is kept.
     """
     name = current_host_name(name)
     path = db_path(name)
@@ -511,7 +512,7 @@ def open_host(name: str | None = None, *, write: bool) -> Iterator[Host]:
         try:
             if not write:
                 write = _clock_of(db) == "realtime"
-            with (db.write() if write else db.read()):
+            with (db.write(commit) if write else db.read()):
                 host = Host(name, db, writable=write)
                 host.sync()
                 yield host

@@ -120,8 +120,9 @@ class Database:
             tmp.unlink(missing_ok=True)
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: taken at once, committed whole or not at all."""
+    def write(self, commit: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction: taken at once, committed whole or not at all
+        (never, with commit=False: a dry run that may change anything)."""
         with self._errors():
             self.conn.execute("BEGIN IMMEDIATE")
         try:
@@ -130,6 +131,9 @@ class Database:
         except BaseException:
             self._rollback()
             raise
+        if not commit:
+            self._rollback()
+            return
         with self._errors():
             self.conn.execute("COMMIT")
 

@@ -16,10 +16,6 @@ from pyxl.toolstack import monitor
 from pyxl.toolstack.ctx import LEVELS, Ctx, LogFn
 
 
-class _Discard(Exception):
-    """Ends a commit=False context's transaction the way a failed command's ends."""
-
-
 @contextmanager
 def open_ctx(host: str | None = None, *, write: bool, caller: int = 0,
              privileged: bool = True, logger: LogFn | None = None,
@@ -29,16 +25,11 @@ def open_ctx(host: str | None = None, *, write: bool, caller: int = 0,
     realtime clock's catch-up: a dry run that is repeatable."""
     from pyxl.sim.host import open_host
 
-    try:
-        with open_host(host, write=write) as h:
-            if tracer is not None:
-                h.trace_hypercalls(tracer)
-            ctx = Ctx(h, caller, logger, max(0, LEVELS["progress"] - verbose))
-            monitor.start(h)
-            if privileged:
-                ctx.require_privileged()
-            yield ctx
-            if not commit:
-                raise _Discard
-    except _Discard:
-        pass
+    with open_host(host, write=write, commit=commit) as h:
+        if tracer is not None:
+            h.trace_hypercalls(tracer)
+        ctx = Ctx(h, caller, logger, max(0, LEVELS["progress"] - verbose))
+        monitor.start(h)
+        if privileged:
+            ctx.require_privileged()
+        yield ctx
