@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
+from pyxl.sim.processes import alive, start_time, this_process
 from pyxl.sim.schema import SCHEMA_VERSION
 from pyxl.xenstore import XenStore, XenStoreError, apply_schema
-from pyxl.xenstore.conns import alive, start_time, this_process
 
 HUGE = "99999999999999999999"
 DOMU = 1
@@ -41,6 +41,11 @@ def dead_pid() -> int:
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
     return p.pid
+
+
+def Store(conn, caller: int = 0, **kw) -> XenStore:
+    """The store as a host opens it: told by the OS which processes still run."""
+    return XenStore(conn, caller, conn_alive=alive, **kw)
 
 
 def domu_home(xs: XenStore, d: int) -> None:
@@ -93,13 +98,13 @@ def test_watcher_cleans_up_after_itself_on_sigterm(pyxl, guest_cfg):
 def test_connection_of_a_reused_pid_is_reaped(conn):
     pid, start = this_process()
     assert start is None or start == start_time(pid)
-    xs = XenStore(conn, 0, conn_id="me")
+    xs = Store(conn, 0, conn_id="me")
     xs.bind_process(pid, start)
     xs.watch("/a", "t")
     assert xs.reap() == 0 and xs.pending_events()
     if start is None:
         pytest.skip("this platform does not tell when a process started")
-    other = XenStore(conn, 0, conn_id="was-me")
+    other = Store(conn, 0, conn_id="was-me")
     other.bind_process(pid, start + 1)          # same pid, another process
     other.watch("/a", "t")
     assert other.reap() == 1
@@ -121,10 +126,10 @@ def test_dead_and_zombie_processes_are_not_alive():
 
 
 def test_pruning_the_change_log_reaps_dead_connections(conn):
-    xs = XenStore(conn, 0, conn_id="gone")
+    xs = Store(conn, 0, conn_id="gone")
     xs.bind_process(dead_pid(), None)
     xs.watch("/a", "t")
-    writer = XenStore(conn, 0)
+    writer = Store(conn, 0)
     for i in range(300):                        # the log is pruned every 256 changes
         writer.write("/a", b"%d" % i)
     assert conn.execute("SELECT COUNT(*) FROM xs_watch").fetchone()[0] == 0
@@ -132,19 +137,19 @@ def test_pruning_the_change_log_reaps_dead_connections(conn):
 
 
 def test_transaction_quota_reaps_dead_connections(conn):
-    dom0 = XenStore(conn, 0)
+    dom0 = Store(conn, 0)
     domu_home(dom0, 5)
-    dead = XenStore(conn, 5, conn_id="gone")
+    dead = Store(conn, 5, conn_id="gone")
     dead.bind_process(dead_pid(), None)
     ids = [dead.transaction_start() for _ in range(9)]
-    assert ids and XenStore(conn, 5).transaction_start()
+    assert ids and Store(conn, 5).transaction_start()
 
 
 def test_release_domain_forgets_its_connections(conn):
-    dom0 = XenStore(conn, 0)
+    dom0 = Store(conn, 0)
     domu_home(dom0, 5)
     dom0.introduce_domain(5)
-    XenStore(conn, 5, conn_id="w").bind_process(*this_process())
+    Store(conn, 5, conn_id="w").bind_process(*this_process())
     dom0.release_domain(5)
     assert conn.execute("SELECT COUNT(*) FROM xs_conn").fetchone()[0] == 0
 
@@ -173,9 +178,9 @@ def test_old_database_adopts_watchers_of_before(pyxl, state_dir):
 # ------------------------------------------------------------------- memory quota
 
 def test_memory_quota_counts_nodes_copies_and_watches(conn):
-    dom0 = XenStore(conn, 0)
+    dom0 = Store(conn, 0)
     domu_home(dom0, 5)
-    domu = XenStore(conn, 5)
+    domu = Store(conn, 5)
     domu.write("data/k", b"x" * 100)
     # Node header 16, one perm 8, value, child names ("k\0"), then the path.
     used = (16 + 8 + 2 + len("/local/domain/5/data")
@@ -201,7 +206,7 @@ def set_domain_quota(state_dir, domid: int, name: str, value: int) -> None:
     """What `xenstore-control quota-set` would do (pyxl has no such command)."""
     c = sqlite3.connect(next(state_dir.rglob("state.db")), isolation_level=None)
     try:
-        XenStore(c, 0).set_quota(name, value, domid=domid)
+        Store(c, 0).set_quota(name, value, domid=domid)
     finally:
         c.close()
 
@@ -293,7 +298,7 @@ def test_watch_depth_parsed_like_atoi(pyxl, depth, first):
 
 
 def test_engine_refuses_ids_and_depths_beyond_the_wire(conn):
-    xs = XenStore(conn, 0)
+    xs = Store(conn, 0)
     assert errno_of(xs.read, "/tool", 1 << 70) == "ENOENT"
     assert errno_of(xs.transaction_end, 1 << 70, True) == "ENOENT"
     assert errno_of(xs.transaction_start, 1 << 70) == "ENOENT"

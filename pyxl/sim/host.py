@@ -199,10 +199,11 @@ class Host:
     def xs(self, caller: int = 0, conn_id: str | None = None):
         """The store as connection `conn_id` of domain `caller` sees it
         (default: the caller's connection for this command)."""
+        from pyxl.sim.processes import alive
         from pyxl.xenstore.store import XenStore
 
         return XenStore(self.conn, caller=caller, domain_exists=self.domain_exists,
-                        now_ns=self.now_ns, conn_id=conn_id)
+                        now_ns=self.now_ns, conn_id=conn_id, conn_alive=alive)
 
     def domain_exists(self, domid: int) -> bool:
         if self._hv is not None:

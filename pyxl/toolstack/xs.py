@@ -34,7 +34,7 @@ def xs_open(ctx: Ctx, client: str) -> XsHandle:
     bound to this process."""
     import time
 
-    from pyxl.xenstore.conns import this_process
+    from pyxl.sim.processes import this_process
 
     pid, start = this_process()
     conn_id = f"{client}:{pid}:{time.monotonic_ns()}"

@@ -72,13 +72,14 @@ class XenStore:
     """The store as seen by connection ``conn_id`` of domain ``caller``.
 
     ``conn_alive(pid, start)`` tells whether a process that bound a
-    connection still runs (conns.alive unless a test supplies another).
+    connection still runs (the host supplies the OS's answer; by default
+    no connection is ever taken for dead).
     """
 
     def __init__(self, conn, caller: int = 0,
                  domain_exists: Callable[[int], bool] = lambda d: True,
                  now_ns: int = 0, conn_id: str | None = None,
-                 conn_alive: conns.Alive = conns.alive):
+                 conn_alive: conns.Alive = conns.never_dead):
         self.conn = conn
         self.caller = caller
         self.privileged = caller == PRIV_DOMID
