@@ -5,7 +5,8 @@ import copy
 import pytest
 
 from pyxl.errors import PyxlError
-from pyxl.hv.model import RUNSTATES, CpuPool, Domain, Vcpu
+from pyxl.hv.model import CpuPool, Domain, Vcpu
+from pyxl.hv.runstate import RUNSTATES
 from pyxl.hv.sched import (
     SCHEDULERS, advance_pool, default_domain_params, default_pool_params,
     default_vcpu_params,

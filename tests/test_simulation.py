@@ -153,7 +153,8 @@ def test_engines_are_loaded_once_per_change_not_per_step(pyxl, guest_cfg, monkey
     _ok(pyxl("clock", "advance", "3s"))
     assert pyxl("list", "vm1").out.split()[8] == "256"
     # a balloon step changes nothing the scheduler reads: one load for them all
-    assert len(steps) > 20 and len(opened) == 1
+    # (none at all while the pool is steady: its rows are read as they stand)
+    assert len(steps) > 20 and len(opened) <= 1
 
 
 def test_kept_engines_give_what_reloaded_ones_give(pyxl, write_cfg, monkeypatch, tmp_path):

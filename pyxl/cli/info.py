@@ -6,7 +6,7 @@ import time
 
 import click
 
-from pyxl.cli.base import c_float, out, print_help_and_fail, session, xl_command
+from pyxl.cli.base import c_float, globals_of, out, print_help_and_fail, session, xl_command
 from pyxl.errors import PyxlError
 
 LIST_HEADER = "Name                                        ID   Mem VCPUs\tState\tTime(s)"
@@ -38,6 +38,11 @@ def list_row(name: str, i) -> str:
 def cmd_list(ctx, details, verbose, context, cpupool, numa, domains):
     if len(domains) > 1:
         return print_help_and_fail("list")
+    shown = (verbose, context, cpupool, numa)
+    listed = None if details else _peek_list(ctx, domains[0] if domains else None)
+    if listed is not None:
+        out(_list_text([(i.name, i, i.pool_name) for i in listed], *shown))
+        return 0
     with session(ctx, write=False) as libxl:
         if domains:
             info = libxl.domain_info(libxl.domain_qualifier_to_domid(domains[0]))
@@ -49,30 +54,47 @@ def cmd_list(ctx, details, verbose, context, cpupool, numa, domains):
         if details:
             out(libxl.list_long_json([i.domid for i in infos]))
             return 0
-        header = LIST_HEADER
-        if verbose:
-            header += "   UUID                            Reason-Code\tSecurity Label"
-        if context and not verbose:
-            header += "   Security Label"
-        if cpupool:
-            header += "         Cpupool"
-        if numa:
-            header += " NODE Affinity"
-        lines = [header]
-        for i in infos:
-            row = list_row(libxl.domid_to_name(i.domid) or "", i)
-            if verbose:
-                row += f" {i.uuid}"
-                row += f" {i.shutdown_reason:>8x}" if i.shutdown else f" {'-':>8}"
-            if verbose or context:
-                row += f" {'-':>16}"
-            if cpupool:
-                row += f"{libxl.cpupoolid_to_name(i.cpupool):>16}"
-            if numa:
-                row += " all"  # pyxl places no domain on particular nodes
-            lines.append(row)
-        out("\n".join(lines) + "\n")
+        out(_list_text([(libxl.domid_to_name(i.domid) or "", i,
+                         libxl.cpupoolid_to_name(i.cpupool) if cpupool else None)
+                        for i in infos], *shown))
     return 0
+
+
+def _peek_list(ctx, qualifier: str | None) -> list | None:
+    """`list`'s domains from the stored state, when nothing must be simulated
+    first; None sends the command down its full path."""
+    from pyxl.toolstack import peek_libxl
+
+    g = globals_of(ctx)
+    with peek_libxl(g.host, caller=g.as_domid) as peek:
+        return None if peek is None else peek.list_domain(qualifier)
+
+
+def _list_text(rows, verbose: bool, context: bool, cpupool: bool, numa: bool) -> str:
+    """`xl list`'s table from (name, dominfo, cpupool name) of each domain."""
+    header = LIST_HEADER
+    if verbose:
+        header += "   UUID                            Reason-Code\tSecurity Label"
+    if context and not verbose:
+        header += "   Security Label"
+    if cpupool:
+        header += "         Cpupool"
+    if numa:
+        header += " NODE Affinity"
+    lines = [header]
+    for name, i, pool_name in rows:
+        row = list_row(name, i)
+        if verbose:
+            row += f" {i.uuid}"
+            row += f" {i.shutdown_reason:>8x}" if i.shutdown else f" {'-':>8}"
+        if verbose or context:
+            row += f" {'-':>16}"
+        if cpupool:
+            row += f"{pool_name:>16}"
+        if numa:
+            row += " all"  # pyxl places no domain on particular nodes
+        lines.append(row)
+    return "\n".join(lines) + "\n"
 
 
 @xl_command("vm-list")

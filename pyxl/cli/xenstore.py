@@ -219,6 +219,10 @@ def _transactional(mode: str, args: list[str]) -> bool:
 
 
 def _perform_all(ctx, prog, mode, opts, args) -> int:
+    if mode == "read" and len(args) == 1 and "T" not in opts:
+        ret = _peek_read(ctx, prog, opts, args[0])
+        if ret is not None:
+            return ret
     own_tx = _transactional(mode, args) and "T" not in opts
     write = own_tx or mode in ("write", "rm", "chmod")
     with session(ctx, write=write, privileged=False) as libxl:
@@ -244,6 +248,28 @@ def _perform_all(ctx, prog, mode, opts, args) -> int:
                         continue
                     _errx(prog, "couldn't end transaction")
             break
+    _emit(out)
+    return ret
+
+
+def _peek_read(ctx, prog, opts, key) -> int | None:
+    """xenstore-read of one key from the stored state, when nothing needs
+    simulating first (dom0 only); None sends it down the full path."""
+    from pyxl.cli.base import globals_of
+    from pyxl.toolstack import peek_libxl
+
+    g = globals_of(ctx)
+    out: list = []
+    with peek_libxl(g.host, caller=g.as_domid) as peek:
+        if peek is None:
+            return None
+        ret = _read(peek.xs_read, prog, key, opts, out)
+    _emit(out)
+    return ret
+
+
+def _emit(out: list) -> None:
+    """The output gathered while the store was open: text, or raw bytes (-R)."""
     for chunk in out:
         if isinstance(chunk, bytes):
             sys.stdout.flush()
@@ -255,7 +281,6 @@ def _perform_all(ctx, prog, mode, opts, args) -> int:
                 sys.stdout.write(chunk.decode("latin-1"))
         else:
             sys.stdout.write(chunk)
-    return ret
 
 
 def _perform(libxl, tx, prog, mode, opts, args, out) -> int:
@@ -266,14 +291,8 @@ def _perform(libxl, tx, prog, mode, opts, args, out) -> int:
     while i < len(args):
         key = args[i]
         if mode == "read":
-            try:
-                val = libxl.xs_read(key, tx)
-            except XenStoreError:
-                _warnx(prog, f"couldn't read path {key}")
+            if _read(lambda path: libxl.xs_read(path, tx), prog, key, opts, out):
                 return 1
-            if opts.get("p"):
-                out.append(f"{key}: ")
-            out.append(val if opts.get("R") else sanitise(val) + "\n")
         elif mode == "write":
             raw = args[i + 1]
             val = raw.encode("utf-8", "surrogateescape") if opts.get("R") else unsanitise(raw)
@@ -304,6 +323,19 @@ def _perform(libxl, tx, prog, mode, opts, args, out) -> int:
             _chmod_args(libxl, tx, prog, key, args[i + 1:], opts)
             return 0
         i += 1
+    return 0
+
+
+def _read(xs_read, prog, key, opts, out) -> int:
+    """One key of xenstore-read into `out`; 1 (warned) if it cannot be read."""
+    try:
+        val = xs_read(key)
+    except XenStoreError:
+        _warnx(prog, f"couldn't read path {key}")
+        return 1
+    if opts.get("p"):
+        out.append(f"{key}: ")
+    out.append(val if opts.get("R") else sanitise(val) + "\n")
     return 0
 
 

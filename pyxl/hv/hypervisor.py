@@ -12,27 +12,31 @@ runstates and times are current only after `sched_sync()`; every operation
 here that changes what a scheduler reads first writes the engines back and
 drops them. Code outside changes domains and vCPUs through these operations,
 never by assigning to the model, or a loaded engine would not see it.
+
+A steady pool (pyxl/hv/steady.py) runs no engine at all: its vCPUs in
+memory are a view at now of their rows as stored (`views`), refreshed by
+`sched_sync()`; an operation on one domain settles that domain, one that a
+scheduler must decide on settles the pool, and `stored_form()` puts the rows
+back before the host writes the model, so that only what changed is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pyxl.hv.domains import Domains
 from pyxl.hv.errors import HypercallError  # raised here; importers find it here too
 from pyxl.hv.model import (
-    BLOCKED,
     DOMID_FIRST_RESERVED,
     MAX_PAGES_KB,
     MAX_VCPUS,
-    OFFLINE,
-    RUNNABLE,
-    RUNNING,
     CpuPool,
     Domain,
     Vcpu,
 )
+from pyxl.hv.runstate import OFFLINE, RUNNABLE, RUNNING
 
 if TYPE_CHECKING:
     from pyxl.hv.sched.engine import Engine
@@ -90,11 +94,13 @@ class DomainInfo:
 class Hypervisor:
     """Xen, as far as the toolstack can see it, over the loaded host state."""
 
-    def __init__(self, physinfo: PhysInfo, domains: dict[int, Domain],
+    def __init__(self, physinfo: PhysInfo, domains: Mapping[int, Domain],
                  pools: dict[int, CpuPool], clock: Callable[[], int], domid_rover: int,
                  seed: int = 0, trace: Callable[[str, dict], None] | None = None):
         self.physinfo = physinfo
-        self.domains = domains
+        # A host's table loads its domains on demand and answers questions
+        # about all of them (memory in use, names) without loading them all.
+        self.domains = domains if isinstance(domains, Domains) else Domains(domains)
         self.pools = pools
         self._clock = clock
         self._engines: dict[int, Engine] = {}  # poolid -> its loaded scheduler engine
@@ -118,6 +124,11 @@ class Hypervisor:
         # a domid when that domain's max_pages grew (it alone may). The
         # simulation wakes the balloon drivers that found none (no polling).
         self.memory_freed: Callable[[int | None], None] = _nobody
+        # Steady pools (pyxl/hv/steady.py): by domid, the vCPU rows as
+        # stored of each domain whose in-memory vCPUs are a view at now.
+        self.views: dict[int, list[tuple[str, dict, dict]]] = {}
+        self._view_t: int | None = None
+        self._refresh_views()
 
     @property
     def now_ns(self) -> int:
@@ -142,8 +153,7 @@ class Hypervisor:
     # --- sysctls --------------------------------------------------------
 
     def free_kb(self) -> int:
-        used = sum(d.tot_memkb for d in self.domains.values())
-        return self.physinfo.total_kb - used
+        return self.physinfo.total_kb - self.domains.total_memkb()
 
     # --- domctls --------------------------------------------------------
 
@@ -156,7 +166,7 @@ class Hypervisor:
         (sanitise_domain_config): 0, or more than 128 for HVM/PVH or 8192
         for PV, is EINVAL.
         """
-        self.sched_reload()
+        self._reload_engines()  # a paused domain without vCPUs: steady pools stay so
         if max_vcpus is not None and not 1 <= max_vcpus <= MAX_VCPUS[type]:
             raise HypercallError("EINVAL", "XEN_DOMCTL_createdomain")
         if domid is None:
@@ -188,14 +198,17 @@ class Hypervisor:
 
     def domctl_max_vcpus(self, domid: int, max_vcpus: int, online: int,
                          params: dict, workload: list[str]) -> None:
-        self.sched_reload()
+        self._reload_engines()
         d = self.domain(domid)
+        self._settle_domain(d)
         if not 1 <= max_vcpus <= MAX_VCPUS[d.type]:
             raise HypercallError("EINVAL", "XEN_DOMCTL_max_vcpus")
+        # in a steady pool, the new rows describe the vCPUs as of now
+        fresh = {"at": self.now_ns} if self._is_steady(d.poolid) else {}
         d.vcpus = [
             Vcpu(domid=domid, vcpuid=i, online=i < online, runstate=OFFLINE,
                  cpu=self._initial_cpu(d, i), workload=workload[i],
-                 sched_params=dict(params))
+                 sched_params=dict(params), sched_state=dict(fresh))
             for i in range(max_vcpus)
         ]
         self.trace("XEN_DOMCTL_max_vcpus", domid=domid, max=max_vcpus)
@@ -209,7 +222,7 @@ class Hypervisor:
         """XEN_DOMCTL_setvcpuaffinity: a hard affinity with no pCPU of the
         domain's cpupool is EINVAL (vcpu_set_hard_affinity); a vCPU sitting
         outside its new hard affinity moves into it, as Xen migrates it."""
-        self.sched_reload()
+        self._sched_params_change(domid)  # an affinity is a parameter too
         v = self.vcpu(domid, vcpuid)
         pool_cpus = self.pools[self.domain(domid).poolid].cpus
         if hard is not None and not set(hard) & set(pool_cpus):
@@ -261,25 +274,29 @@ class Hypervisor:
     def domctl_pausedomain(self, domid: int) -> None:
         """EINVAL for the caller's own domain: Xen will not pause the domain
         whose vCPU is making the hypercall."""
-        self.sched_reload()
+        self._reload_engines()
         d = self.domain(domid)
+        self._settle_domain(d)
         if d.dying or domid == TOOLSTACK_DOMID:
             raise HypercallError("EINVAL", "XEN_DOMCTL_pausedomain")
         d.pause_count += 1
         self.trace("XEN_DOMCTL_pausedomain", domid=domid, pause_count=d.pause_count)
 
     def domctl_unpausedomain(self, domid: int) -> None:
-        self.sched_reload()
+        self._reload_engines()
         d = self.domain(domid)
+        self._settle_domain(d)
         if d.pause_count == 0 or d.dying:
             raise HypercallError("EINVAL", "XEN_DOMCTL_unpausedomain")
         d.pause_count -= 1
+        self._admit(d)
         self.trace("XEN_DOMCTL_unpausedomain", domid=domid, pause_count=d.pause_count)
         self.notify(domid)
 
     def domctl_destroydomain(self, domid: int) -> None:
-        self.sched_reload()
+        self._reload_engines()
         d = self.domain(domid)
+        self.views.pop(domid, None)
         d.dying = True
         del self.domains[domid]
         self.destroyed.add(domid)
@@ -289,8 +306,9 @@ class Hypervisor:
 
     def sched_shutdown(self, domid: int, reason: int) -> None:
         """SCHEDOP_shutdown (from the guest) or SCHEDOP_remote_shutdown."""
-        self.sched_reload()
+        self._reload_engines()
         d = self.domain(domid)
+        self._settle_domain(d)
         if d.shutdown:
             return  # Xen latches the first reason
         d.shutdown = True
@@ -298,34 +316,35 @@ class Hypervisor:
         self.trace("SCHEDOP_shutdown", domid=domid, reason=reason)
 
     def domctl_resumedomain(self, domid: int) -> None:
-        self.sched_reload()
+        self._reload_engines()
         d = self.domain(domid)
+        self._settle_domain(d)
         if domid == TOOLSTACK_DOMID:
             raise HypercallError("EINVAL", "XEN_DOMCTL_resumedomain")
         d.shutdown = False
         d.shutdown_reason = None
+        self._admit(d)
         self.trace("XEN_DOMCTL_resumedomain", domid=domid)
         self.notify(domid)
 
     def getdomaininfo(self, domid: int) -> DomainInfo:
+        from pyxl.hv.dominfo import vcpu_summary
+
         d = self.domain(domid)
-        online = [v for v in d.vcpus if v.online]
-        running = any(v.runstate == RUNNING for v in online)
-        blocked = bool(online) and all(v.runstate == BLOCKED for v in online)
-        if domid == 0:
-            # The toolstack asking is itself running on one of dom0's vCPUs.
-            running, blocked = True, False
+        running, blocked, online, cpu_time = vcpu_summary(
+            domid, d.can_run, ((v.online, v.runstate, v.cpu_time) for v in d.vcpus))
         return DomainInfo(
-            domid=d.domid, uuid=d.uuid, running=running and d.can_run,
-            blocked=blocked and d.can_run, paused=d.paused, shutdown=d.shutdown,
+            domid=d.domid, uuid=d.uuid, running=running,
+            blocked=blocked, paused=d.paused, shutdown=d.shutdown,
             shutdown_reason=d.shutdown_reason, dying=d.dying,
-            current_memkb=d.tot_memkb, max_memkb=d.max_memkb, cpu_time_ns=d.cpu_time,
-            vcpu_max_id=len(d.vcpus) - 1, vcpu_online=len(online), cpupool=d.poolid,
+            current_memkb=d.tot_memkb, max_memkb=d.max_memkb, cpu_time_ns=cpu_time,
+            vcpu_max_id=len(d.vcpus) - 1, vcpu_online=online, cpupool=d.poolid,
             ssidref=d.ssidref,
         )
 
     def list_domains(self) -> list[DomainInfo]:
-        return [self.getdomaininfo(domid) for domid in sorted(self.domains)]
+        domains = sorted(self.domains.values(), key=lambda d: d.domid)  # decoded at once
+        return [self.getdomaininfo(d.domid) for d in domains]
 
     # --- time -----------------------------------------------------------
 
@@ -340,6 +359,10 @@ class Hypervisor:
         for poolid, pool in self.pools.items():
             eng = self._engines.pop(poolid, None)
             if eng is None:
+                if self._is_steady(poolid):
+                    if self.sched_trace is None:
+                        continue  # its rows are read at any time (sched_sync)
+                    self._settle_pool(poolid)  # a trace shows every decision
                 members = [d for d in self.domains.values() if d.poolid == poolid]
                 eng = open_engine(pool, members, t0, seed=self.seed, trace=self.sched_trace)
             eng.trace = self.sched_trace
@@ -349,19 +372,133 @@ class Hypervisor:
 
     def sched_sync(self) -> None:
         """Write what the loaded scheduler engines know (runstates, times,
-        their own state) into the model, where everyone else reads it."""
+        their own state) into the model, where everyone else reads it, and
+        show the steady pools' vCPUs as they are now."""
         if self._engines_unsaved:
             for eng in self._engines.values():
                 eng.save()
             self._engines_unsaved = False
+        self._refresh_views()
 
     def sched_reload(self) -> None:
-        """The model changed under the schedulers: write the engines back and
-        load them afresh from the model at the next advance."""
+        """The model changed under the schedulers: write the engines back,
+        settle the steady pools, and load engines afresh from the model at
+        the next advance."""
+        self._reload_engines()
+        for poolid in list(self.pools):
+            self._settle_pool(poolid)
+
+    def _reload_engines(self) -> None:
         self.sched_sync()
         self._engines.clear()
 
+    # --- steady pools (pyxl/hv/steady.py) ---
+
+    def _is_steady(self, poolid: int) -> bool:
+        pool = self.pools.get(poolid)
+        return (pool is not None and poolid not in self._engines
+                and pool.sched_state.get("steady") is not None)
+
+    def _refresh_views(self) -> None:
+        """Show the vCPUs of every steady pool as they are now: each from
+        its row as stored, brought forward by its workload alone (a domain
+        decoded later in the command, as it arrives)."""
+        now = self.now_ns
+        if self._view_t == now:
+            return
+        self._view_t = now
+        self.domains.on_load = self._view
+        for _, d in list(self.domains.loaded_items()):
+            self._view(d)
+
+    def _view(self, d: Domain) -> None:
+        """One domain's vCPUs as they are at the last refresh, if its pool is steady."""
+        from pyxl.hv.steady import evolve
+
+        now = self._view_t
+        if now is None or not self._is_steady(d.poolid):
+            return
+        t_pool = self.pools[d.poolid].sched_state.get("t", now)
+        snap = self.views.get(d.domid)
+        if snap is None:
+            snap = self.views[d.domid] = [(v.runstate, v.time, v.wl_state)
+                                          for v in d.vcpus]
+        eligible = d.can_run
+        for v, (runstate, times, wl_state) in zip(d.vcpus, snap):
+            v.runstate, v.time, v.wl_state = runstate, times, wl_state
+            at = v.sched_state.get("at")
+            evolve(v, eligible and v.online, at if isinstance(at, int) else t_pool,
+                   now, self.seed)
+
+    def stored_form(self) -> None:
+        """Put the steady pools' vCPUs back as their rows hold them (what
+        readers saw was derived from those), so that writing the model back
+        rewrites only the rows that changed: the domains settled here."""
+        for domid, snap in self.views.items():
+            d = self.domains.get(domid)
+            for v, (runstate, times, wl_state) in zip(d.vcpus if d else [], snap):
+                v.runstate, v.time, v.wl_state = runstate, times, wl_state
+        self.views.clear()
+        self._view_t = None
+
+    def _settle_domain(self, d: Domain) -> None:
+        """About to change one domain of a steady pool: its vCPUs' view at
+        now becomes their stored state, anchored now (the pool stays steady)."""
+        if not self._is_steady(d.poolid):
+            return
+        self._refresh_views()
+        if self.views.pop(d.domid, None) is not None:
+            now = self.now_ns
+            t_pool = self.pools[d.poolid].sched_state.get("t", now)
+            for v in d.vcpus:
+                if v.sched_state.get("at", t_pool) != now:  # else the row holds now already
+                    v.sched_state = dict(v.sched_state, at=now)
+
+    def _settle_pool(self, poolid: int) -> None:
+        """The pool's scheduler must decide again: every vCPU's view at now
+        becomes its stored state, and the pool is no longer steady."""
+        if not self._is_steady(poolid):
+            return
+        self._refresh_views()
+        pool = self.pools[poolid]
+        for d in self.domains.values():
+            if d.poolid != poolid:
+                continue
+            self.views.pop(d.domid, None)
+            for v in d.vcpus:
+                if "at" in v.sched_state:
+                    v.sched_state = {k: x for k, x in v.sched_state.items() if k != "at"}
+        state = {k: x for k, x in pool.sched_state.items() if k != "steady"}
+        state["t"] = self.now_ns
+        pool.sched_state = state
+
+    def _admit(self, d: Domain) -> None:
+        """d's vCPUs may run now: a steady pool takes them if it has room
+        for them all at once and they fit its rules, else it settles."""
+        if not self._is_steady(d.poolid) or not d.can_run:
+            return
+        from pyxl.hv.steady import vcpu_fits
+
+        pool = self.pools[d.poolid]
+        room = pool.sched_state["steady"]
+        online = [v for v in d.vcpus if v.online]
+        if len(online) <= room and all(vcpu_fits(pool.sched, pool.cpus, d, v) for v in online):
+            pool.sched_state = dict(pool.sched_state, steady=room - len(online))
+        else:
+            self._settle_pool(d.poolid)
+
     # --- scheduler and cpupool operations ---
+
+    def _sched_params_change(self, domid: int) -> None:
+        """New parameters for a domain: only its own rows change while it
+        cannot run (whether they fit a steady pool is asked when it is
+        unpaused); else the scheduler decides again."""
+        d = self.domain(domid)
+        if d.can_run:
+            self.sched_reload()
+        else:
+            self._reload_engines()
+            self._settle_domain(d)
 
     def domctl_scheduler_op_getinfo(self, domid: int, sched: str) -> dict:
         """XEN_DOMCTL_SCHEDOP_getinfo: EINVAL unless `sched` is the domain's pool's."""
@@ -372,7 +509,7 @@ class Hypervisor:
 
     def domctl_scheduler_op_putinfo(self, domid: int, sched: str, params: dict) -> None:
         """XEN_DOMCTL_SCHEDOP_putinfo: EINVAL for parameters the scheduler refuses."""
-        self.sched_reload()
+        self._sched_params_change(domid)
         from pyxl.hv.sched.params import domain_putinfo
 
         d = self.domain(domid)
@@ -396,7 +533,7 @@ class Hypervisor:
 
     def domctl_scheduler_op_putvcpuinfo(self, domid: int, vcpuid: int, sched: str,
                                         params: dict) -> None:
-        self.sched_reload()
+        self._sched_params_change(domid)
         from pyxl.hv.sched.params import vcpu_putinfo
 
         d = self.domain(domid)
@@ -524,23 +661,28 @@ class Hypervisor:
 
     def vcpu_op_up(self, domid: int, vcpuid: int, workload: str = "idle") -> None:
         """VCPUOP_up, issued by the guest kernel bringing a vCPU online."""
-        self.sched_reload()
+        self._reload_engines()
+        self._settle_domain(self.domain(domid))
         v = self.vcpu(domid, vcpuid)
         if v.online:
             return
         v.online, v.runstate, v.workload, v.wl_state = True, RUNNABLE, workload, {}
+        self._admit(self.domain(domid))
         self.trace("VCPUOP_up", domid=domid, vcpu=vcpuid)
 
     def vcpu_set_workload(self, domid: int, vcpuid: int, workload: str) -> None:
         """Not a hypercall: the guest kernel now runs `workload` on this vCPU
         (pyxl's demand model, which the schedulers read), from a fresh start."""
-        self.sched_reload()
+        self._reload_engines()
+        self._settle_domain(self.domain(domid))
         v = self.vcpu(domid, vcpuid)
         v.workload, v.wl_state = workload, {}
+        self._admit(self.domain(domid))
 
     def vcpu_op_down(self, domid: int, vcpuid: int) -> None:
         """VCPUOP_down, issued by the guest kernel taking a vCPU offline."""
-        self.sched_reload()
+        self._reload_engines()
+        self._settle_domain(self.domain(domid))
         v = self.vcpu(domid, vcpuid)
         if not v.online:
             return

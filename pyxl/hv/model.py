@@ -10,12 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Runstates, as in xen/include/public/vcpu.h (RUNSTATE_running = 0 ...).
-RUNNING = "running"
-RUNNABLE = "runnable"
-BLOCKED = "blocked"
-OFFLINE = "offline"
-RUNSTATES = (RUNNING, RUNNABLE, BLOCKED, OFFLINE)
+from pyxl.hv.runstate import RUNNABLE, RUNNING, RUNSTATES
 
 # Shutdown reasons (SHUTDOWN_* in xen/include/public/sched.h).
 SHUTDOWN_POWEROFF = 0

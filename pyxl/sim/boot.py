@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, fields
 
 from pyxl.errors import PyxlError, StateError
 from pyxl.hv.hypervisor import PhysInfo
-from pyxl.hv.model import RUNNABLE, CpuPool, Domain, Vcpu
+from pyxl.hv.model import CpuPool, Domain, Vcpu
+from pyxl.hv.runstate import RUNNABLE
 from pyxl.sim import guest as guestos
 from pyxl.sim.rows import save_domain, save_pool
 from pyxl.sim.schema import SCHEMA_VERSION, all_statements

@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pyxl.cnum import LONG_MAX
+
 if TYPE_CHECKING:
     from typing import Protocol
 
@@ -202,6 +204,25 @@ def timers(d: "Domain", g: GuestState) -> list[int]:
 def next_event_ns(d: "Domain", g: GuestState) -> int | None:
     """When this guest next does something on its own (None: nothing planned)."""
     return min(timers(d, g), default=None)
+
+
+# The host's wake index (domains.wake_ns, pyxl/sim/host.py) keeps, per guest,
+# a moment before which it surely does nothing on its own, so that a command
+# loads only the guests due by its target time. Two values stand for "no time":
+# the top of s_time_t, where no clock stops for a guest (see `wake_ns`).
+WAKE_NEVER = LONG_MAX         # nothing planned: only an outside event wakes it
+WAKE_STARVED = LONG_MAX - 1   # its balloon sleeps until memory is freed
+
+
+def wake_ns(d: "Domain", g: GuestState) -> int:
+    """The guest's wake index entry: its next timer (a moment in the last two
+    nanoseconds of s_time_t counts as a little earlier, which is always safe),
+    WAKE_STARVED if its balloon starves (the host looks at it when it is not
+    on the waiter list), else WAKE_NEVER."""
+    t = next_event_ns(d, g)
+    if t is not None:
+        return min(t, WAKE_STARVED - 1)
+    return WAKE_STARVED if starved(d, g) else WAKE_NEVER
 
 
 def xenstore_changed(host: Machine, d: "Domain", g: GuestState, events: list,

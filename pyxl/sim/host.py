@@ -15,6 +15,13 @@ events; `advance_to` pops them in time order, running the hypervisor's
 schedulers up to each, stepping the guests that are due and then the
 toolstack's hooks (xl's monitor). A XenStore change wakes the guest whose
 home it touches; the guests' watches do the rest.
+
+Only the guests that can act are loaded: the wake index (domains.wake_ns,
+written with each guest's row) says when each next acts on its own, so
+running to a time loads the guests due by then and the rest stay rows until
+something touches them. On a realtime clock a command that only reads first
+looks whether anything at all can happen before now (`_quiet_now`); if not,
+it answers from the stored state at now, in a read transaction.
 """
 
 from __future__ import annotations
@@ -25,14 +32,16 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
 
 from pyxl.sim import guest as guestos
-from pyxl.sim.guest import GuestState
+from pyxl.sim.guest import WAKE_STARVED, GuestState
 from pyxl.sim.rows import (decode_lines, decode_object, domain_data, guest_json, guest_state,
-                           load_domains, load_pools, pool_data, save_domain, save_pool,
+                           DomainTable, load_pools, pool_data, save_domain, save_pool,
                            vcpu_data)
+from pyxl.sim.rows import save_guests, save_wakes
 from pyxl.sim.schema import MIGRATIONS, SCHEMA_VERSION
 from pyxl.sim.simulation import Simulation
 from pyxl.state.db import Database, StateDamaged, host_lock
@@ -89,7 +98,7 @@ class Host:
         self.physinfo = self.boot.physinfo()
         self._hv: Hypervisor | None = None
         self._guests: dict[int, GuestState] = {}
-        self._all_guests_loaded = False
+        self._wake_rows: dict[int, object] = {}  # each loaded guest's wake index entry
         # The rows as read, so that writing back skips those that did not change.
         self._domain_rows: dict[int, str] = {}
         self._vcpu_rows: dict[tuple[int, int], str] = {}
@@ -105,8 +114,11 @@ class Host:
         self.wall_now = time.time()
         self.sim = Simulation(int(self.meta["now_ns"]))
         self.sim.memory_waiters = _memory_waiters(self.meta)
-        self._timers_queued = False  # the guests' timers are in sim's queue
+        # The guests' timers are in sim's queue up to here: those of every
+        # loaded guest, and no unloaded guest is due by then (the wake index).
+        self._queued_upto: int | None = None
         self._xs_seen = _optional_number(self.meta, "xs_seen")
+        self._xs_head: tuple[int, int] | None = None  # (conn.total_changes, head) read
 
     # --- clock ---
 
@@ -120,11 +132,9 @@ class Host:
         return self.sim.now_ns
 
     def _clock_now(self) -> int:
-        last = int(self.meta["now_ns"])
         if self.clock == "manual":
-            return last
-        elapsed = self.wall_now - float(self.meta["wall_anchor"])
-        return last + max(0, int(elapsed * 1e9))
+            return int(self.meta["now_ns"])
+        return _realtime_now(self.meta, self.wall_now)
 
     @property
     def epoch(self) -> int:
@@ -158,7 +168,7 @@ class Host:
     def _load_hv(self) -> Hypervisor:
         from pyxl.hv.hypervisor import Hypervisor
 
-        domains, self._domain_rows = load_domains(self.conn, self._vcpu_rows)
+        domains = DomainTable(self.conn, self._domain_rows, self._vcpu_rows)
         hv = Hypervisor(self.physinfo, domains, load_pools(self.conn, self._pool_rows),
                         clock=lambda: self.sim.now_ns,
                         domid_rover=int(self.meta["domid_rover"]),
@@ -215,18 +225,33 @@ class Host:
         `mark_guest_dirty` so that it is written back."""
         g = self._guests.get(domid)
         if g is None:
-            row = self.conn.execute("SELECT guest FROM domains WHERE domid = ?", (domid,)).fetchone()
-            g = self._guests[domid] = guest_state(row[0], domid) if row else GuestState()
+            row = self.conn.execute("SELECT guest, wake_ns FROM domains WHERE domid = ?",
+                                    (domid,)).fetchone()
+            if row is None:
+                return self._guests.setdefault(domid, GuestState())
+            g = self._guests[domid] = guest_state(row[0], domid)
+            self._wake_rows[domid] = row[1]
+            if self._queued_upto is not None:  # time runs: its timers join the queue
+                d = self.hv.domains.get(domid)
+                if d is not None:
+                    for t in guestos.timers(d, g):
+                        self.sim.schedule(t, domid)
         return g
 
-    def _load_guests(self) -> None:
-        """Every guest's state at once: running time forward needs all their timers."""
-        if self._all_guests_loaded:
-            return
-        self._all_guests_loaded = True
-        for domid, data in self.conn.execute("SELECT domid, guest FROM domains"):
-            if domid not in self._guests:
+    def _load_guests(self, upto: int) -> list[int]:
+        """The guests not loaded yet that may act by `upto`, by the wake index
+        (a missing or damaged entry counts as due): loaded now, their domids
+        returned in order."""
+        due = [domid for domid in _due_guests(self.conn, upto, self.sim.memory_waiters)
+               if domid not in self._guests]
+        for i in range(0, len(due), 500):
+            part = due[i:i + 500]
+            for domid, data, wake in self.conn.execute(
+                    "SELECT domid, guest, wake_ns FROM domains WHERE domid IN "
+                    f"({','.join('?' * len(part))})", part):
                 self._guests[domid] = guest_state(data, domid)
+                self._wake_rows[domid] = wake
+        return due
 
     def mark_guest_dirty(self, domid: int) -> None:
         self._dirty_guests.add(domid)
@@ -303,16 +328,12 @@ class Host:
 
     def domid_by_name(self, name: str) -> int | None:
         if self._hv is not None:
-            for d in self._hv.domains.values():
-                if d.name == name:
-                    return d.domid
-            return None
+            return self._hv.domains.domid_named(name)
         return stored_domid(self.conn, name)
 
     def name_of(self, domid: int) -> str | None:
         if self._hv is not None:
-            d = self._hv.domains.get(domid)
-            return d.name if d else None
+            return self._hv.domains.name_of(domid)
         return stored_name(self.conn, domid)
 
     # --- consoles ---
@@ -361,7 +382,7 @@ class Host:
                             f"would move to {t_ns} ns")
         if not self.writable:
             return
-        self._queue_timers()
+        self._queue_timers(t_ns)
         self._run_due()
         while (t := self.sim.next_ns()) is not None and t <= t_ns:
             self._move_to(t)
@@ -371,21 +392,45 @@ class Host:
         self.set_meta("now_ns", str(self.now_ns))
         self.set_meta("wall_anchor", repr(self.wall_now))
 
+    def _save_guests(self) -> None:
+        """Write back the guests that changed, each with its wake index entry,
+        and correct the entries of the other loaded guests that are stale or
+        damaged (a guest whose domain has shut down, a value set by hand)."""
+        domains = self._hv.domains if self._hv is not None else {}
+        rows, wakes = [], []
+        for domid in sorted(self._guests.keys() - self._new_domains):
+            d, g = domains.get(domid), self._guests[domid]
+            wake = guestos.wake_ns(d, g) if d is not None else None
+            if domid in self._dirty_guests:
+                rows.append((guest_json(g), wake, domid))
+            elif d is not None and wake != self._wake_rows.get(domid):
+                wakes.append((wake, domid))
+        save_guests(self.conn, rows)
+        save_wakes(self.conn, wakes)
+
     def _move_to(self, t_ns: int) -> None:
         """The schedulers run up to `t_ns`, then the clock moves there."""
         if t_ns > self.sim.now_ns:
             self.hv.advance(t_ns)
             self.sim.now_ns = t_ns
 
-    def _queue_timers(self) -> None:
-        """Every guest's timers into the queue, once per command (the guests'
-        persisted states are the truth; the queue is derived from them)."""
-        if self._timers_queued:
+    def _queue_timers(self, upto: int) -> None:
+        """The timers of every guest that may act by `upto` into the queue (the
+        guests' persisted states are the truth; the queue is derived from
+        them): the first time, those of the guests loaded so far and of the
+        guests the wake index says are due; later, of those due by the new
+        `upto`. The rest stay unloaded unless something touches them."""
+        if self._queued_upto is not None and upto <= self._queued_upto:
             return
-        self._timers_queued = True
-        self._load_guests()
-        for domid, d in self.hv.domains.items():
-            g = self.guest(domid)
+        first = self._queued_upto is None
+        fresh = self._load_guests(upto)
+        self._queued_upto = upto
+        domains = self.hv.domains
+        for domid in sorted(self._guests) if first else fresh:
+            d = domains.get(domid)
+            if d is None:
+                continue
+            g = self._guests[domid]
             for t in guestos.timers(d, g):
                 self.sim.schedule(t, domid)
             if guestos.starved(d, g) and domid not in self.sim.memory_waiters:
@@ -419,12 +464,15 @@ class Host:
     def _notice_xenstore(self) -> None:
         """Match the XenStore changes made since the guests last looked, whoever
         made them (this command or another process), once against all watches,
-        and wake each guest that has events, handing it them."""
-        xs = self.xs()
-        head = xs.last_seq()
+        and wake each guest that has events, handing it them. The change log's
+        head is read again only once this connection has written something."""
+        changes = self.conn.total_changes
+        if self._xs_head is None or self._xs_head[0] != changes:
+            self._xs_head = (changes, _xs_head(self.conn))
+        head = self._xs_head[1]
         if head <= self._xs_seen:
             return
-        events = xs.events_by_conn(self._xs_seen, head)
+        events = self.xs().events_by_conn(self._xs_seen, head)
         domains = self.hv.domains
         woken = []
         for conn_id in events:
@@ -447,6 +495,7 @@ class Host:
             hv = self._hv
             self._run_due()  # e.g. a domain unpaused by this command boots
             hv.sched_sync()
+            hv.stored_form()  # a steady pool's views at now are not written
             conn = self.conn
             for domid in hv.destroyed:
                 conn.execute("DELETE FROM domains WHERE domid = ?", (domid,))
@@ -455,7 +504,7 @@ class Host:
                 if domid not in hv.domains:
                     conn.execute("DELETE FROM xl_monitor WHERE domid = ?", (domid,))
             vcpu_rows, changed_vcpus = self._vcpu_rows, []
-            for domid, d in hv.domains.items():
+            for domid, d in hv.domains.loaded_items():  # the others did not change
                 if domid in self._new_domains:
                     save_domain(conn, d, self._pending_config.get(domid), self._guests[domid])
                     continue
@@ -485,9 +534,7 @@ class Host:
                 [(hv.now_ns, line) for line in hv.console_ring])
             if str(hv.domid_rover) != self.meta["domid_rover"]:
                 self.set_meta("domid_rover", str(hv.domid_rover))
-        for domid in self._dirty_guests - self._new_domains:
-            self.conn.execute("UPDATE domains SET guest = ? WHERE domid = ?",
-                              (guest_json(self._guests[domid]), domid))
+        self._save_guests()
         self.conn.executemany(  # a key older databases lack is added
             "INSERT INTO meta(key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -498,8 +545,10 @@ class Host:
 def open_host(name: str | None = None, *, write: bool, commit: bool = True) -> Iterator[Host]:
     """One command's transaction on a host, booting the host if it is new.
 
-    A command that only reads still writes when the clock is tied to the wall
-    clock, because showing "now" means running the simulation up to now.
+    A command that only reads runs in a read transaction and writes nothing,
+    unless the clock is tied to the wall clock and something can happen
+    between the last committed moment and now (`_quiet_now`): then showing
+    "now" means running the simulation up to now, in a write transaction.
     With commit=False it may run the simulation, but nothing is kept.
     """
     name = current_host_name(name)
@@ -512,9 +561,16 @@ def open_host(name: str | None = None, *, write: bool, commit: bool = True) -> I
         db = Database.open(path, name, SCHEMA_VERSION, MIGRATIONS)
         try:
             if not write:
-                write = _clock_of(db) == "realtime"
-            with (db.write(commit) if write else db.read()):
-                host = Host(name, db, writable=write)
+                with db.read():
+                    host = Host(name, db, writable=False)
+                    now = host.now_ns if host.clock == "manual" else \
+                        _quiet_now(db.conn, host.meta, host.wall_now)
+                    if now is not None:
+                        host.sim.now_ns = now
+                        yield host
+                        return
+            with db.write(commit):
+                host = Host(name, db, writable=True)
                 host.sync()
                 yield host
                 host.flush()
@@ -545,22 +601,75 @@ def _exists(path) -> bool:
     return True
 
 
-def _clock_of(db: Database) -> str:
-    from pyxl.sim.boot import meta_boot_options
+def _realtime_now(meta: dict, wall_now: float) -> int:
+    """A realtime host's now: its last committed moment plus the wall time
+    since (never less, if the wall clock went back)."""
+    elapsed = wall_now - float(meta["wall_anchor"])
+    return int(meta["now_ns"]) + max(0, int(elapsed * 1e9))
 
-    with db.read() as conn:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'boot'").fetchone()
-        return meta_boot_options(row[0] if row else None).clock
+
+def _xs_head(conn: sqlite3.Connection) -> int:
+    """The newest XenStore change's sequence number (0: none)."""
+    return conn.execute("SELECT MAX(seq) FROM xs_change").fetchone()[0] or 0
+
+
+def _due_guests(conn: sqlite3.Connection, upto: int, waiters: set[int]) -> list[int]:
+    """The guests that may act on their own by `upto`, by the wake index: an
+    entry at or before it, one that is not an integer (missing or damaged:
+    the guest's state says), or a starved balloon off the waiter list (it may
+    have missed memory being freed). Domid order."""
+    return sorted(domid for domid, wake in conn.execute(  # a scan of the index alone
+        "SELECT domid, wake_ns FROM domains "
+        "WHERE NOT (typeof(wake_ns) = 'integer' AND wake_ns > ?) OR wake_ns = ?",
+        (upto, WAKE_STARVED)) if wake != WAKE_STARVED or wake <= upto or domid not in waiters)
+
+
+def _quiet_now(conn: sqlite3.Connection, meta: dict, wall_now: float) -> int | None:
+    """A realtime host's now, if nothing can happen between its last
+    committed moment and now: no guest due, no XenStore change the guests
+    have not seen, no starved balloon off the waiter list (one on it waits
+    for memory a command frees) and every cpupool steady (its stored state
+    reads at now without running its scheduler). Then a command that only
+    reads answers from the stored state, at now, and writes nothing. None
+    when the catch-up has work, or when meta is damaged (open_host says so)."""
+    from pyxl.cnum import LONG_MAX  # the end of s_time_t (pyxl.units imports more)
+
+    try:
+        now = _realtime_now(meta, wall_now)
+        seen = int(meta.get("xs_seen", "0"))
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if now > LONG_MAX or _xs_head(conn) > seen \
+            or _due_guests(conn, now, _memory_waiters(meta)):
+        return None
+    from pyxl.hv.steady import pool_is_steady
+
+    for (data,) in conn.execute("SELECT data FROM cpupools"):
+        try:
+            state = json.loads(data).get("sched_state")
+        except (TypeError, ValueError, RecursionError, AttributeError):
+            return None
+        if not isinstance(state, dict) or not pool_is_steady(state, now):
+            return None
+    return now
+
+
+@dataclass(frozen=True)
+class HostPeek:
+    """A host's stored state in a read transaction, and its now."""
+
+    conn: sqlite3.Connection
+    now_ns: int
 
 
 @contextmanager
-def peek_host(name: str | None = None) -> Iterator[sqlite3.Connection | None]:
+def peek_host(name: str | None = None) -> Iterator[HostPeek | None]:
     """The host's database in a read transaction, for a query that needs no
     simulation (a name or a domid looked up): nothing to catch up, so neither
     the hypervisor nor the guests are loaded. Yields None, having opened
     nothing, when the answer needs `open_host`: a host not booted yet, or a
-    realtime clock (the catch-up to now may change what the query sees: a
-    guest's shutdown, xl's monitor acting on it).
+    realtime clock whose catch-up to now has work (it may change what the
+    query sees: a guest's shutdown, xl's monitor acting on it).
     """
     name = current_host_name(name)
     path = db_path(name)
@@ -571,10 +680,23 @@ def peek_host(name: str | None = None) -> Iterator[sqlite3.Connection | None]:
         db = Database.open(path, name, SCHEMA_VERSION, MIGRATIONS)
         try:
             with db.read() as conn:
-                row = conn.execute("SELECT value FROM meta WHERE key = 'boot'").fetchone()
-                yield conn if _stored_clock(row[0] if row else None) == "manual" else None
+                yield _peek(conn)
         finally:
             db.close()
+
+
+def _peek(conn: sqlite3.Connection) -> HostPeek | None:
+    """The peek at a host's stored state, if nothing needs simulating first."""
+    meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN "
+                             "('boot', 'now_ns', 'wall_anchor', 'xs_seen', 'balloon_waiters')"))
+    clock = _stored_clock(meta.get("boot"))
+    if clock == "manual":
+        try:
+            return HostPeek(conn, int(meta["now_ns"]))
+        except (KeyError, ValueError):
+            return None
+    now = _quiet_now(conn, meta, time.time()) if clock == "realtime" else None
+    return None if now is None else HostPeek(conn, now)
 
 
 def _stored_clock(text: object) -> str | None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from pyxl.hv.domains import Domains
 from pyxl.hv.model import CpuPool, Domain, Vcpu
-from pyxl.sim.guest import Balloon, GuestInfo, GuestState, Reaction
+from pyxl.sim.guest import Balloon, GuestInfo, GuestState, Reaction, wake_ns
 from pyxl.state.db import StateDamaged
 
 
@@ -67,28 +68,157 @@ def guest_json(g: GuestState) -> str:
     return json.dumps(data)
 
 
-def load_domains(conn: sqlite3.Connection, vcpu_rows: dict | None = None
-                 ) -> tuple[dict[int, Domain], dict[int, str]]:
-    """Every domain with its vCPUs, and each domain row's text as read (so that
-    writing back can skip the rows that did not change); each vCPU row's text
-    goes into `vcpu_rows`, by (domid, vcpuid), when it is given."""
-    vcpus: dict[int, list[Vcpu]] = {}
-    for domid, vcpuid, data in conn.execute(
-            "SELECT domid, vcpuid, data FROM vcpus ORDER BY domid, vcpuid"):
+class DomainTable(Domains):
+    """The host's domains, each decoded from its rows (domain and vCPUs) the
+    first time it is looked up, and all of them only when they are iterated
+    by value. Which domids exist, and their names, come from one query over
+    the name index; the memory in use, from one pass over the rows. Iteration
+    follows the rows' domid order, then the domains created since, as the
+    dict of every domain it replaces.
+
+    `rows` and `vcpu_rows` keep each decoded row's text as read, so that
+    writing back skips the rows that did not change. A damaged row shows
+    (StateDamaged) when its domain is decoded, not before.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, rows: dict[int, str] | None = None,
+                 vcpu_rows: dict[tuple[int, int], str] | None = None):
+        super().__init__()
+        self.conn = conn
+        self.rows = {} if rows is None else rows
+        self.vcpu_rows = {} if vcpu_rows is None else vcpu_rows
+        # Every domid, in order, with its stored name (None: created since);
+        # the name index answers without reading the rows, sorted here.
+        names = conn.execute("SELECT domid, name FROM domains").fetchall()
+        self._names: dict[int, str | None] = dict(sorted(names))
+        if 0 not in self._names:
+            raise StateDamaged("no Domain-0 in domains")
+        self._all = False
+        self._stored_memkb: dict[int, object] | None = None
+
+    def __getitem__(self, domid: int) -> Domain:
+        d = self._loaded.get(domid)
+        if d is None:
+            if domid not in self._names:
+                raise KeyError(domid)
+            d = self._load(domid)
+        return d
+
+    def __setitem__(self, domid: int, d: Domain) -> None:
+        self._names.setdefault(domid, None)
+        self._loaded[domid] = d
+
+    def __delitem__(self, domid: int) -> None:
+        del self._names[domid]
+        self._loaded.pop(domid, None)
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, domid: object) -> bool:
+        return domid in self._names
+
+    def values(self):
+        self._load_rest()
+        return self._loaded.values()
+
+    def items(self):
+        self._load_rest()
+        return self._loaded.items()
+
+    def total_memkb(self) -> int:
+        used = sum(d.tot_memkb for d in self._loaded.values())
+        for domid, kb in self._stored_memory().items():
+            if domid in self._names and domid not in self._loaded:
+                # a value JSON gives Python as an int is exact; else decode the row
+                used += kb if type(kb) is int else self[domid].tot_memkb
+        return used
+
+    def domid_named(self, name: str) -> int | None:
+        loaded = self._loaded
+        for domid, stored in self._names.items():
+            d = loaded.get(domid)
+            if (stored if d is None else d.name) == name:
+                return domid
+        return None
+
+    def name_of(self, domid: int) -> str | None:
+        d = self._loaded.get(domid)
+        return d.name if d is not None else self._names.get(domid)
+
+    def shut_down(self) -> list[int]:
+        """Those decoded that have shut down: a domain shuts down in memory,
+        and xl's monitor acted on each stored one when it shut down."""
+        return sorted(domid for domid, d in self._loaded.items() if d.shutdown)
+
+    # --- reading rows ---
+
+    def _stored_memory(self) -> dict[int, object]:
+        """Each stored row's tot_memkb as SQLite reads its JSON (None where
+        the row is not JSON), in one pass; rows not decoded do not change
+        during the command."""
+        if self._stored_memkb is None:
+            query = "SELECT domid, json_extract(data, '$.tot_memkb') FROM domains"
+            try:
+                rows = self.conn.execute(query).fetchall()
+            except sqlite3.OperationalError:  # a row that is not JSON, or no JSON1
+                rows = self._stored_memory_slowly()
+            self._stored_memkb = dict(rows)
+        return self._stored_memkb
+
+    def _stored_memory_slowly(self) -> list[tuple[int, object]]:
+        try:
+            return self.conn.execute(
+                "SELECT domid, CASE WHEN json_valid(data) THEN json_extract(data, '$.tot_memkb') "
+                "END FROM domains").fetchall()
+        except sqlite3.OperationalError:  # no JSON functions: every row decoded
+            return [(domid, d.tot_memkb) for domid, d in self.items()]
+
+    def _load(self, domid: int) -> Domain:
+        vcpus = [self._vcpu(domid, vcpuid, data) for vcpuid, data in self.conn.execute(
+            "SELECT vcpuid, data FROM vcpus WHERE domid = ? ORDER BY vcpuid", (domid,))]
+        row = self.conn.execute("SELECT data FROM domains WHERE domid = ?", (domid,)).fetchone()
+        if row is None:
+            raise KeyError(domid)
+        return self._decode(domid, row[0], vcpus)
+
+    def _load_rest(self) -> None:
+        """Decode every domain not decoded yet, in two queries, and put them
+        all in the table's order."""
+        if self._all:
+            return
+        loaded, rest = self._loaded, [i for i in self._names if i not in self._loaded]
+        if rest:
+            wanted = set(rest)
+            vcpus: dict[int, list[Vcpu]] = {}
+            for domid, vcpuid, data in self.conn.execute(
+                    "SELECT domid, vcpuid, data FROM vcpus ORDER BY domid, vcpuid"):
+                if domid in wanted:
+                    vcpus.setdefault(domid, []).append(self._vcpu(domid, vcpuid, data))
+            for domid, data in self.conn.execute("SELECT domid, data FROM domains"):
+                if domid in wanted:
+                    self._decode(domid, data, vcpus.get(domid, []))
+        self._loaded = {domid: loaded[domid] for domid in self._names}
+        self._all = True
+
+    def _vcpu(self, domid: int, vcpuid: int, data: str) -> Vcpu:
         what = f"vcpus.data of domain {domid}"
-        vcpus.setdefault(domid, []).append(_make(Vcpu, what, decode_object(data, what)))
-        if vcpu_rows is not None:
-            vcpu_rows[domid, vcpuid] = data
-    domains, raw = {}, {}
-    for domid, data in conn.execute("SELECT domid, data FROM domains"):
+        v = _make(Vcpu, what, decode_object(data, what))
+        self.vcpu_rows[domid, vcpuid] = data
+        return v
+
+    def _decode(self, domid: int, data: str, vcpus: list[Vcpu]) -> Domain:
         what = f"domains.data of domain {domid}"
         d = _make(Domain, what, decode_object(data, what))
-        d.vcpus = vcpus.get(domid, [])
-        domains[domid] = d
-        raw[domid] = data
-    if 0 not in domains:
-        raise StateDamaged("no Domain-0 in domains")
-    return domains, raw
+        d.vcpus = vcpus
+        self._loaded[domid] = d
+        self.rows[domid] = data
+        if self.on_load is not None:
+            self.on_load(d)
+        return d
 
 
 def load_pools(conn: sqlite3.Connection, pool_rows: dict | None = None) -> dict[int, CpuPool]:
@@ -123,11 +253,22 @@ def domain_data(d: Domain) -> str:
 def save_domain(conn: sqlite3.Connection, d: Domain, config: dict | None,
                 guest: GuestState) -> None:
     conn.execute(
-        "INSERT INTO domains(domid, name, data, config, guest) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO domains(domid, name, data, config, guest, wake_ns) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
         (d.domid, d.name, domain_data(d), json.dumps(config) if config is not None else None,
-         guest_json(guest)),
+         guest_json(guest), wake_ns(d, guest)),
     )
     save_vcpus(conn, d)
+
+
+def save_guests(conn: sqlite3.Connection, rows: list[tuple[str, int | None, int]]) -> None:
+    """Write guests' states back, each with its wake index entry: (guest_json, wake, domid)."""
+    conn.executemany("UPDATE domains SET guest = ?, wake_ns = ? WHERE domid = ?", rows)
+
+
+def save_wakes(conn: sqlite3.Connection, rows: list[tuple[int | None, int]]) -> None:
+    """Correct wake index entries found stale or damaged: (wake, domid)."""
+    conn.executemany("UPDATE domains SET wake_ns = ? WHERE domid = ?", rows)
 
 
 def vcpu_data(v: Vcpu) -> str:

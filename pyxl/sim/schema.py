@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+# Which guests a command must load to run time forward: those due (pyxl/sim/host.py).
+WAKE_INDEX = "CREATE INDEX IF NOT EXISTS domains_wake ON domains (wake_ns)"
 
 CORE_SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -21,8 +24,11 @@ CORE_SCHEMA = [
         name TEXT NOT NULL UNIQUE,
         data TEXT NOT NULL,          -- hv.model.Domain without its vcpus
         config TEXT,                 -- the domain's xl config, as JSON
-        guest TEXT NOT NULL DEFAULT '{}'  -- the simulated guest OS's state
+        guest TEXT NOT NULL DEFAULT '{}',  -- the simulated guest OS's state
+        wake_ns INTEGER              -- wake index: the guest does nothing on its own
+                                     -- before this (NULL or not an integer: look)
     )""",
+    WAKE_INDEX,
     """CREATE TABLE vcpus (
         domid INTEGER NOT NULL,
         vcpuid INTEGER NOT NULL,
@@ -82,6 +88,39 @@ def _v3_guest_state(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE domains SET guest = ? WHERE domid = ?", (json.dumps(guest), domid))
 
 
+def _v4_wake_index(conn: sqlite3.Connection) -> None:
+    """The wake index, filled from each guest's stored state; a row that does
+    not decode keeps NULL, which makes the next command look at it (and say
+    what is damaged)."""
+    from pyxl.sim.guest import wake_ns
+    from pyxl.sim.rows import guest_state
+    from pyxl.state.db import StateDamaged
+
+    if "wake_ns" not in {row[1] for row in conn.execute("PRAGMA table_info(domains)")}:
+        conn.execute("ALTER TABLE domains ADD COLUMN wake_ns INTEGER")
+    conn.execute(WAKE_INDEX)
+    wakes = []
+    for domid, data, text in conn.execute("SELECT domid, data, guest FROM domains").fetchall():
+        try:
+            dom = json.loads(data)
+            g = guest_state(text, domid)
+        except (TypeError, ValueError, RecursionError, StateDamaged):
+            continue
+        if isinstance(dom, dict):
+            wakes.append((wake_ns(_DomainFlags(domid, dom), g), domid))
+    conn.executemany("UPDATE domains SET wake_ns = ? WHERE domid = ?", wakes)
+
+
+class _DomainFlags:
+    """The fields of a stored domain that its guest's wake time depends on."""
+
+    def __init__(self, domid: int, dom: dict):
+        self.domid = domid
+        self.shutdown = dom.get("shutdown") is True
+        self.dying = dom.get("dying") is True
+
+
 # schema version -> function bringing a database from version-1 to version.
 MIGRATIONS: dict[int, "callable[[sqlite3.Connection], None]"] = {2: _v2_xs_conn,
-                                                                  3: _v3_guest_state}
+                                                                  3: _v3_guest_state,
+                                                                  4: _v4_wake_index}

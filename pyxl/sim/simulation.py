@@ -23,8 +23,10 @@ queue pops, and no guest needs to stop at a scheduling decision.
 
 The queue is derived state: the guests' persisted state is the truth, and a
 command rebuilds the queue from it (pyxl/sim/guest.py `timers`) before it
-runs time forward. A duplicate or stale event costs one guest step that
-finds nothing to do.
+runs time forward, loading only the guests due by then (the wake index,
+`domains.wake_ns`; a missing or damaged entry means the guest is looked
+at). A duplicate or stale event costs one guest step that finds nothing to
+do.
 """
 
 from __future__ import annotations

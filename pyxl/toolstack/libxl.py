@@ -449,10 +449,12 @@ def open_libxl(host: str | None = None, *, write: bool, commit: bool = True, cal
 
 class LibxlPeek:
     """The queries a command can answer from the host's stored state alone,
-    when no simulation has to run first (see `peek_libxl`)."""
+    when no simulation has to run first (see `peek_libxl`), as they stand
+    at `now_ns` (None: not known to the caller that built it)."""
 
-    def __init__(self, conn):
+    def __init__(self, conn, now_ns: int | None = None):
         self._conn = conn
+        self.now_ns = now_ns
 
     def name_to_domid(self, name: str) -> int | None:
         from pyxl.toolstack import domain
@@ -463,6 +465,38 @@ class LibxlPeek:
         from pyxl.toolstack import domain
 
         return domain.peek_name(self._conn, domid)
+
+    def list_domain(self, qualifier: str | None = None) -> list | None:
+        """`xl list`'s view (sim.view.Listed, by domid) of every domain, or of
+        the one `qualifier` names (as domain_qualifier_to_domid reads it);
+        None when the full path must answer: a pool whose scheduler must run
+        first, a row the model would refuse, or a qualifier that names no
+        domain (libxl's errors are the full path's)."""
+        from pyxl.sim.view import list_domains
+
+        if self.now_ns is None:
+            return None
+        domid = None
+        if qualifier is not None:
+            domid = self._qualified_domid(qualifier)
+            if domid is None:
+                return None
+        listed = list_domains(self._conn, self.now_ns, domid)
+        return listed or None
+
+    def _qualified_domid(self, qualifier: str) -> int | None:
+        """libxl_domain_qualifier_to_domid, None where it would fail."""
+        if qualifier.isdigit() and qualifier.isascii():
+            from pyxl.cnum import domid_from_digits
+
+            return domid_from_digits(qualifier)
+        return self.name_to_domid(qualifier)
+
+    def xs_read(self, path: str) -> bytes:
+        """xs_read by dom0 outside a transaction (XenStoreError as Libxl's)."""
+        from pyxl.sim.view import xs_read
+
+        return xs_read(self._conn, path, 0)
 
 
 @contextmanager
@@ -476,8 +510,8 @@ def peek_libxl(host: str | None = None, *, caller: int = 0) -> Iterator[LibxlPee
         return
     from pyxl.sim.host import peek_host
 
-    with peek_host(host) as conn:
-        yield None if conn is None else LibxlPeek(conn)
+    with peek_host(host) as peek:
+        yield None if peek is None else LibxlPeek(peek.conn, peek.now_ns)
 
 
 def require_privileged(caller: int) -> None:

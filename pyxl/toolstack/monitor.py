@@ -45,8 +45,9 @@ def start(host: "Host") -> None:
 
 def on_step(host: "Host", now: int) -> None:
     """The host's hook: act on every monitored domain that has shut down."""
-    for domid in sorted(host.hv.domains):
-        d = host.hv.domains.get(domid)
+    domains = host.hv.domains
+    for domid in domains.shut_down():
+        d = domains.get(domid)
         if d is None or domid == 0 or not d.shutdown or d.dying:
             continue
         if host.monitored(domid):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyxl.hv.model import BLOCKED, RUNNING
+from pyxl.hv.runstate import BLOCKED, RUNNING
 from pyxl.toolstack.ctx import Ctx
 
 

@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Callable
 
-from pyxl.hv.model import RUNSTATES
+from pyxl.hv.runstate import RUNSTATES
 from pyxl.hv.sched.params import (
     SCHEDULERS,
     default_domain_params,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 
-from pyxl.hv.model import RUNNABLE, RUNNING
+from pyxl.hv.runstate import RUNNABLE, RUNNING
 from pyxl.hv.sched.engine import EV_SCHED, KIND_ORDER, Engine, PCpu, VS, absol, rel
 from pyxl.hv.sched.params import CreditParams
 
@@ -42,9 +42,11 @@ KIND_ORDER_TICK = KIND_ORDER[EV_TICK]
 class CV:
     """credit.c's struct csched_unit, reduced."""
 
-    __slots__ = ("credit", "pri", "residual", "burn_start", "active", "last_ran")
+    __slots__ = ("credit", "pri", "residual", "burn_start", "active", "last_ran", "w", "cap")
 
     def __init__(self):
+        self.w = CreditParams.weight  # the domain's weight and cap, fixed for the engine's life
+        self.cap = CreditParams.cap
         self.credit = 0
         self.pri = UNDER
         self.residual = 0
@@ -116,7 +118,7 @@ class CreditEngine(Engine):
         if not lst:
             self.active_doms.append(domid)
         lst.append(vs)
-        self.weight_total += self.weight(vs)
+        self.weight_total += vs.s.w
 
     def acct_stop(self, vs: VS) -> None:
         vs.s.active = False
@@ -126,7 +128,7 @@ class CreditEngine(Engine):
         if not lst:
             self.active_doms.remove(domid)
             del self.dom_active[domid]
-        self.weight_total -= self.weight(vs)
+        self.weight_total -= vs.s.w
 
     def runq_insert(self, pc: PCpu, vs: VS) -> None:
         rq = pc.x["runq"]
@@ -163,6 +165,51 @@ class CreditEngine(Engine):
     def stop_tick(self, pc: PCpu) -> None:
         pc.x["tick_at"] = None
         pc.x["tick_gen"] += 1
+        pc.x["dormant"] = False
+
+    # A tick whose running vCPU is neither boosted nor off the active list,
+    # on a runqueue sorted since the last accounting, only burns credits, and
+    # burning is exact whenever it is done (the ns residual carries over).
+    # Such ticks are not posted ("dormant"): the chain keeps its phase and is
+    # posted again when a tick could matter (a new vCPU runs, accounting).
+
+    def tick_idle(self, pc: PCpu) -> bool:
+        """Whether pc's next tick would only burn its running vCPU's credits."""
+        cur = pc.curr
+        if cur is None or cur.state != RUNNING:
+            return False
+        s = cur.s
+        return s.pri != BOOST and s.active and pc.x["sort_seen"] == self.runq_sort
+
+    def next_tick(self, pc: PCpu) -> int:
+        """The first tick of pc's chain after now (those at now have run)."""
+        t = pc.x["tick_at"]
+        now = self.now
+        if t <= now:
+            tp = self.tick_period
+            t += ((now - t) // tp + 1) * tp
+        return t
+
+    def wake_tick(self, pc: PCpu) -> None:
+        """Post a dormant chain's next tick again."""
+        x = pc.x
+        t = x["tick_at"] = self.next_tick(pc)
+        x["dormant"] = False
+        x["tick_gen"] += 1
+        self.post(t, EV_TICK, pc, x["tick_gen"])
+
+    def sync_tick(self, pc: PCpu) -> None:
+        """Bring a dormant chain up to now: burn what its ticks would have."""
+        x = pc.x
+        t = x["tick_at"] = self.next_tick(pc)
+        cur = pc.curr
+        last = t - self.tick_period
+        s = cur.s
+        if last > s.burn_start:
+            credits, s.residual = divmod((last - s.burn_start) * CREDITS_PER_MSEC + s.residual,
+                                         1_000_000)
+            s.credit -= credits
+            s.burn_start = last
 
     def _ev_tick(self, pc: PCpu, gen: int) -> None:
         x = pc.x
@@ -188,6 +235,9 @@ class CreditEngine(Engine):
             x["runq"].sort(key=_neg_pri)
         t = now + self.tick_period
         x["tick_at"] = t
+        if cur is not None and cur.state == RUNNING and s.pri != BOOST and s.active:
+            x["dormant"] = True  # (the runqueue is sorted now)
+            return
         self.seq += 1  # self.post(t, EV_TICK, pc, gen), inlined
         heapq.heappush(self.heap, (t, KIND_ORDER_TICK, pc.idx, self.seq, EV_TICK, pc, gen))
 
@@ -213,12 +263,14 @@ class CreditEngine(Engine):
         balance = 0
         xtra = False
         changes = {}
+        now = self.now
+        tracing = self.trace is not None
         for domid in list(self.active_doms):
             vss = self.dom_active[domid]
             n = len(vss)
             first = vss[0]
-            w = self.weight(first)
-            cap = self.cap(first)
+            w = first.s.w
+            cap = first.s.cap
             weight_left -= w * n
             peak = n * C
             if old_balance < 0:
@@ -242,27 +294,36 @@ class CreditEngine(Engine):
             for vs in list(vss):
                 s = vs.s
                 if vs.state == RUNNING:
-                    self.burn(vs)
-                s.credit += fair
-                if s.credit < 0:
+                    # self.burn(vs), inlined
+                    delta = now - s.burn_start
+                    if delta > 0:
+                        credits, s.residual = divmod(delta * CREDITS_PER_MSEC + s.residual,
+                                                     1_000_000)
+                        s.credit -= credits
+                        s.burn_start = now
+                credit = s.credit = s.credit + fair
+                if credit < 0:
                     s.pri = OVER
-                    if cap and s.credit < -capv and not vs.parked:
+                    if cap and credit < -capv and not vs.parked:
                         self.park(vs)
-                    if s.credit < -C:
+                    if credit < -C:
                         s.credit = -C
                 else:
                     s.pri = UNDER
                     if vs.parked:
                         self.unpark(vs, "unparked (credit back)")
-                    if s.credit > C:
+                    if credit > C:
                         self.acct_stop(vs)
                         s.credit //= 2
                 balance += s.credit
-                if self.trace is not None:
+                if tracing:
                     changes[vs.key] = {"credit": s.credit, "pri": PRI_NAMES[s.pri],
                                        "earned": fair}
         self.balance = balance
         self.runq_sort += 1
+        for pc in self.pcpus:
+            if pc.x["dormant"]:
+                self.wake_tick(pc)
         self.emit(None, None, None, "accounting", vcpus=changes,
                   weight_total=W, credit_total=T)
 
@@ -317,6 +378,8 @@ class CreditEngine(Engine):
             self.set_timer(pc, now + self.tslice)
             if x["tick_at"] is None:
                 self.start_tick(pc)
+            elif x["dormant"] and not self.tick_idle(pc):
+                self.wake_tick(pc)
         if self.trace is not None:
             self.emit(pc, snext, prev, why, **self.info(snext),
                       prev_credit=None if prev is None else prev.s.credit,
@@ -408,6 +471,8 @@ class CreditEngine(Engine):
         s.residual = int(ss.get("residual", 0))
         s.burn_start = absol(ss.get("burn_start"), now) if ss.get("burn_start") is not None else now
         s.last_ran = absol(ss.get("last_ran"), now)
+        s.w = self.weight(vs)
+        s.cap = self.cap(vs)
         vs.s = s
         if ss.get("active") and vs.eligible:
             vs.s.active = False  # re-added in stored order by load_pool
@@ -417,7 +482,7 @@ class CreditEngine(Engine):
         placed: set = set()
         for pc in self.pcpus:
             pc.x = {"runq": [], "tick_at": None, "tick_gen": 0, "last_lb": now - 2 * LB_RATELIMIT,
-                    "sort_seen": 0}
+                    "sort_seen": 0, "dormant": False}
         self.runq_sort = int(ps.get("runq_sort", 0))
         self.balance = int(ps.get("balance", 0))
         self.bias = int(ps.get("bias", 0)) % max(1, len(self.pcpus))
@@ -458,6 +523,9 @@ class CreditEngine(Engine):
         return placed
 
     def dump_vcpu(self, vs: VS) -> dict:
+        pc = vs.pc
+        if pc is not None and pc.curr is vs and pc.x["dormant"]:
+            self.sync_tick(pc)
         s = vs.s
         now = self.now
         return {"credit": s.credit, "pri": s.pri, "residual": s.residual,
@@ -471,7 +539,8 @@ class CreditEngine(Engine):
         for pc in self.pcpus:
             x = pc.x
             pcpus.append(dict(self.dump_pcpu(pc), runq=[vs.key for vs in x["runq"]],
-                              tick_at=rel(x["tick_at"], now), last_lb=rel(x["last_lb"], now),
+                              tick_at=rel(self.next_tick(pc) if x["dormant"] else x["tick_at"],
+                                          now), last_lb=rel(x["last_lb"], now),
                               sort_seen=x["sort_seen"]))
         active = [vs.key for d in self.active_doms for vs in self.dom_active[d]]
         return {"pcpus": pcpus, "acct_at": rel(self.acct_at, now), "active": active,

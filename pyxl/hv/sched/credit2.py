@@ -20,7 +20,7 @@ the least credit when their own credit is higher.
 
 from __future__ import annotations
 
-from pyxl.hv.model import RUNNABLE, RUNNING
+from pyxl.hv.runstate import RUNNABLE, RUNNING
 from pyxl.hv.sched.engine import EV_SCHED, Engine, PCpu, VS, absol, rel
 from pyxl.hv.sched.params import Credit2Params
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterator
 
-from pyxl.hv.model import BLOCKED, OFFLINE, RUNNABLE, RUNNING
+from pyxl.hv.runstate import BLOCKED, OFFLINE, RUNNABLE, RUNNING
 from pyxl.hv.workload import Demand
 
 EV_RELEASE = 0   # workload: new work arrives for a vCPU
@@ -111,6 +111,7 @@ class Engine:
                  trace: Callable[[dict], None] | None = None):
         self.pool = pool
         self.now = t0
+        self.until = t0  # the end of the current run()
         self.seed = seed
         self.trace = trace
         self.heap: list = []
@@ -150,6 +151,7 @@ class Engine:
         heapq.heappush(self.heap, (t, KIND_ORDER[kind], idx, self.seq, kind, obj, gen))
 
     def run(self, t1: int) -> None:
+        self.until = t1  # a scheduler may settle whole cycles up to here at once
         heap = self.heap
         pop = heapq.heappop
         handlers = self.handlers
@@ -430,6 +432,11 @@ class Engine:
             v.sched_state = ss
         ps = {"sched": self.name, "t": now}
         ps.update(self.dump_pool())
+        from pyxl.hv.steady import headroom
+
+        room = headroom(self)
+        if room is not None:  # readers may evaluate the rows at any later time
+            ps["steady"] = room
         self.pool.sched_state = ps
 
     def longest_cycle(self) -> int:

@@ -16,7 +16,7 @@ idle pCPU, else the pCPU running the lowest-priority vCPU, if they beat it.
 
 from __future__ import annotations
 
-from pyxl.hv.model import RUNNABLE, RUNNING
+from pyxl.hv.runstate import RUNNABLE, RUNNING
 from pyxl.hv.sched.engine import EV_SCHED, Engine, PCpu, VS, absol, rel
 from pyxl.hv.sched.params import RtdsParams
 
@@ -175,18 +175,21 @@ class RtdsEngine(Engine):
                 home = self.by_cpu.get(vs.v.cpu)
                 self.kick(home if home in idlers else idlers[0], "wake")
                 return
+        # The pCPU running the lowest-priority vCPU (the first of equals),
+        # if vs beats it: only a current vCPU of lower priority than vs can
+        # be it, so the others are passed over at one comparison each.
         worst = None
-        wp = None
+        wp = vs.s.prio
         now = self.now
         for pc in vs.hpcs:
             cur = pc.curr
-            if cur is None or pc.timer_at == now or cur.state != RUNNING:
+            if cur is None:
                 continue
             p = cur.s.prio
-            if worst is None or p > wp:
+            if p > wp and pc.timer_at != now and cur.state == RUNNING:
                 worst = pc
                 wp = p
-        if worst is not None and vs.s.prio < wp:
+        if worst is not None:
             self.kick(worst, "preempt")
 
     def on_wake(self, vs: VS, boost: bool) -> None:

@@ -19,7 +19,7 @@ the final code.
 
 from __future__ import annotations
 
-from pyxl.hv.model import RUNNING
+from pyxl.hv.runstate import RUNNING, RUNSTATES
 from pyxl.hv.sched.engine import Engine, PCpu, VS, absol, rel
 from pyxl.hv.sched.params import SedfParams
 
@@ -125,6 +125,7 @@ class SedfEngine(Engine):
         vs.s.exq[i] = True
 
     def dequeue(self, vs: VS) -> None:
+        self.by_cpu[vs.s.home].x["last"] = None
         self.del_queue(vs)
         self.ex_del(vs, PEN)
         self.ex_del(vs, UTIL)
@@ -206,6 +207,9 @@ class SedfEngine(Engine):
         now = self.now
         x = pc.x
         cur = pc.curr
+        # One more quantum of an undisturbed extra-time rotation (see rotate)?
+        in_turn = x["last"] == now - EXTRA_QUANTUM and cur is not None \
+            and cur.state == RUNNING and cur.s.run_extra == UTIL
         if cur is not None and cur.pc is pc:
             runnable = cur.state == RUNNING
             if not runnable:
@@ -251,6 +255,10 @@ class SedfEngine(Engine):
         else:
             self.set_timer(pc, end)
         x["expires"] = end
+        if mode == "extra" and self.trace is None:
+            self.rotate(pc, snext, in_turn)
+        else:
+            x["last"] = None
         if self.trace is not None:
             s = None if snext is None else snext.s
             self.emit(pc, snext, prev, reason, mode=mode,
@@ -260,6 +268,7 @@ class SedfEngine(Engine):
     def on_wake(self, vs: VS, boost: bool) -> None:
         now = self.now
         s = vs.s
+        self.by_cpu[s.home].x["last"] = None  # the pCPU's extra-time rotation is disturbed
         if s.deadl is None:
             s.deadl = now + s.slice
         if now < _begin(vs):
@@ -293,6 +302,127 @@ class SedfEngine(Engine):
         pc = self.by_cpu[s.home]
         if self.should_switch(pc, vs):
             self.kick(pc, "wake")
+
+    # ----------------------------------------------- extra-time rotations
+    # A pCPU whose vCPUs are all best-effort and busy hands out 500 us quanta
+    # round and round; its queue of scores comes back to the same values after
+    # each round, and nothing else happens on it until a period begins or an
+    # outsider wakes. SEDF pCPUs never touch one another, so such a pCPU can
+    # skip whole rounds at once: every vCPU of the round gets, per round, the
+    # same runstate times and its switch times move on by one round, exactly
+    # as simulating each quantum would do.
+
+    def rotate(self, pc: PCpu, snext: VS, in_turn: bool) -> None:
+        """Bookkeeping after pc chose an extra-time quantum: learn its round
+        (the queue's state repeating), then skip the rounds that fit."""
+        x = pc.x
+        now = self.now
+        x["last"] = None
+        q = pc.x["exq"][UTIL]
+        if snext.s.run_extra != UTIL or x["runq"] or not x["waitq"]:
+            return
+        x["last"] = now
+        if not in_turn:
+            x["turns"] = 0
+            x["seen"].clear()
+            x["arms"].clear()
+        turn = x["turns"] = x["turns"] + 1
+        sig = (snext.idx,) + tuple([(vs.idx, vs.s.score[UTIL]) for vs in q])
+        seen = x["seen"]
+        past = seen.get(sig)
+        if len(seen) > 64:
+            seen.clear()
+        seen[sig] = (turn, now)
+        if past is None:
+            return
+        m = turn - past[0]
+        span = now - past[1]
+        if span != m * EXTRA_QUANTUM or any(vs.demand.work is not None for vs in q):
+            return
+        cyc = x["cycles"].get(sig)
+        if cyc is None or cyc[0] != m:
+            # Seen a round: take a snapshot now, and the per-round change
+            # when the same state comes round again.
+            arm = x["arms"].get(sig)
+            if arm is not None and arm[0] == turn - m:
+                cyc = self.round_of(q, arm[1], m, span)
+                if cyc is not None:
+                    if len(x["cycles"]) > 64:
+                        x["cycles"].clear()
+                    x["cycles"][sig] = cyc
+            if cyc is None:
+                if len(x["arms"]) > 64:
+                    x["arms"].clear()
+                x["arms"][sig] = (turn, self.snapshot(q))
+                return
+        if self.skip_rounds(pc, q, cyc):
+            seen.clear()
+            seen[sig] = (turn, self.now_of(pc))
+            x["arms"].clear()
+
+    def now_of(self, pc: PCpu) -> int:
+        """The time of pc's last decision (ahead of the engine after a skip)."""
+        return pc.x["expires"] - EXTRA_QUANTUM
+
+    @staticmethod
+    def snapshot(q: list) -> dict:
+        return {vs.idx: ([vs.v.time[r] for r in RUNSTATES], vs.since, vs.run_start,
+                         vs.sched_in, vs.s.sched_start, vs.s.cputime, vs.state,
+                         vs.s.run_extra) for vs in q}
+
+    def round_of(self, q: list, before: dict, m: int, span: int):
+        """(m, span, per-vCPU runstate deltas and which switch times move)
+        over one round, or None if the round is not a clean repeat."""
+        after = self.snapshot(q)
+        if after.keys() != before.keys():
+            return None
+        per = {}
+        for idx, a in after.items():
+            b = before[idx]
+            if a[5:] != b[5:]:
+                return None
+            moves = tuple(f1 - f0 for f0, f1 in zip(b[1:5], a[1:5]))
+            if any(d not in (0, span) for d in moves):
+                return None
+            per[idx] = ([t1 - t0 for t0, t1 in zip(b[0], a[0])], [d == span for d in moves])
+        return m, span, per
+
+    def skip_rounds(self, pc: PCpu, q: list, cyc) -> bool:
+        _, span, per = cyc
+        now = self.now
+        x = pc.x
+        # Until the next period begins (the quantum must fit before it), an
+        # outsider on this pCPU may wake, or the run ends.
+        limit = min(_begin(x["waitq"][0]) - EXTRA_QUANTUM, self.until)
+        members = set(per)
+        for vs in x["homed"]:
+            if vs.idx not in members:
+                nr = vs.demand.next_release if vs.demand is not None else None
+                if nr is not None and nr - 1 < limit:
+                    limit = nr - 1
+        k = (limit - now) // span
+        if k <= 0:
+            return False
+        shift = k * span
+        for vs in q:
+            dt, moves = per[vs.idx]
+            t = vs.v.time
+            for r, d in zip(RUNSTATES, dt):
+                if d:
+                    t[r] += k * d
+            if moves[0]:
+                vs.since += shift
+            if moves[1]:
+                vs.run_start += shift
+            if moves[2]:
+                vs.sched_in += shift
+            if moves[3]:
+                vs.s.sched_start += shift
+        end = now + shift + EXTRA_QUANTUM
+        self.set_timer(pc, end)
+        x["expires"] = end
+        x["last"] = now + shift
+        return True
 
     def should_switch(self, pc: PCpu, other: VS) -> bool:
         cur = pc.curr
@@ -375,7 +505,9 @@ class SedfEngine(Engine):
                 load[vs.s.home] += 1
         self.effective()
         for pc in self.pcpus:
-            pc.x = {"runq": [], "waitq": [], "exq": [[], []], "expires": None}
+            pc.x = {"runq": [], "waitq": [], "exq": [[], []], "expires": None,
+                    "last": None, "turns": 0, "seen": {}, "cycles": {}, "arms": {},
+                    "homed": [vs for vs in self.vss if vs.s.home == pc.cpu]}
         placed: set = set()
         saved = self.saved_pcpus(ps)
         for pc in self.pcpus:
