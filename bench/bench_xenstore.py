@@ -18,7 +18,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from pyxl.xenstore import Perm, XenStore, apply_schema  # noqa: E402
+from pyxl.xenstore.perms import Perm  # noqa: E402
+from pyxl.xenstore.schema import apply_schema  # noqa: E402
+from pyxl.xenstore.store import XenStore  # noqa: E402
 
 KEYS = ["name", "domid", "vm", "cpu/0/availability", "cpu/1/availability",
         "memory/static-max", "memory/target", "memory/videoram", "control/shutdown",

@@ -14,7 +14,9 @@ import pytest
 
 from pyxl.sim.processes import alive, start_time, this_process
 from pyxl.sim.schema import SCHEMA_VERSION
-from pyxl.xenstore import XenStore, XenStoreError, apply_schema
+from pyxl.xenstore.errors import XenStoreError
+from pyxl.xenstore.schema import apply_schema
+from pyxl.xenstore.store import XenStore
 
 HUGE = "99999999999999999999"
 DOMU = 1

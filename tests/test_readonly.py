@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from pyxl.sim.host import open_host, peek_host
+from pyxl.sim.host import open_host
+from pyxl.sim.peek import peek_host
 
 GUEST = 'name = "web"\ntype = "pv"\nkernel = "/k"\nmemory = 64\n'
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 import random
 import sqlite3
 
-from pyxl.xenstore import Perm, XenStore, XenStoreError, apply_schema, watches
+from pyxl.xenstore import watches
+from pyxl.xenstore.errors import XenStoreError
+from pyxl.xenstore.perms import Perm
+from pyxl.xenstore.schema import apply_schema
+from pyxl.xenstore.store import XenStore
 
 LIVE = {0, 5, 6, 7}
 

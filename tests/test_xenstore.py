@@ -5,8 +5,11 @@ import sqlite3
 import pytest
 
 from pyxl.errors import PyxlError
-from pyxl.xenstore import (DOMID_ANY, Perm, XenStore, XenStoreError, apply_schema,
-                           format_perms, watches)
+from pyxl.xenstore import watches
+from pyxl.xenstore.errors import XenStoreError
+from pyxl.xenstore.perms import DOMID_ANY, Perm, format_perms
+from pyxl.xenstore.schema import apply_schema
+from pyxl.xenstore.store import XenStore
 
 DOMU = 5
 OTHER = 6

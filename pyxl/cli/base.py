@@ -17,7 +17,7 @@ from pyxl.cli.cmdtable import CmdSpec, lookup
 from pyxl.errors import UsageError
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Globals:
     """xl's global options (-v -N -f -t -T) and pyxl's own (--host, --as-domid)."""
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class CmdSpec:
+    """One xl_cmdtable.c entry, plus the pyxl module that implements it."""
+
     name: str
     module: str  # pyxl.cli.<module> defines a click command named `cmd_<name>`
     can_dryrun: bool

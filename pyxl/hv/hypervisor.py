@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 TOOLSTACK_DOMID = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class PhysInfo:
     """What XEN_SYSCTL_physinfo reports about the machine."""
 
@@ -70,7 +70,7 @@ class PhysInfo:
         return (cpu % (self.nr_cpus // self.nr_nodes)) // self.threads_per_core
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class DomainInfo:
     """XEN_DOMCTL_getdomaininfo's answer, the way libxl_dominfo carries it."""
 
@@ -159,12 +159,14 @@ class Hypervisor:
 
     def domctl_createdomain(self, uuid: str, name: str, type: str, poolid: int = 0,
                             domid: int | None = None, ssidref: int = 0,
-                            max_vcpus: int | None = None) -> Domain:
+                            max_vcpus: int | None = None,
+                            max_grant_frames: int | None = None) -> Domain:
         """Create an empty, paused domain; pick a domid as Xen's rover does.
 
         Xen checks the requested vCPU count against the type's limit first
         (sanitise_domain_config): 0, or more than 128 for HVM/PVH or 8192
-        for PV, is EINVAL.
+        for PV, is EINVAL. So is a grant table limit below its initial frame
+        (grant_table_init); a negative one means Xen's default.
         """
         self._reload_engines()  # a paused domain without vCPUs: steady pools stay so
         if max_vcpus is not None and not 1 <= max_vcpus <= MAX_VCPUS[type]:
@@ -176,11 +178,17 @@ class Hypervisor:
                                  "XEN_DOMCTL_createdomain")
         if poolid not in self.pools:
             raise HypercallError("ESRCH", "XEN_DOMCTL_createdomain")
+        if max_grant_frames is not None and 0 <= max_grant_frames < 1:
+            raise HypercallError("EINVAL", "XEN_DOMCTL_createdomain")
         from pyxl.hv.sched import default_domain_params
 
         d = Domain(domid=domid, name=name, uuid=uuid, type=type, poolid=poolid,
                    pause_count=1, created_ns=self.now_ns, ssidref=ssidref,
                    sched_params=default_domain_params(self.pools[poolid].sched))
+        if max_grant_frames is not None:
+            from pyxl.hv import gnttab
+
+            gnttab.set_max_frames(d, max_grant_frames)
         self.domains[domid] = d
         self.trace("XEN_DOMCTL_createdomain", domid=domid, uuid=uuid, type=type)
         return d
@@ -298,6 +306,7 @@ class Hypervisor:
         d = self.domain(domid)
         self.views.pop(domid, None)
         d.dying = True
+        self._release_channels(d)
         del self.domains[domid]
         self.destroyed.add(domid)
         self.trace("XEN_DOMCTL_destroydomain", domid=domid)
@@ -715,6 +724,95 @@ class Hypervisor:
         self.trace("XEN_DOMCTL_sendtrigger", domid=domid, trigger=self.TRIGGERS[trigger],
                    vcpu=vcpuid)
         self.notify(domid)
+
+    # --- event channels (pyxl/hv/evtchn.py) and grant tables (pyxl/hv/gnttab.py) ---
+    # `caller` is the domain whose kernel makes the hypercall (current->domain).
+
+    def evtchn_op_alloc_unbound(self, caller: int, dom: int, remote_dom: int) -> int:
+        from pyxl.hv import evtchn
+
+        return evtchn.alloc_unbound(self, caller, dom, remote_dom)
+
+    def evtchn_op_bind_interdomain(self, caller: int, remote_dom: int, remote_port: int) -> int:
+        from pyxl.hv import evtchn
+
+        return evtchn.bind_interdomain(self, caller, remote_dom, remote_port)
+
+    def evtchn_op_bind_virq(self, caller: int, virq: int, vcpu: int = 0) -> int:
+        from pyxl.hv import evtchn
+
+        return evtchn.bind_virq(self, caller, virq, vcpu)
+
+    def evtchn_op_bind_ipi(self, caller: int, vcpu: int) -> int:
+        from pyxl.hv import evtchn
+
+        return evtchn.bind_ipi(self, caller, vcpu)
+
+    def evtchn_op_send(self, caller: int, port: int) -> None:
+        from pyxl.hv import evtchn
+
+        evtchn.send(self, caller, port)
+
+    def evtchn_op_close(self, caller: int, port: int) -> None:
+        from pyxl.hv import evtchn
+
+        evtchn.close(self, caller, port)
+
+    def evtchn_op_status(self, caller: int, dom: int, port: int) -> dict:
+        from pyxl.hv import evtchn
+
+        return evtchn.status(self, caller, dom, port)
+
+    def evtchn_op_unmask(self, caller: int, port: int) -> None:
+        from pyxl.hv import evtchn
+
+        evtchn.unmask(self, caller, port)
+
+    def gnttab_op_setup_table(self, caller: int, dom: int, nr_frames: int) -> int:
+        from pyxl.hv import gnttab
+
+        return gnttab.setup_table(self, caller, dom, nr_frames)
+
+    def gnttab_op_query_size(self, caller: int, dom: int) -> tuple[int, int, int]:
+        from pyxl.hv import gnttab
+
+        return gnttab.query_size(self, caller, dom)
+
+    def gnttab_op_map_grant_ref(self, caller: int, dom: int, ref: int,
+                                flags: int = 2) -> tuple[int, int | None]:
+        """flags: GNTMAP_* (2 = GNTMAP_host_map, writable)."""
+        from pyxl.hv import gnttab
+
+        return gnttab.map_grant_ref(self, caller, dom, ref, flags)
+
+    def gnttab_op_unmap_grant_ref(self, caller: int, handle: int) -> int:
+        from pyxl.hv import gnttab
+
+        return gnttab.unmap_grant_ref(self, caller, handle)
+
+    def gnttab_op_copy(self, caller: int, source: tuple[int, int, int],
+                       dest: tuple[int, int, int], length: int, flags: int) -> int:
+        from pyxl.hv import gnttab
+
+        return gnttab.copy(self, caller, source, dest, length, flags)
+
+    def sysctl_debug_keys(self, keys: str) -> None:
+        """XEN_SYSCTL_debug_keys: the handlers print into the console ring."""
+        from pyxl.hv import keyhandler
+
+        self.trace("XEN_SYSCTL_debug_keys", keys=keys)
+        keyhandler.handle(self, keys)
+
+    def _release_channels(self, d: Domain) -> None:
+        """domain_kill: close the domain's ports and release its grants."""
+        if d.evtchn or d.evtchn_upcall:
+            from pyxl.hv import evtchn
+
+            evtchn.destroy(self, d)
+        if d.gnttab:
+            from pyxl.hv import gnttab
+
+            gnttab.release(self, d)
 
 
 def _nobody(domid: int) -> None:

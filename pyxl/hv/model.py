@@ -30,9 +30,12 @@ MAX_VIRT_CPUS = 8192
 MAX_VCPUS = {"hvm": HVM_MAX_VCPUS, "pvh": HVM_MAX_VCPUS, "pv": MAX_VIRT_CPUS}
 # struct domain's max_pages is an unsigned int: its largest value, in KiB.
 MAX_PAGES_KB = ((1 << 32) - 1) * 4
+# Domain fields a row holds only while they are non-empty, so that a domain
+# without channels or grants costs nothing more to store and load.
+SPARSE_FIELDS = frozenset({"evtchn", "evtchn_upcall", "gnttab"})
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Vcpu:
     """One virtual CPU.
 
@@ -61,7 +64,7 @@ class Vcpu:
         return self.time[RUNNING]
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Domain:
     """One domain, as `struct domain` and getdomaininfo describe it."""
 
@@ -82,6 +85,11 @@ class Domain:
     ssidref: int = 0
     # HVM_PARAM_* values the guest has set (HVMOP_set_param), by name.
     hvm_params: dict[str, int] = field(default_factory=dict)
+    # Event channels and grant table in use (pyxl/hv/evtchn.py, gnttab.py);
+    # stored only while non-empty (SPARSE_FIELDS).
+    evtchn: dict[str, list] = field(default_factory=dict)
+    evtchn_upcall: dict[str, list] = field(default_factory=dict)
+    gnttab: dict = field(default_factory=dict)
 
     @property
     def paused(self) -> bool:
@@ -101,7 +109,7 @@ class Domain:
         return sum(1 for v in self.vcpus if v.online)
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class CpuPool:
     """A cpupool: a set of pCPUs with one scheduler instance.
 

@@ -33,7 +33,7 @@ MANUAL_EPOCH = 1767225600  # 2026-01-01T00:00:00Z
 MIB = 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class BootOptions:
     """The analogue of Xen's boot parameters, fixed when the host boots."""
 

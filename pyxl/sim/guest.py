@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pyxl.cnum import LONG_MAX
+from pyxl.sim.wake import WAKE_NEVER, WAKE_STARVED
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -83,7 +83,7 @@ SHUTDOWN_COMMANDS = ("poweroff", "halt", "reboot", "suspend")
 RELEASE = "6.1.0-pyxl-amd64"
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class GuestInfo:
     """What the guest kernel knows about itself at boot (from the domain config)."""
 
@@ -96,7 +96,7 @@ class GuestInfo:
     workload: list[str] = field(default_factory=lambda: ["idle"])
 
 
-@dataclass
+@dataclass(repr=False)
 class Reaction:
     """Something the guest does at `due_ns`: a watch handler ("watch:TOKEN",
     with the path), "shutdown" (how), "vcpu" ([id, online]) or "s3" (enter/resume)."""
@@ -106,7 +106,7 @@ class Reaction:
     arg: object = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Balloon:
     """The balloon driver while it moves the domain's memory to a target."""
 
@@ -116,7 +116,7 @@ class Balloon:
     starved_ns: int | None = None  # its last try that found no memory (None: not starved)
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class GuestState:
     """A guest kernel's life: where it is in it, and what it has still to do."""
 
@@ -206,12 +206,6 @@ def next_event_ns(d: "Domain", g: GuestState) -> int | None:
     return min(timers(d, g), default=None)
 
 
-# The host's wake index (domains.wake_ns, pyxl/sim/host.py) keeps, per guest,
-# a moment before which it surely does nothing on its own, so that a command
-# loads only the guests due by its target time. Two values stand for "no time":
-# the top of s_time_t, where no clock stops for a guest (see `wake_ns`).
-WAKE_NEVER = LONG_MAX         # nothing planned: only an outside event wakes it
-WAKE_STARVED = LONG_MAX - 1   # its balloon sleeps until memory is freed
 
 
 def wake_ns(d: "Domain", g: GuestState) -> int:

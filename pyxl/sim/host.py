@@ -20,67 +20,34 @@ Only the guests that can act are loaded: the wake index (domains.wake_ns,
 written with each guest's row) says when each next acts on its own, so
 running to a time loads the guests due by then and the rest stay rows until
 something touches them. On a realtime clock a command that only reads first
-looks whether anything at all can happen before now (`_quiet_now`); if not,
+looks whether anything at all can happen before now (`quiet_now`); if not,
 it answers from the stored state at now, in a read transaction.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from pyxl.sim import guest as guestos
-from pyxl.sim.guest import WAKE_STARVED, GuestState
-from pyxl.sim.rows import (decode_lines, decode_object, domain_data, guest_json, guest_state,
-                           DomainTable, load_pools, pool_data, save_domain, save_pool,
-                           vcpu_data)
-from pyxl.sim.rows import save_guests, save_wakes
+from pyxl.sim.guest import GuestState
+from pyxl.sim.peek import (current_host_name, db_exists, due_guests,
+                           memory_waiters, optional_number, quiet_now, read_meta,
+                           realtime_now, stored_domid, stored_name, xs_head)
+from pyxl.sim.rows import (DomainTable, decode_lines, decode_object, domain_data, guest_json,
+                           guest_state, load_pools, pool_data, save_domain, save_guests,
+                           save_pool, save_wakes, vcpu_data)
 from pyxl.sim.schema import MIGRATIONS, SCHEMA_VERSION
 from pyxl.sim.simulation import Simulation
-from pyxl.state.db import Database, StateDamaged, host_lock
-from pyxl.state.paths import DEFAULT_HOST, db_path
+from pyxl.state.db import Database, host_lock
+from pyxl.state.paths import db_path
 
-if TYPE_CHECKING:  # the hypervisor and boot are imported when first needed, so that
-    # a query that needs neither (`peek_host`) starts quickly
-    import sqlite3
-
+if TYPE_CHECKING:  # the hypervisor and boot are imported when first needed
     from pyxl.hv.hypervisor import Hypervisor
     from pyxl.hv.model import Domain
-
-def current_host_name(explicit: str | None = None) -> str:
-    return explicit or os.environ.get("PYXL_HOST") or DEFAULT_HOST
-
-
-# The meta table's numbers, checked once when a command opens the host.
-_META_NUMBERS = (("now_ns", int), ("wall_anchor", float), ("epoch", int),
-                 ("domid_rover", int), ("seed", int))
-
-
-def _optional_number(meta: dict, key: str) -> int:
-    """A meta number that older databases lack (0 then)."""
-    try:
-        return int(meta.get(key, "0"))
-    except ValueError:
-        raise StateDamaged(f"meta '{key}' is {meta[key]!r}") from None
-
-
-def _read_meta(conn) -> dict:
-    meta = dict(conn.execute("SELECT key, value FROM meta"))
-    for key, kind in _META_NUMBERS:
-        try:
-            ok = math.isfinite(kind(meta[key]))
-        except (KeyError, TypeError, ValueError, OverflowError):
-            ok = False
-        if not ok:
-            raise StateDamaged(f"meta '{key}' is {meta.get(key)!r}")
-    return meta
 
 
 class Host:
@@ -93,7 +60,7 @@ class Host:
         self.writable = writable
         from pyxl.sim.boot import meta_boot_options
 
-        self.meta = _read_meta(self.conn)
+        self.meta = read_meta(self.conn)
         self.boot = meta_boot_options(self.meta.get("boot"))
         self.physinfo = self.boot.physinfo()
         self._hv: Hypervisor | None = None
@@ -113,12 +80,12 @@ class Host:
         self._tracer = None
         self.wall_now = time.time()
         self.sim = Simulation(int(self.meta["now_ns"]))
-        self.sim.memory_waiters = _memory_waiters(self.meta)
+        self.sim.memory_waiters = memory_waiters(self.meta)
         # The guests' timers are in sim's queue up to here: those of every
         # loaded guest, and no unloaded guest is due by then (the wake index).
         self._queued_upto: int | None = None
-        self._xs_seen = _optional_number(self.meta, "xs_seen")
-        self._xs_head: tuple[int, int] | None = None  # (conn.total_changes, head) read
+        self._xs_seen = optional_number(self.meta, "xs_seen")
+        self.xs_head: tuple[int, int] | None = None  # (conn.total_changes, head) read
 
     # --- clock ---
 
@@ -134,7 +101,7 @@ class Host:
     def _clock_now(self) -> int:
         if self.clock == "manual":
             return int(self.meta["now_ns"])
-        return _realtime_now(self.meta, self.wall_now)
+        return realtime_now(self.meta, self.wall_now)
 
     @property
     def epoch(self) -> int:
@@ -242,7 +209,7 @@ class Host:
         """The guests not loaded yet that may act by `upto`, by the wake index
         (a missing or damaged entry counts as due): loaded now, their domids
         returned in order."""
-        due = [domid for domid in _due_guests(self.conn, upto, self.sim.memory_waiters)
+        due = [domid for domid in due_guests(self.conn, upto, self.sim.memory_waiters)
                if domid not in self._guests]
         for i in range(0, len(due), 500):
             part = due[i:i + 500]
@@ -467,9 +434,9 @@ class Host:
         and wake each guest that has events, handing it them. The change log's
         head is read again only once this connection has written something."""
         changes = self.conn.total_changes
-        if self._xs_head is None or self._xs_head[0] != changes:
-            self._xs_head = (changes, _xs_head(self.conn))
-        head = self._xs_head[1]
+        if self.xs_head is None or self.xs_head[0] != changes:
+            self.xs_head = (changes, xs_head(self.conn))
+        head = self.xs_head[1]
         if head <= self._xs_seen:
             return
         events = self.xs().events_by_conn(self._xs_seen, head)
@@ -547,14 +514,14 @@ def open_host(name: str | None = None, *, write: bool, commit: bool = True) -> I
 
     A command that only reads runs in a read transaction and writes nothing,
     unless the clock is tied to the wall clock and something can happen
-    between the last committed moment and now (`_quiet_now`): then showing
+    between the last committed moment and now (`quiet_now`): then showing
     "now" means running the simulation up to now, in a write transaction.
     With commit=False it may run the simulation, but nothing is kept.
     """
     name = current_host_name(name)
     path = db_path(name)
     with host_lock(name, exclusive=False):
-        if not _exists(path):  # booted from its host.toml if it has one
+        if not db_exists(path):  # booted from its host.toml if it has one
             from pyxl.sim.boot import boot, default_boot_options, read_boot_file
 
             boot(name, read_boot_file(name) or default_boot_options(), must_be_new=False)
@@ -564,7 +531,7 @@ def open_host(name: str | None = None, *, write: bool, commit: bool = True) -> I
                 with db.read():
                     host = Host(name, db, writable=False)
                     now = host.now_ns if host.clock == "manual" else \
-                        _quiet_now(db.conn, host.meta, host.wall_now)
+                        quiet_now(db.conn, host.meta, host.wall_now)
                     if now is not None:
                         host.sim.now_ns = now
                         yield host
@@ -578,144 +545,3 @@ def open_host(name: str | None = None, *, write: bool, commit: bool = True) -> I
             db.close()
 
 
-def _memory_waiters(meta: dict) -> set[int]:
-    """The guests whose balloon sleeps until memory is freed, as the last
-    command left them (derived state: `_queue_timers` finds them again)."""
-    try:
-        ids = json.loads(meta.get("balloon_waiters", "[]"))
-    except ValueError:
-        return set()
-    if not isinstance(ids, list):
-        return set()
-    return {i for i in ids if isinstance(i, int) and not isinstance(i, bool)}
-
-
-def _exists(path) -> bool:
-    """False only if the file is surely not there (opening it says why else)."""
-    try:
-        path.stat()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        pass
-    return True
-
-
-def _realtime_now(meta: dict, wall_now: float) -> int:
-    """A realtime host's now: its last committed moment plus the wall time
-    since (never less, if the wall clock went back)."""
-    elapsed = wall_now - float(meta["wall_anchor"])
-    return int(meta["now_ns"]) + max(0, int(elapsed * 1e9))
-
-
-def _xs_head(conn: sqlite3.Connection) -> int:
-    """The newest XenStore change's sequence number (0: none)."""
-    return conn.execute("SELECT MAX(seq) FROM xs_change").fetchone()[0] or 0
-
-
-def _due_guests(conn: sqlite3.Connection, upto: int, waiters: set[int]) -> list[int]:
-    """The guests that may act on their own by `upto`, by the wake index: an
-    entry at or before it, one that is not an integer (missing or damaged:
-    the guest's state says), or a starved balloon off the waiter list (it may
-    have missed memory being freed). Domid order."""
-    return sorted(domid for domid, wake in conn.execute(  # a scan of the index alone
-        "SELECT domid, wake_ns FROM domains "
-        "WHERE NOT (typeof(wake_ns) = 'integer' AND wake_ns > ?) OR wake_ns = ?",
-        (upto, WAKE_STARVED)) if wake != WAKE_STARVED or wake <= upto or domid not in waiters)
-
-
-def _quiet_now(conn: sqlite3.Connection, meta: dict, wall_now: float) -> int | None:
-    """A realtime host's now, if nothing can happen between its last
-    committed moment and now: no guest due, no XenStore change the guests
-    have not seen, no starved balloon off the waiter list (one on it waits
-    for memory a command frees) and every cpupool steady (its stored state
-    reads at now without running its scheduler). Then a command that only
-    reads answers from the stored state, at now, and writes nothing. None
-    when the catch-up has work, or when meta is damaged (open_host says so)."""
-    from pyxl.cnum import LONG_MAX  # the end of s_time_t (pyxl.units imports more)
-
-    try:
-        now = _realtime_now(meta, wall_now)
-        seen = int(meta.get("xs_seen", "0"))
-    except (KeyError, TypeError, ValueError, OverflowError):
-        return None
-    if now > LONG_MAX or _xs_head(conn) > seen \
-            or _due_guests(conn, now, _memory_waiters(meta)):
-        return None
-    from pyxl.hv.steady import pool_is_steady
-
-    for (data,) in conn.execute("SELECT data FROM cpupools"):
-        try:
-            state = json.loads(data).get("sched_state")
-        except (TypeError, ValueError, RecursionError, AttributeError):
-            return None
-        if not isinstance(state, dict) or not pool_is_steady(state, now):
-            return None
-    return now
-
-
-@dataclass(frozen=True)
-class HostPeek:
-    """A host's stored state in a read transaction, and its now."""
-
-    conn: sqlite3.Connection
-    now_ns: int
-
-
-@contextmanager
-def peek_host(name: str | None = None) -> Iterator[HostPeek | None]:
-    """The host's database in a read transaction, for a query that needs no
-    simulation (a name or a domid looked up): nothing to catch up, so neither
-    the hypervisor nor the guests are loaded. Yields None, having opened
-    nothing, when the answer needs `open_host`: a host not booted yet, or a
-    realtime clock whose catch-up to now has work (it may change what the
-    query sees: a guest's shutdown, xl's monitor acting on it).
-    """
-    name = current_host_name(name)
-    path = db_path(name)
-    with host_lock(name, exclusive=False):
-        if not _exists(path):
-            yield None
-            return
-        db = Database.open(path, name, SCHEMA_VERSION, MIGRATIONS)
-        try:
-            with db.read() as conn:
-                yield _peek(conn)
-        finally:
-            db.close()
-
-
-def _peek(conn: sqlite3.Connection) -> HostPeek | None:
-    """The peek at a host's stored state, if nothing needs simulating first."""
-    meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN "
-                             "('boot', 'now_ns', 'wall_anchor', 'xs_seen', 'balloon_waiters')"))
-    clock = _stored_clock(meta.get("boot"))
-    if clock == "manual":
-        try:
-            return HostPeek(conn, int(meta["now_ns"]))
-        except (KeyError, ValueError):
-            return None
-    now = _quiet_now(conn, meta, time.time()) if clock == "realtime" else None
-    return None if now is None else HostPeek(conn, now)
-
-
-def _stored_clock(text: object) -> str | None:
-    """The clock named in the boot options kept in meta, without checking
-    the rest of them (open_host does, and says what is wrong)."""
-    try:
-        opts = json.loads(text)
-    except (TypeError, ValueError, RecursionError):
-        return None
-    return opts.get("clock") if isinstance(opts, dict) else None
-
-
-def stored_domid(conn: sqlite3.Connection, name: str) -> int | None:
-    """The domid of the domain named `name` in the database, if there is one."""
-    row = conn.execute("SELECT domid FROM domains WHERE name = ?", (name,)).fetchone()
-    return row[0] if row else None
-
-
-def stored_name(conn: sqlite3.Connection, domid: int) -> str | None:
-    """The name of domain `domid` in the database, if there is one."""
-    row = conn.execute("SELECT name FROM domains WHERE domid = ?", (domid,)).fetchone()
-    return row[0] if row else None

@@ -13,7 +13,7 @@ import json
 import sqlite3
 
 from pyxl.hv.domains import Domains
-from pyxl.hv.model import CpuPool, Domain, Vcpu
+from pyxl.hv.model import SPARSE_FIELDS, CpuPool, Domain, Vcpu
 from pyxl.sim.guest import Balloon, GuestInfo, GuestState, Reaction, wake_ns
 from pyxl.state.db import StateDamaged
 
@@ -246,7 +246,8 @@ def save_pool(conn: sqlite3.Connection, pool: CpuPool, data: str | None = None) 
 
 
 def domain_data(d: Domain) -> str:
-    data = {k: v for k, v in d.__dict__.items() if k != "vcpus"}
+    data = {k: v for k, v in d.__dict__.items()
+            if k != "vcpus" and (v or k not in SPARSE_FIELDS)}
     return json.dumps(data)
 
 

@@ -72,11 +72,11 @@ def list_domains(conn: sqlite3.Connection, now_ns: int,
 def _seed(conn: sqlite3.Connection) -> int | None:
     """The host's seed, if meta holds what a command's full path accepts
     (else that path says what is wrong)."""
-    from pyxl.sim.host import _read_meta
+    from pyxl.sim.peek import read_meta
     from pyxl.state.db import StateDamaged
 
     try:
-        return int(_read_meta(conn)["seed"])
+        return int(read_meta(conn)["seed"])
     except StateDamaged:
         return None
 

@@ -11,7 +11,6 @@ database transaction, so a failure at any step leaves nothing behind.
 
 from __future__ import annotations
 
-import hashlib
 import uuid as uuidlib
 from dataclasses import dataclass
 
@@ -22,7 +21,6 @@ from pyxl.sim import guest as guestos
 from pyxl.toolstack import xs_layout
 from pyxl.toolstack.cpumap import node_cpus
 from pyxl.toolstack.ctx import Ctx
-from pyxl.toolstack.devices import HOST_HOTPLUG_SCRIPTS
 from pyxl.toolstack.domain import check_new_name
 from pyxl.toolstack.domain_config import DomainConfig, HostInfo
 from pyxl.toolstack.libxlu_cfg import apply_overrides, parse_cfg
@@ -34,7 +32,7 @@ LIBXL_MAXMEM_CONSTANT = 1024  # KiB Xen may give a domain beyond its target
 KERNEL_IMAGE_KB = 4096
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class LoadedConfig:
     config: DomainConfig
     warnings: list[str]
@@ -77,8 +75,21 @@ def parse_config(ctx: Ctx, text: str, source: str) -> LoadedConfig:
 def new_uuid(ctx: Ctx) -> str:
     """A fresh UUID, deterministic on a host: the same commands give the same ids."""
     n = ctx.host.next_seq("uuid_seq")
-    digest = hashlib.sha256(f"pyxl:{ctx.host.meta['seed']}:{n}".encode()).digest()
+    digest = _sha256(f"pyxl:{ctx.host.meta['seed']}:{n}".encode())
     return str(uuidlib.UUID(bytes=digest[:16], version=4))
+
+
+def _sha256(data: bytes) -> bytes:
+    """SHA-256 from CPython's own module where it has one, as random.py does:
+    importing hashlib loads OpenSSL, a few ms of every create."""
+    try:
+        from _sha256 import sha256  # CPython 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # CPython 3.12 and later
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data).digest()
 
 
 def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
@@ -134,6 +145,10 @@ def _check_disk_scripts(dc: DomainConfig) -> None:
     """A disk whose hotplug script the host does not have fails the create
     (ERROR_FAIL), where libxl would fail to run it. A dry run never runs
     hotplug scripts, so it does not look."""
+    if not dc.disks:
+        return
+    from pyxl.toolstack.devices import HOST_HOTPLUG_SCRIPTS
+
     for disk in dc.disks:
         script = disk.script
         if script is None or "/" in script or script in HOST_HOTPLUG_SCRIPTS:

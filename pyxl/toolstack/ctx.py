@@ -26,8 +26,10 @@ LEVELS = {"debug": 1, "verbose": 2, "detail": 3, "progress": 4, "info": 5,
           "notice": 6, "warning": 7, "error": 8, "critical": 9}
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Ctx:
+    """libxl_ctx: the open host and who is asking."""
+
     host: Host
     caller: int = 0  # the domid this command runs in
     logger: LogFn | None = field(default=None, repr=False)

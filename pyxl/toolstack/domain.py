@@ -109,14 +109,14 @@ def name_of(ctx: Ctx, domid: int) -> str | None:
 
 def peek_domid(conn, name: str) -> int | None:
     """domid_of from the stored rows, when no simulation needs to run first."""
-    from pyxl.sim.host import stored_domid
+    from pyxl.sim.peek import stored_domid
 
     return stored_domid(conn, name) if is_text(name) else None
 
 
 def peek_name(conn, domid: int) -> str | None:
     """name_of from the stored rows, when no simulation needs to run first."""
-    from pyxl.sim.host import stored_name
+    from pyxl.sim.peek import stored_name
 
     return stored_name(conn, domid)
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING
 
 from pyxl.toolstack.cpumap import node_cpus
-from pyxl.toolstack.devices import DiskSpec, NicSpec
 from pyxl.toolstack.xl_conf import GlobalConfig
+
+if TYPE_CHECKING:  # the device parser loads only for configs that have devices
+    from pyxl.toolstack.devices import DiskSpec, NicSpec
 
 # libxl_action_on_shutdown: the name xl.cfg uses -> libxl's enum name.
 ACTIONS = {"destroy": "destroy", "restart": "restart", "rename-restart": "restart_rename",
@@ -22,7 +25,7 @@ ACTIONS = {"destroy": "destroy", "restart": "restart", "rename-restart": "restar
            "coredump-restart": "coredump_restart", "soft-reset": "soft_reset"}
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class HostInfo:
     """What parse and setdefault need to know about the host (physinfo)."""
 
@@ -38,7 +41,7 @@ class HostInfo:
         return node_cpus(self.nr_cpus, self.nr_nodes)
 
 
-@dataclass
+@dataclass(repr=False)
 class DomainConfig:
     """libxl_domain_config as xl builds it, typed where the simulation uses it.
 
@@ -144,6 +147,8 @@ class DomainConfig:
 
     @classmethod
     def from_json_dict(cls, d: dict) -> "DomainConfig":
+        from pyxl.toolstack.devices import DiskSpec, NicSpec
+
         names = {f.name for f in fields(cls)}
         kw = {k: copy.deepcopy(v) for k, v in d.items() if k in names}
         kw["disks"] = [DiskSpec.from_dict(x) for x in d.get("disks", [])]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pyxl.errors import PyxlError, StateError
 from pyxl.sim.boot import (BootOptions, boot, default_boot_options, meta_boot_options,
                            read_boot_file, reboot)
-from pyxl.sim.host import current_host_name
+from pyxl.sim.peek import current_host_name
 from pyxl.sim.schema import MIGRATIONS, SCHEMA_VERSION
 from pyxl.toolstack.clock import ClockInfo, advance_clock, clock
 from pyxl.toolstack.session import open_ctx

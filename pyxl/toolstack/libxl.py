@@ -508,7 +508,7 @@ def peek_libxl(host: str | None = None, *, caller: int = 0) -> Iterator[LibxlPee
     if caller != 0:
         yield None
         return
-    from pyxl.sim.host import peek_host
+    from pyxl.sim.peek import peek_host
 
     with peek_host(host) as peek:
         yield None if peek is None else LibxlPeek(peek.conn, peek.now_ns)

@@ -51,7 +51,7 @@ class CfgSyntaxError(PyxlError):
         self.likely_python = likely_python
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class CfgSetting:
     name: str
     value: CfgValue
@@ -59,7 +59,7 @@ class CfgSetting:
     lineno: int
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class CfgFile:
     """The settings of one parsed file, with libxlutil's lookup semantics.
 
@@ -198,7 +198,7 @@ _PYTHONISH = set("+-.():")
 _PUNCT = {",": COMMA, "[": LBRACK, "]": RBRACK, "=": EQ, ";": SEMI}
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class _Tok:
     kind: str
     text: str         # yytext, as the error messages show it

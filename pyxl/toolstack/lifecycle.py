@@ -91,7 +91,7 @@ def log_ack_timeout(ctx: Ctx) -> None:
             f"guest didn't acknowledge control request: {ERROR_TIMEDOUT}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class DeathEvent:
     """What libxl's domain-death watch reports: "death" or "shutdown" (with reason)."""
 

@@ -14,7 +14,7 @@ from pyxl.errors import PyxlError
 from pyxl.toolstack.libxlu_cfg import parse_cfg
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class GlobalConfig:
     """The xl.conf keys xl reads (xl.c parse_global_config), with defaults."""
 

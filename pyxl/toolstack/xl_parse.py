@@ -43,19 +43,13 @@ from pyxl.cnum import INT_MAX, atoi, c_int, c_uint64, strtoul
 from pyxl.errors import PyxlError
 from pyxl.hv.model import MAX_VIRT_CPUS
 from pyxl.toolstack.cpumap import parse_cpurange, parse_range
-from pyxl.toolstack.devices import (
-    DiskSpecError,
-    NicDefaults,
-    parse_disk_spec,
-    parse_nic_spec,
-    parse_ulong,
-)
 from pyxl.toolstack.domain_config import ACTIONS, DomainConfig, HostInfo
 from pyxl.toolstack.libxlu_cfg import CfgFile
 from pyxl.toolstack.xl_conf import GlobalConfig
 
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                      r"[0-9a-fA-F]{12}$")
+# Patterns, compiled (and cached by re) only when a config has the key.
+_UUID_RE = (r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+            r"[0-9a-fA-F]{12}$")
 
 
 def _fail(msg: str, code: int = 1) -> PyxlError:
@@ -144,6 +138,8 @@ def _vnuma(cfg: CfgFile, dc: DomainConfig, host: HostInfo) -> None:
     rc, vnuma = cfg.get_list_rc("vnuma", dont_warn=True)
     if rc or not vnuma:
         return
+    from pyxl.toolstack.devices import parse_ulong
+
     n = len(vnuma)
     nodes = [{"memkb": None, "distances": [0] * n, "pnode": 0, "vcpus": []} for _ in range(n)]
     max_vcpus = max_memkb = 0
@@ -194,8 +190,8 @@ def _vnuma(cfg: CfgFile, dc: DomainConfig, host: HostInfo) -> None:
     dc.b_info_extra["vnuma_nodes"] = nodes
 
 
-_PCI_BDF = re.compile(r"^(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\."
-                      r"([0-7*])(?:@([0-9a-fA-F]{1,2}))?$")
+_PCI_BDF = (r"^(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\."
+            r"([0-7*])(?:@([0-9a-fA-F]{1,2}))?$")
 
 
 def _vslot(text: str, spec: str) -> int:
@@ -209,7 +205,7 @@ def _vslot(text: str, spec: str) -> int:
 def _parse_pci(spec: str, defaults: dict, source: str) -> dict:
     """A reduced xlu_pci_parse_spec_string: BDF[@vslot][,key=value...]."""
     parts = spec.split(",")
-    m = _PCI_BDF.match(parts[0])
+    m = re.match(_PCI_BDF, parts[0])
     if not m:
         raise _fail(f"unable to parse PCI_SPEC_STRING `{spec}' for passthrough")
     dom, bus, dev, func, vslot = m.groups()
@@ -322,7 +318,7 @@ def _parse_c_info(cfg: CfgFile, dc: DomainConfig, g: GlobalConfig,
 
     buf = cfg.get_string("uuid")
     if buf is not None:
-        if not _UUID_RE.match(buf):
+        if not re.match(_UUID_RE, buf):
             raise _fail(f"Failed to parse UUID: {buf}")
         dc.uuid = buf.lower()
     elif uuid_factory is not None:
@@ -532,32 +528,43 @@ def _parse_timer_mode(cfg: CfgFile, dc: DomainConfig) -> None:
             dc.timer_mode = buf
 
 
-def _parse_devices(cfg: CfgFile, dc: DomainConfig, g: GlobalConfig) -> None:
-    """disk=, vif=, vif2= and usbctrl=."""
-    # disks
-    vbds = cfg.get_list("disk")
-    if vbds is not None:
-        for item in vbds:
-            if not isinstance(item, str):
-                break
-            try:
-                disk = parse_disk_spec(item, cfg.source)
-            except DiskSpecError as e:
-                raise _fail(e.message) from None
-            dc.disks.append(disk)
+def _parse_vbds(cfg: CfgFile, dc: DomainConfig, vbds: list) -> None:
+    """disk=: the device parser is loaded only for a config that has disks."""
+    from pyxl.toolstack.devices import DiskSpecError, parse_disk_spec
 
-    # vifs
+    for item in vbds:
+        if not isinstance(item, str):
+            break
+        try:
+            disk = parse_disk_spec(item, cfg.source)
+        except DiskSpecError as e:
+            raise _fail(e.message) from None
+        dc.disks.append(disk)
+
+
+def _parse_vifs(cfg: CfgFile, dc: DomainConfig, g: GlobalConfig, nics: list) -> None:
+    """vif=, with xl.conf's defaults for what a spec leaves out."""
+    from pyxl.toolstack.devices import NicDefaults, parse_nic_spec
+
     nic_defaults = NicDefaults(g.vif_default_script, g.vif_default_bridge,
                                g.vif_default_gatewaydev, g.vif_default_backend)
+    for item in nics:
+        if not isinstance(item, str):
+            break
+        nic, msgs = parse_nic_spec(item, cfg.source, nic_defaults)
+        cfg.report.extend(msgs)
+        nic.devid = len(dc.nics)
+        dc.nics.append(nic)
+
+
+def _parse_devices(cfg: CfgFile, dc: DomainConfig, g: GlobalConfig) -> None:
+    """disk=, vif=, vif2= and usbctrl=."""
+    vbds = cfg.get_list("disk")
+    if vbds is not None:
+        _parse_vbds(cfg, dc, vbds)
     nics = cfg.get_list("vif")
     if nics is not None:
-        for item in nics:
-            if not isinstance(item, str):
-                break
-            nic, msgs = parse_nic_spec(item, cfg.source, nic_defaults)
-            cfg.report.extend(msgs)
-            nic.devid = len(dc.nics)
-            dc.nics.append(nic)
+        _parse_vifs(cfg, dc, g, nics)
     if cfg.get_list("vif2") is not None:
         cfg.report.append("WARNING: vif2: netchannel2 is deprecated and not supported by xl")
 

@@ -16,7 +16,7 @@ from pyxl.xenstore.errors import XenStoreError
 from pyxl.xenstore.perms import Perm
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class BuildInfo:
     """What libxl__domain_make and libxl__build_post write, gathered by the builder."""
 

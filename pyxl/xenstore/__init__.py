@@ -1,10 +1,7 @@
-"""What xenstored does: the tree, permissions, quotas, transactions, watches."""
+"""What xenstored does: the tree, permissions, quotas, transactions, watches.
 
-from .errors import XenStoreError
-from .perms import DOMID_ANY, Perm, format_perms
-from .schema import SCHEMA, apply_schema
-from .store import Transaction, WalkEntry, XenStore
-from .watches import WatchEvent
-
-__all__ = ["XenStore", "XenStoreError", "Perm", "format_perms", "DOMID_ANY", "SCHEMA",
-           "apply_schema", "Transaction", "WalkEntry", "WatchEvent"]
+The package imports nothing itself: a command that needs only the errors or
+the permission values (`pyxl.xenstore.errors`, `.perms`) does not pay for the
+store and its watches. Import each name from its module: `store.XenStore`,
+`errors.XenStoreError`, `perms.Perm`, `schema.apply_schema`, `watches.WatchEvent`.
+"""

@@ -17,8 +17,10 @@ NODE_HDR_SIZE = 16     # struct node_hdr
 PERM_ENTRY_SIZE = 8    # struct xs_permissions
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Node:
+    """One XenStore node as stored: its value, permissions and place in the tree."""
+
     path: str
     parent: str | None       # None for '/' and the special @ nodes
     seq: int                 # creation order among siblings

@@ -43,7 +43,7 @@ def _strtol0(text: str) -> int:
     return (-val) % (1 << 32) if neg else val
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Perm:
     """One permission entry, e.g. ``Perm(5, "r")`` printed as ``r5``."""
 

@@ -8,17 +8,21 @@ All SQL runs inside the caller's database transaction; mutating requests
 use a savepoint so a refused request undoes its partial work.
 """
 
+from __future__ import annotations
+
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
-from . import conns, memory, paths, quota, watches
+from . import conns, memory, paths, quota
 from .errors import XenStoreError
 from .nodes import GlobalNodes, Node, TxNodes
 from .perms import (DOMID_ANY, PERM_OWNER, PERM_READ, PERM_WRITE, PRIV_DOMID, Perm,
                     decode_perms, encode_perms, parse_perms, perm_for)
-from .watches import WatchEvent
+
+if TYPE_CHECKING:  # the change log loads when a request writes or follows it
+    from .watches import WatchEvent
 
 T = TypeVar("T")
 
@@ -28,7 +32,7 @@ TXID_MAX = 0xFFFFFFFF          # the wire's tx_id is a u32
 DEPTH_MAX = 0x7FFFFFFF         # xenstored reads a watch depth with atoi
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class WalkEntry:
     """One node below the listed path, in xenstore-ls order.
 
@@ -150,6 +154,8 @@ class XenStore:
 
     def _log(self, path: str, match: str, *args, **kw) -> int:
         """Append to the change log; when it is pruned, reap dead connections."""
+        from . import watches
+
         seq = watches.append_change(self.conn, path, match, *args, now_ns=self.now_ns, **kw)
         if watches.pruned(seq):
             self.reap()
@@ -563,24 +569,34 @@ class XenStore:
 
     def pending_events(self, conn_id: str | None = None, since_seq: int = 0) -> list[WatchEvent]:
         """Events for the watches of ``conn_id`` (default: ours) after ``since_seq``."""
+        from . import watches
+
         return watches.pending_events(self.conn, conn_id or self.conn_id, since_seq)
 
     def events_by_conn(self, since_seq: int, upto_seq: int | None = None
                        ) -> dict[str, list[WatchEvent]]:
         """Every connection's events from the changes after ``since_seq`` (up
         to ``upto_seq``), matched once per change (see watches.py)."""
+        from . import watches
+
         return watches.events_by_conn(self.conn, since_seq, upto_seq)
 
     def changes_since(self, seq: int) -> list[WatchEvent]:
         """Raw changes (absolute paths, token None) after ``seq``."""
+        from . import watches
+
         return watches.changes_since(self.conn, seq)
 
     def last_seq(self) -> int:
         """Sequence number of the newest change; start following from here."""
+        from . import watches
+
         return watches.last_seq(self.conn)
 
     def oldest_seq(self) -> int:
         """Oldest change still logged; a follower behind it has lost events."""
+        from . import watches
+
         return watches.oldest_seq(self.conn)
 
     # -------------------------------------------------------------- domains

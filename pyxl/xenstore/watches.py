@@ -24,7 +24,7 @@ CHANGE_LOG_KEEP = 10000
 _PRUNE_EVERY = 256
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class WatchEvent:
     """One event: ``path`` as the watcher sees it, ``token`` of its watch.
 
@@ -36,8 +36,10 @@ class WatchEvent:
     token: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Watch:
+    """One registered watch, as its row in the watches table holds it."""
+
     conn_id: str
     path: str          # canonical absolute (or @special) path
     token: str
