@@ -61,13 +61,15 @@ def _rows(pyxl) -> list[tuple[str, ...]]:
 def test_create_and_destroy_decode_only_their_own_domain(pyxl, decoded):
     _host(pyxl)
     decoded.clear()
+    # built in memory; no other guest decoded (Domain-0 is: xenstored's and
+    # xenconsoled's ends of the new domain's event channels are its)
     _ok(_create(pyxl, "vm5"))
-    assert decoded == []                     # built in memory; no other domain decoded
+    assert decoded == [0]
     _ok(pyxl("destroy", "vm2"))
-    assert decoded == [2]
+    assert decoded == [0, 2, 0]
     _ok(pyxl("create", "-q", "-p", "/dev/null", 'name="vm6"', 'kernel="/k"', "memory=128"))
     _ok(pyxl("destroy", "6"))
-    assert decoded == [2, 6]
+    assert [d for d in decoded if d] == [2, 6]
     assert _rows(pyxl) == [
         ("Domain-0", "0", "1024", "4", "r-----"),
         ("vm1", "1", "256", "1", "-b----"),
@@ -118,7 +120,7 @@ def test_domids_come_from_the_rover_past_domains_not_decoded(pyxl, decoded, stat
     _ok(_create(pyxl, "b"))
     decoded.clear()
     _ok(_create(pyxl, "c"))                  # wraps, skips 1 (taken), takes 2
-    assert decoded == []
+    assert decoded == [0]                    # Domain-0 binds the new channels
     assert [row[:2] for row in _rows(pyxl)] == [
         ("Domain-0", "0"), ("vm1", "1"), ("c", "2"), ("vm3", "3"), ("a", "4"), ("b", "32751")]
 

@@ -18,7 +18,7 @@ from pyxl.errors import ERROR_FAIL, ERROR_INVAL, ErrorFail, LibxlError, PyxlErro
 from pyxl.hv.hypervisor import HypercallError
 from pyxl.hv.model import HVM_MAX_VCPUS
 from pyxl.sim import guest as guestos
-from pyxl.toolstack import xs_layout
+from pyxl.toolstack import channels, xs_layout
 from pyxl.toolstack.cpumap import node_cpus
 from pyxl.toolstack.ctx import Ctx
 from pyxl.toolstack.domain import check_new_name
@@ -110,7 +110,8 @@ def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
     uuid = cfg.uuid or new_uuid(ctx)
     try:
         d = hv.domctl_createdomain(uuid, cfg.name, cfg.type, poolid=poolid,
-                                   max_vcpus=cfg.max_vcpus)
+                                   max_vcpus=cfg.max_vcpus,
+                                   max_grant_frames=cfg.max_grant_frames)
     except HypercallError as e:
         ctx.log("error", "libxl_create.c:700:libxl__domain_make", "domain creation fail",
                 errno=e.strerror)
@@ -188,7 +189,7 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
         domid=domid, uuid=d.uuid, name=cfg.name, type=cfg.type,
         max_memkb=cfg.max_memkb, target_memkb=cfg.target_memkb,
         video_memkb=cfg.video_memkb, max_vcpus=cfg.max_vcpus,
-        online_vcpus=len(cfg.avail_vcpus), store_port=1, console_port=2,
+        online_vcpus=len(cfg.avail_vcpus), store_port=0, console_port=0,
         store_mfn=0x100000 + domid * 0x1000 + 0xFFE,
         console_mfn=0x100000 + domid * 0x1000 + 0xFFF,
         start_time=ctx.host.wall_time(), kernel=cfg.kernel, ramdisk=cfg.ramdisk,
@@ -205,9 +206,12 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
     _set_affinities(ctx, d, cfg)
     _sched_set_params(ctx, domid, pool.sched, cfg)
     hv.domctl_max_mem(domid, cfg.target_memkb + LIBXL_MAXMEM_CONSTANT)
+    b.store_port, b.console_port = channels.build_pre(ctx, domid)
     _build_image(ctx, d, cfg)
+    channels.seed_grants(ctx, domid, b.console_mfn, b.store_mfn)
     xs_layout.build_post(xs, b)
     xs.introduce_domain(domid)
+    channels.introduce(ctx, domid, b.store_port, b.console_port)
 
 
 def _set_affinities(ctx: Ctx, d, cfg: DomainConfig) -> None:

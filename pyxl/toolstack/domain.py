@@ -45,6 +45,9 @@ def destroy(ctx: Ctx, domid: int) -> None:
 
     xs_layout.domain_remove(ctx.xs(), domid, info.uuid)
     ctx.hv.domctl_destroydomain(domid)
+    from pyxl.toolstack.channels import release
+
+    release(ctx, domid)
 
 
 def pause(ctx: Ctx, domid: int) -> None:

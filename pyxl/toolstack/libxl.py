@@ -429,6 +429,26 @@ class Libxl:
         """The events of the handle's watches after change `since_seq`."""
         return self._ctx.xs(handle.conn_id).pending_events(since_seq=since_seq)
 
+    # --- event channels and grant tables (pyxl's evtchn-list, grant-list) ---
+
+    def evtchn_list(self, domain: str) -> dict:
+        """The domain's event channels and its vCPUs' pending bits."""
+        from pyxl.toolstack import channels
+
+        return channels.evtchn_list(self._ctx, domain)
+
+    def grant_list(self, domain: str) -> dict:
+        """The domain's grant table and the grants of others it maps."""
+        from pyxl.toolstack import channels
+
+        return channels.grant_list(self._ctx, domain)
+
+    def send_debug_keys(self, keys: str) -> None:
+        """libxl_send_debug_keys: Xen's dumps for these keys go to its console."""
+        from pyxl.toolstack import channels
+
+        channels.send_debug_keys(self._ctx, keys)
+
     def xs_close(self, handle) -> None:
         from pyxl.toolstack import xs
 
