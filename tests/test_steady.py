@@ -212,3 +212,24 @@ def test_a_new_workload_on_a_blocked_vcpu_runs_at_once(pyxl, guest_cfg):
     assert pyxl("clock", "advance", "1s").code == 0
     line = pyxl("list", "vm2").out.splitlines()[1].split()
     assert line[4] == "r-----" and float(line[5]) >= 2.0  # both vCPUs ran the second
+
+
+def test_a_steady_pool_gives_room_once_and_takes_it_back(pyxl, write_cfg, state_dir):
+    def busy(name):
+        return write_cfg(f'name="{name}"\ntype="pv"\nkernel="/k"\nmemory=64\nvcpus=2\n'
+                         'workload="busy"\n', f"{name}.cfg")
+
+    assert pyxl("clock", "advance", "1s").code == 0
+    room = _pool_state(state_dir)["steady"]  # 8 pCPUs, Domain-0's idle vCPUs
+    assert room >= 4
+    # a loop of create and destroy never runs the pool out of room
+    for i in range(room):
+        assert pyxl("create", "-q", busy(f"b{i}")).code == 0
+        assert pyxl("destroy", f"b{i}").code == 0
+    assert _pool_state(state_dir)["steady"] == room
+    # booting (a busy vCPU, then the config's workload on each) takes the room once
+    assert pyxl("create", "-q", busy("kept")).code == 0
+    assert pyxl("clock", "advance", "5s").code == 0
+    assert _pool_state(state_dir)["steady"] == room - 2
+    assert pyxl("pause", "kept").code == 0
+    assert _pool_state(state_dir)["steady"] == room

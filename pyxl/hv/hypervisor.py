@@ -288,6 +288,7 @@ class Hypervisor:
         if d.dying or domid == TOOLSTACK_DOMID:
             raise HypercallError("EINVAL", "XEN_DOMCTL_pausedomain")
         d.pause_count += 1
+        self._release_room(d)
         self.trace("XEN_DOMCTL_pausedomain", domid=domid, pause_count=d.pause_count)
 
     def domctl_unpausedomain(self, domid: int) -> None:
@@ -305,6 +306,7 @@ class Hypervisor:
         self._reload_engines()
         d = self.domain(domid)
         self.views.pop(domid, None)
+        self._release_room(d)
         d.dying = True
         self._release_channels(d)
         del self.domains[domid]
@@ -322,6 +324,7 @@ class Hypervisor:
             return  # Xen latches the first reason
         d.shutdown = True
         d.shutdown_reason = reason
+        self._release_room(d)
         self.trace("SCHEDOP_shutdown", domid=domid, reason=reason)
 
     def domctl_resumedomain(self, domid: int) -> None:
@@ -483,18 +486,36 @@ class Hypervisor:
 
     def _admit(self, d: Domain) -> None:
         """d's vCPUs may run now: a steady pool takes them if it has room
-        for them all at once and they fit its rules, else it settles."""
+        for them all at once and they fit its rules, else it settles. The
+        room given to each domain is kept, so that it is given once and
+        returns when the domain stops running (`_release_room`)."""
         if not self._is_steady(d.poolid) or not d.can_run:
             return
         from pyxl.hv.steady import vcpu_fits
 
         pool = self.pools[d.poolid]
-        room = pool.sched_state["steady"]
+        state = pool.sched_state
+        admitted = dict(state.get("admitted", {}))
         online = [v for v in d.vcpus if v.online]
-        if len(online) <= room and all(vcpu_fits(pool.sched, pool.cpus, d, v) for v in online):
-            pool.sched_state = dict(pool.sched_state, steady=room - len(online))
+        need = max(len(online) - admitted.get(str(d.domid), 0), 0)
+        if need <= state["steady"] and all(vcpu_fits(pool.sched, pool.cpus, d, v)
+                                           for v in online):
+            admitted[str(d.domid)] = len(online)
+            pool.sched_state = dict(state, steady=state["steady"] - need, admitted=admitted)
         else:
             self._settle_pool(d.poolid)
+
+    def _release_room(self, d: Domain) -> None:
+        """d no longer runs (paused, shut down, destroyed): the room its
+        pool gave it when it was admitted is free again."""
+        pool = self.pools.get(d.poolid)
+        if pool is None or not self._is_steady(d.poolid):
+            return
+        state = pool.sched_state
+        admitted = dict(state.get("admitted", {}))
+        given = admitted.pop(str(d.domid), 0)
+        if given:
+            pool.sched_state = dict(state, steady=state["steady"] + given, admitted=admitted)
 
     # --- scheduler and cpupool operations ---
 
