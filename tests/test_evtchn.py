@@ -61,6 +61,15 @@ def test_alloc_unbound_errors():
     assert errno_of(hv.evtchn_op_alloc_unbound, 0, 1, 0) == "EINVAL"
 
 
+def test_domain0_is_bounded_by_the_abi_alone():
+    """xenstored and xenconsoled hold an end of every guest's channels: Domain-0
+    has no max_evtchn_port of its own, only the 2-level ABI's 4096 ports."""
+    hv = make_hv()
+    for _ in range(evtchn.EVTCHN_2L_NR_CHANNELS - 1):
+        hv.evtchn_op_alloc_unbound(0, SELF, 1)
+    assert errno_of(hv.evtchn_op_alloc_unbound, 0, SELF, 1) == "ENOSPC"
+
+
 def test_bind_interdomain_joins_both_ends_and_sets_the_new_port_pending():
     hv = make_hv()
     gport = hv.evtchn_op_alloc_unbound(0, 1, 0)

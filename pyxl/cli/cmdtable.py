@@ -87,6 +87,26 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "-F                      Fallback to ACPI reset event for HVM guests with\n"
        "                        no PV drivers.\n"
        "-w, --wait              Wait for guest(s) to reboot.\n"),
+    _x("pci-attach", "pci", False, True,
+       "Insert a new pass-through pci device", "<Domain> <PCI_SPEC_STRING>"),
+    _x("pci-detach", "pci", False, True,
+       "Remove a domain's pass-through pci device", "<Domain> <PCI_SPEC_STRING>"),
+    _x("pci-list", "pci", False, False,
+       "List pass-through pci devices for a domain", "<Domain>"),
+    _x("pci-assignable-add", "pci", False, True,
+       "Make a device assignable for pci-passthru", "[options] <BDF>",
+       "-n NAME, --name=NAME    Name the assignable device.\n"
+       "-h                      Print this help.\n"),
+    _x("pci-assignable-remove", "pci", False, True,
+       "Remove a device from being assignable", "[options] <BDF>|NAME",
+       "-h                      Print this help.\n"
+       "-r                      Attempt to re-assign the device to the\n"
+       "                        original driver."),
+    _x("pci-assignable-list", "pci", False, False,
+       "List all the assignable pci devices", "[options]",
+       "-h                      Print this help.\n"
+       "-n, --show-names        Display assignable device names where\n"
+       "                        supplied.\n"),
     _x("pause", "vmcontrol", False, True, "Pause execution of a domain", "<Domain>"),
     _x("unpause", "vmcontrol", False, True, "Unpause a paused domain", "<Domain>"),
     _x("console", "console", False, False,
@@ -205,6 +225,28 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "-w FLOAT, --weight=FLOAT       CPU Period/slice (do not set with\n"
        "                               --period/--slice)\n"
        "-c CPUPOOL, --cpupool=CPUPOOL  Restrict output to CPUPOOL"),
+    _x("network-attach", "netblk", True, True,
+       "Create a new virtual network device",
+       "<Domain> [type=<type>] [mac=<mac>] [bridge=<bridge>] "
+       "[ip=<ip>] [script=<script>] [backend=<BackDomain>] [vifname=<name>] "
+       "[rate=<rate>] [model=<model>] [accel=<accel>] [mtu=<mtu>]"),
+    _x("network-list", "netblk", False, False,
+       "List virtual network interfaces for a domain", "<Domain(s)>"),
+    _x("network-detach", "netblk", False, True,
+       "Destroy a domain's virtual network device", "<Domain> <DevId|mac>"),
+    _x("channel-list", "netblk", False, False,
+       "List virtual channel devices for a domain", "<Domain(s)>"),
+    _x("block-attach", "netblk", True, True,
+       "Create a new virtual block device", "<Domain> <disk-spec-component(s)>..."),
+    _x("block-list", "netblk", False, False,
+       "List virtual block devices for a domain", "<Domain(s)>"),
+    _x("block-detach", "netblk", False, True,
+       "Destroy a domain's virtual block device", "[option] <Domain> <DevId>",
+       "-f, --force        do not wait for the domain to release the device"),
+    _x("cd-insert", "netblk", True, True,
+       "Insert a cdrom into a guest's cd drive", "<Domain> <VirtualDevice> <path>"),
+    _x("cd-eject", "netblk", True, True,
+       "Eject a cdrom from a guest's cd drive", "<Domain> <VirtualDevice>"),
     # pyxl extensions: the simulated host, its clock, and views into the simulation.
     _ext("host", "host", True,
          "Boot, list, reset or destroy simulated hosts (pyxl)",

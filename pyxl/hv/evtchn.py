@@ -70,7 +70,10 @@ def _get_free_port(hv, d: Domain, op: str) -> int:
     """The lowest free port (port 0 stays reserved); ENOSPC past the limit."""
     if d.dying:
         raise HypercallError("EINVAL", op)
-    limit = min(DEFAULT_MAX_EVTCHN_PORT, EVTCHN_2L_NR_CHANNELS - 1)
+    # Domain-0 is built with no max_evtchn_port of its own (create_dom0):
+    # only the ABI bounds it, and it holds xenstored's and xenconsoled's
+    # end of every guest's channels
+    limit = EVTCHN_2L_NR_CHANNELS - 1 if d.domid == 0 else DEFAULT_MAX_EVTCHN_PORT
     for port in range(1, limit + 1):
         if str(port) not in d.evtchn:
             return port

@@ -31,6 +31,18 @@ DOM0_UUID = "00000000-0000-0000-0000-000000000000"
 # Manual-clock hosts start their calendar here, so lessons replay identically.
 MANUAL_EPOCH = 1767225600  # 2026-01-01T00:00:00Z
 MIB = 1024
+# A default host's PCI devices, as `lspci -D` names them: two dual-port NICs
+# and the chipset's SATA controller.
+DEFAULT_PCI = (
+    "0000:00:1f.2=SATA controller: Intel Corporation C610/X99 series chipset 6-Port SATA "
+    "Controller [AHCI mode]",
+    "0000:02:00.0=Ethernet controller: Intel Corporation I350 Gigabit Network Connection",
+    "0000:02:00.1=Ethernet controller: Intel Corporation I350 Gigabit Network Connection",
+    "0000:03:00.0=Ethernet controller: Intel Corporation 82599ES 10-Gigabit SFI/SFP+ "
+    "Network Connection",
+    "0000:03:00.1=Ethernet controller: Intel Corporation 82599ES 10-Gigabit SFI/SFP+ "
+    "Network Connection",
+)
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -43,6 +55,7 @@ class BootOptions:
     dom0_mem_mib: int = 1024
     sched: str = "credit"
     clock: str = "realtime"
+    pci: tuple = DEFAULT_PCI  # "BDF=description" for each PCI device the machine has
 
     def validate(self) -> "BootOptions":
         """Refuse a machine Xen could not run on: 1-512 CPUs, at most 64 NUMA
@@ -64,6 +77,7 @@ class BootOptions:
             raise PyxlError(
                 f"invalid --dom0-mem {self.dom0_mem_mib}: from 32 to {self.memory_mib - 16} MiB"
             )
+        pci_devices(self)
         return self
 
     def physinfo(self) -> PhysInfo:
@@ -81,12 +95,30 @@ class BootOptions:
                 f"dom0_max_vcpus={self.cpus} sched={self.sched} console=com1,vga")
 
 
+def pci_devices(opts: BootOptions) -> dict[str, str]:
+    """The machine's PCI devices, BDF -> description; PyxlError naming a bad
+    entry (a BDF must be written as lspci -D writes it)."""
+    import re
+
+    devices: dict[str, str] = {}
+    for entry in opts.pci:
+        bdf, sep, desc = entry.partition("=") if isinstance(entry, str) else ("", "", "")
+        if (not sep or not re.fullmatch(r"[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]", bdf)
+                or not desc.isprintable() or not desc.strip() or bdf in devices):
+            raise PyxlError(f"invalid pci device '{printable(str(entry))}': "
+                            "use 'DDDD:BB:DD.F=description', each BDF once")
+        devices[bdf] = desc
+    return devices
+
+
 def boot_options(table: object) -> BootOptions:
     """BootOptions from a stored table (host.toml, the database's meta);
     ValueError saying what is wrong with it."""
     if not isinstance(table, dict):
         raise ValueError("no boot options")
     known = {f.name: type(f.default) for f in fields(BootOptions)}
+    if isinstance(table.get("pci"), list):
+        table = {**table, "pci": tuple(table["pci"])}
     for key, value in table.items():
         if key not in known:
             raise ValueError(f"unknown boot option '{key}'")

@@ -308,7 +308,7 @@ def _xs(host: Machine, d: "Domain"):
 
 
 WATCHES = (("control/shutdown", "shutdown"), ("control/sysrq", "sysrq"),
-           ("memory/target", "balloon"), ("cpu", "cpu"))
+           ("memory/target", "balloon"), ("cpu", "cpu"), ("device", "device"))
 
 
 def _drivers_up(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
@@ -375,6 +375,11 @@ def _schedule(host: Machine, d: "Domain", g: GuestState, t: int, what: str,
 
 def _on_watch(host, d, g, t, what, path) -> None:
     token = what.split(":", 1)[1]
+    if token == "device":
+        from pyxl.sim.frontend import device_watch
+
+        device_watch(host, d, g, t, path)
+        return
     {"shutdown": _shutdown_watch, "sysrq": _sysrq_watch, "balloon": _balloon_watch,
      "cpu": _cpu_watch}[token](host, d, g, t, path)
 

@@ -126,6 +126,11 @@ def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
                 f"cannot (re-)build domain: {ERROR_FAIL}", domid)
         raise ErrorFail(exit_code=-ERROR_FAIL) from None
     _check_disk_scripts(cfg)
+    _add_devices(ctx, domid, cfg)
+    if cfg.pcidevs:
+        from pyxl.toolstack.pci import add_pcis
+
+        add_pcis(ctx, domid, cfg.pcidevs)
     guest_info = guestos.GuestInfo(
         name=cfg.name, type=cfg.type, vcpus=len(cfg.avail_vcpus),
         memory_mib=cfg.target_memkb // 1024, cmdline=cfg.cmdline or "",
@@ -156,6 +161,24 @@ def _check_disk_scripts(dc: DomainConfig) -> None:
             continue
         raise PyxlError(f"{dc.source}:{dc.lines.get('disk')}: disk '{disk.spec}': hotplug "
                         f"script /etc/xen/scripts/{script} not found", -ERROR_FAIL)
+
+
+def _add_devices(ctx: Ctx, domid: int, dc: DomainConfig) -> None:
+    """domcreate_launch_dm's device adds: each disk, then each vif, into
+    XenStore for the drivers to connect once the guest's xenbus is up."""
+    if not dc.disks and not dc.nics:
+        return
+    from pyxl.toolstack import device
+
+    try:
+        for disk in dc.disks:
+            device.disk_add(ctx, domid, disk)
+        for nic in dc.nics:
+            device.nic_add(ctx, domid, nic, new_uuid)
+    except device.DeviceError:
+        ctx.log("error", "libxl_create.c:1862:domcreate_attach_devices",
+                "unable to add devices", domid)
+        raise ErrorFail(exit_code=-ERROR_FAIL) from None
 
 
 def _check_avail_vcpus(ctx: Ctx, cfg: DomainConfig) -> None:

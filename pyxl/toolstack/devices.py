@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 
-from pyxl.cnum import INT_MAX, UINT32_MAX, ULONG_MAX, atoi, c_int, strtoul
+from pyxl.cnum import INT_MAX, UINT32_MAX, ULONG_MAX, atoi, c_int, c_uint32, strtoul
 from pyxl.errors import PyxlError
 
 # The hotplug scripts Xen installs in /etc/xen/scripts (tools/hotplug/Linux).
@@ -470,7 +470,7 @@ def parse_vif_rate(rate: str, source: str) -> tuple[int, int]:
         raise err("no rate specified", rate)
     if not re.fullmatch(r"[0-9]+[GMK]?[Bb]/s", rate_part):
         raise err("invalid rate", rate_part)
-    num, rest = _strtoul(rate_part, 8 if rate_part.startswith("0") else 10)
+    num, rest = _strtoul(rate_part, 0)     # strtoull base 0: a leading 0 is octal
     if not num or num > UINT32_MAX:
         raise err("rate overflow", rate_part)
     if rest[:1] == "G":
@@ -485,7 +485,7 @@ def parse_vif_rate(rate: str, source: str) -> tuple[int, int]:
     if at:
         if not re.fullmatch(r"[0-9]+[mu]?s?", interval_part):
             raise err("invalid replenishment interval", interval_part)
-        ival, rest = _strtoul(interval_part, 10)
+        ival, rest = _strtoul(interval_part, 0)
         if not ival or ival > UINT32_MAX:
             raise err("replenishment interval overflow", interval_part)
         if rest[:1] in ("s", ""):
@@ -509,16 +509,45 @@ class NicDefaults:
     gatewaydev: str | None = None
     backend: str | None = None
 
+    @classmethod
+    def from_global(cls, g) -> "NicDefaults":
+        """The defaults a GlobalConfig (xl_conf.parse_global_config) holds."""
+        return cls(g.vif_default_script, g.vif_default_bridge,
+                   g.vif_default_gatewaydev, g.vif_default_backend)
 
-def parse_nic_spec(spec: str, source: str = "command line",
+
+def _parse_mac(current: str | None, text: str) -> tuple[str | None, bool]:
+    """xl's mac= loop: (mac, ok). Octets are stored as they parse, so a bad
+    one leaves those before it in place; a 32-bit value above 255 fails."""
+    octets = [int(o, 16) for o in current.split(":")] if current else [0] * 6
+    rest, ok = text, True
+    for i in range(6):
+        num, after = _strtoul(rest, 16)
+        if num is None or c_uint32(num) > 255:
+            ok = False
+            break
+        octets[i] = c_uint32(num)
+        rest = after[1:]
+    mac = ":".join(f"{o:02x}" for o in octets)
+    return (None if not any(octets) else mac), ok
+
+
+def parse_nic_spec(spec: str | list[str], source: str = "command line",
                    defaults: NicDefaults | None = None,
                    strict: bool = False) -> tuple[NicSpec, list[str]]:
-    """A ``vif=`` entry as xl_parse.c reads it: (nic, messages printed).
+    """A vif as xl_parse.c reads it: (nic, messages printed).
 
-    Items are split on ``,`` with leading spaces skipped. In a config file
-    xl prints a bad item's message and carries on (``strict=False``);
-    network-attach stops instead (``strict=True`` raises PyxlError, exit 1).
+    A string is a ``vif=`` entry: items split on ``,`` with leading spaces
+    skipped. A list is network-attach's arguments: each one item as given,
+    commas and all. In a config file xl prints a bad item's message and
+    carries on (``strict=False``); network-attach stops instead
+    (``strict=True`` raises PyxlError, exit 1).
     """
+    if isinstance(spec, str):
+        items = [p.lstrip(" ") for p in spec.split(",") if p]
+    else:
+        items = list(spec)
+        spec = ",".join(spec)
     nic = NicSpec(spec=spec)
     if defaults:
         nic.script = defaults.script
@@ -528,12 +557,23 @@ def parse_nic_spec(spec: str, source: str = "command line",
     messages: list[str] = []
 
     def bad(msg: str) -> None:
-        messages.append(msg)
         if strict:
             raise PyxlError(msg, 1)
+        messages.append(msg)
 
-    for item in [p for p in spec.split(",") if p]:
-        item = item.lstrip(" ")
+    try:
+        _nic_items(nic, items, source, messages, bad)
+    except PyxlError as e:
+        # what xl printed before stopping comes first
+        raise PyxlError("\n".join(messages + [e.message]), e.exit_code) from None
+    return nic, messages
+
+
+def _nic_items(nic: NicSpec, items: list[str], source: str, messages: list[str],
+               bad) -> None:
+    """parse_nic_config for each item: fills ``nic``, notes go to ``messages``,
+    a bad item goes to ``bad``; rate=, devid= and mtu= errors raise."""
+    for item in items:
         key, eq, val = item.partition("=")
         if not eq:
             key, val = None, None
@@ -545,19 +585,8 @@ def parse_nic_spec(spec: str, source: str = "command line",
             else:
                 bad("Invalid parameter `type'.")
         elif key == "mac":
-            octets = []
-            rest = val
-            ok = True
-            for _ in range(6):
-                num, after = _strtoul(rest, 16)
-                if num is None or num > 255:
-                    ok = False
-                    break
-                octets.append(num)
-                rest = after[1:]
-            if ok:
-                nic.mac = ":".join(f"{o:02x}" for o in octets)
-            else:
+            nic.mac, ok = _parse_mac(nic.mac, val)
+            if not ok:
                 bad("Invalid parameter `mac'.")
         elif key == "netdev":
             messages.append("the netdev parameter is deprecated, please use gatewaydev instead")
@@ -578,4 +607,3 @@ def parse_nic_spec(spec: str, source: str = "command line",
             nic.trusted = False
         else:
             bad(f"unrecognized argument `{item}'")
-    return nic, messages

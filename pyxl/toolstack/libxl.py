@@ -388,6 +388,61 @@ class Libxl:
 
         return run_trace(self._ctx, duration_ns, poolid, buckets=buckets)
 
+    # --- PCI passthrough (libxl_pci.c; xl's spec parser from libxlu_pci.c) ---
+
+    @staticmethod
+    def pci_parse_spec_string(text: str):
+        """xlu_pci_parse_spec_string: (device or None, what libxlu printed)."""
+        from pyxl.toolstack.pci import parse_spec_string
+
+        return parse_spec_string(text)
+
+    @staticmethod
+    def pci_parse_bdf(text: str):
+        """xlu_pci_parse_bdf: the device, or None if `text` is no BDF."""
+        from pyxl.toolstack.pci import parse_pci_bdf
+
+        return parse_pci_bdf(text)
+
+    @staticmethod
+    def pci_named(name: str):
+        """A device given by the name pci-assignable-add -n gave it."""
+        from pyxl.toolstack.pci import DevicePci
+
+        return DevicePci(name=name)
+
+    def device_pci_add(self, domid: int, pci) -> None:
+        from pyxl.toolstack import pci as pcimod
+
+        pcimod.pci_add(self._ctx, domid, pci)
+
+    def device_pci_remove(self, domid: int, pci, force: bool = False) -> None:
+        """libxl_device_pci_remove, or libxl_device_pci_destroy when forced."""
+        from pyxl.toolstack import pci as pcimod
+
+        pcimod.device_pci_remove(self._ctx, domid, pci, force)
+
+    def device_pci_list(self, domid: int) -> list:
+        from pyxl.toolstack import pci as pcimod
+
+        return pcimod.device_pci_list(self._ctx, domid)
+
+    def device_pci_assignable_add(self, pci, rebind: bool = True) -> None:
+        from pyxl.toolstack import pci as pcimod
+
+        pcimod.assignable_add(self._ctx, pci, rebind)
+
+    def device_pci_assignable_remove(self, pci, rebind: bool = False) -> None:
+        from pyxl.toolstack import pci as pcimod
+
+        pcimod.assignable_remove(self._ctx, pci, rebind)
+
+    def device_pci_assignable_list(self) -> list[tuple[str, str | None]]:
+        """(BDF, name or None) of each device a guest may be given."""
+        from pyxl.toolstack import pci as pcimod
+
+        return pcimod.assignable_list(self._ctx)
+
     # --- XenStore (libxenstore), as the caller of this command ---
 
     def xs_read(self, path: str, t: int = 0) -> bytes:
@@ -448,6 +503,47 @@ class Libxl:
         from pyxl.toolstack import channels
 
         channels.send_debug_keys(self._ctx, keys)
+
+    # --- split devices: vifs and vbds (libxl_device_nic_*, libxl_device_disk_*) ---
+
+    def device_nic_add(self, domid: int, nic) -> int:
+        """libxl_device_nic_add; DeviceError where libxl fails. Returns the devid."""
+        from pyxl.toolstack import device
+        from pyxl.toolstack.create import new_uuid
+
+        return device.nic_add(self._ctx, domid, nic, new_uuid)
+
+    def device_disk_add(self, domid: int, disk) -> int:
+        from pyxl.toolstack import device
+
+        return device.disk_add(self._ctx, domid, disk)
+
+    def device_list(self, domid: int, kind: str) -> list:
+        """libxl_device_{nic,disk}_list with each one's getinfo ("vif" or "vbd")."""
+        from pyxl.toolstack import device
+
+        return device.list_devices(self._ctx, domid, kind)
+
+    def device_find(self, domid: int, kind: str, which: str) -> int | None:
+        """libxl_devid_to_device_nic / mac_to_device_nic / vdev_to_device_disk."""
+        from pyxl.toolstack import device
+
+        return device.find_devid(self._ctx, domid, kind, which)
+
+    def device_remove(self, domid: int, kind: str, devid: int) -> None:
+        """libxl_device_{nic,disk}_remove: Closing, Closed, then the nodes go."""
+        from pyxl.toolstack import device
+
+        device.remove(self._ctx, domid, kind, devid)
+
+    def cdrom_insert(self, domid: int, disk) -> None:
+        from pyxl.toolstack import device
+
+        device.cdrom_insert(self._ctx, domid, disk)
+
+    def domain_type(self, domid: int) -> str | None:
+        d = self._ctx.hv.domains.get(domid)
+        return None if d is None else d.type
 
     def xs_close(self, handle) -> None:
         from pyxl.toolstack import xs

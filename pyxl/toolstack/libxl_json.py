@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyxl.toolstack.devices import DiskSpec, NicSpec
 from pyxl.toolstack.domain_config import DomainConfig
 
 # ---------------------------------------------------------------------------
@@ -366,6 +367,24 @@ def _gen_struct(name: str, data: dict) -> dict:
         if present:
             out[field_name] = val
     return out
+
+
+def disk_json(spec: DiskSpec) -> str:
+    """libxl_device_disk_to_json: the text ``xl -N block-attach`` prints
+    after ``disk: `` (yajl-beautified, defaults omitted, one trailing newline;
+    xl's printf adds a second)."""
+    d = spec.to_dict()
+    d.pop("spec", None)
+    return render(_gen_struct("disk", d))
+
+
+def nic_json(spec: NicSpec) -> str:
+    """libxl_device_nic_to_json: the text ``xl -N network-attach`` prints
+    after ``vif: `` (as `disk_json`)."""
+    d = spec.to_dict()
+    d.update(d.pop("extra", {}))
+    d.pop("spec", None)
+    return render(_gen_struct("nic", d))
 
 
 # ---------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-from pyxl.cnum import INT_MAX, atoi, c_int, c_uint64, strtoul
+from pyxl.cnum import INT_MAX, atoi, c_int, c_uint64
 from pyxl.errors import PyxlError
 from pyxl.hv.model import MAX_VIRT_CPUS
 from pyxl.toolstack.cpumap import parse_cpurange, parse_range
@@ -190,47 +190,15 @@ def _vnuma(cfg: CfgFile, dc: DomainConfig, host: HostInfo) -> None:
     dc.b_info_extra["vnuma_nodes"] = nodes
 
 
-_PCI_BDF = (r"^(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\."
-            r"([0-7*])(?:@([0-9a-fA-F]{1,2}))?$")
-
-
-def _vslot(text: str, spec: str) -> int:
-    """libxlu's parse_vslot: a hex slot (sscanf %x) of at most 0x1f, as a devfn."""
-    val, _, _ = strtoul(text, 16)
-    if val is None or val > 0x1F:
-        raise _fail(f"unable to parse PCI_SPEC_STRING `{spec}' for passthrough")
-    return val << 3
-
-
 def _parse_pci(spec: str, defaults: dict, source: str) -> dict:
-    """A reduced xlu_pci_parse_spec_string: BDF[@vslot][,key=value...]."""
-    parts = spec.split(",")
-    m = re.match(_PCI_BDF, parts[0])
-    if not m:
-        raise _fail(f"unable to parse PCI_SPEC_STRING `{spec}' for passthrough")
-    dom, bus, dev, func, vslot = m.groups()
-    pci = dict(defaults)
-    pci.update({"domain": int(dom or "0", 16), "bus": int(bus, 16), "dev": int(dev, 16),
-                "func": 0 if func == "*" else int(func), "vdevfn": 0})
-    if vslot:
-        pci["vdevfn"] = _vslot(vslot, spec)
-    if func == "*":
-        pci["vfunc_mask"] = 0xff
-    for item in parts[1:]:
-        key, _, val = item.partition("=")
-        if key in ("permissive", "msitranslate", "seize", "power_mgmt"):
-            pci[key] = bool(atoi(val))
-        elif key == "rdm_policy":
-            if val not in ("strict", "relaxed"):
-                raise _fail(f"unable to parse PCI_SPEC_STRING `{spec}' for passthrough")
-            pci["rdm_policy"] = val
-        elif key == "name":
-            pci["name"] = val
-        elif key == "vslot":
-            pci["vdevfn"] = _vslot(val, spec)
-        else:
-            raise _fail(f"{source}: Unknown PCI_SPEC_STRING option: {key}")
-    return pci
+    """xlu_pci_parse_spec_string, as parse_config_data reports its failure
+    (after whatever libxlu printed, which ends in no newline)."""
+    from pyxl.toolstack.pci import parse_spec_string
+
+    pci, report = parse_spec_string(spec, defaults)
+    if pci is None:
+        raise _fail(f"{report}unable to parse PCI_SPEC_STRING `{spec}' for passthrough")
+    return pci.to_config()
 
 
 def parse_domain_config(cfg: CfgFile, host: HostInfo | None = None,
