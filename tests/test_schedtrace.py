@@ -50,3 +50,11 @@ def test_text_view_and_svg(pyxl, write_cfg, tmp_path):
     assert svg.read_text().startswith("<svg")
     r = pyxl("--host", "lab", "sched-trace", "soon")
     assert r.code == 1 and "invalid duration 'soon'" in r.err
+
+
+def test_an_svg_path_that_cannot_be_written_is_refused_before_the_trace(pyxl, tmp_path):
+    r = pyxl("sched-trace", "250ms", "--svg", str(tmp_path))
+    assert (r.code, r.err) == (1, f"cannot write '{tmp_path}': Is a directory\n")
+    r = pyxl("sched-trace", "250ms", "--svg", str(tmp_path / "no" / "x.svg"))
+    assert r.code == 1 and r.err.endswith(": No such file or directory\n")
+    assert "now:      0s" in pyxl("clock", "show").out  # nothing ran

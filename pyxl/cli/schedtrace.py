@@ -132,6 +132,8 @@ def cmd_sched_trace(ctx, dry_run, as_json, svg, cpupool, columns, last, args):
 
     need_args("sched-trace", args, 1)
     duration = _duration(args[0])
+    if svg is not None:
+        _check_svg_path(svg)  # before the trace runs: bad input changes nothing
     with session(ctx, write=True, commit=not dry_run) as libxl:
         poolid = libxl.require_cpupool(cpupool) if cpupool else 0
         tr = libxl.sched_trace(duration, poolid, buckets=columns)
@@ -149,8 +151,22 @@ def cmd_sched_trace(ctx, dry_run, as_json, svg, cpupool, columns, last, args):
         shown = (tr.t1_ns - tr.t0_ns) // max(1, tr.bucket_ns)   # the buckets it really has
         console = Console(record=True, width=max(100, shown + 50), file=_Null())
         render_rich(console, tr, last)
-        console.save_svg(svg, title=f"pyxl sched-trace: {tr.pool} ({tr.sched})")
+        try:
+            console.save_svg(svg, title=f"pyxl sched-trace: {tr.pool} ({tr.sched})")
+        except OSError as e:
+            raise PyxlError(f"cannot write '{svg}': {e.strerror or e}") from None
     return 0
+
+
+def _check_svg_path(svg: str) -> None:
+    """The SVG's path must name a file in an existing directory."""
+    import errno
+    import os
+
+    if os.path.isdir(svg or "."):
+        raise PyxlError(f"cannot write '{svg}': {os.strerror(errno.EISDIR)}")
+    if not os.path.isdir(os.path.dirname(svg) or "."):
+        raise PyxlError(f"cannot write '{svg}': {os.strerror(errno.ENOENT)}")
 
 
 class _Null:
