@@ -62,6 +62,7 @@ def _backend_connect(host, domid: int, backend: int, fpath: str,
                      bpath: str, kind: str) -> bool:
     """The frontend is Initialised: map its ring grant(s), bind its channel."""
     from pyxl.hv import gnttab
+    from pyxl.hv.errors import HypercallError
 
     hv, xs = host.hv, host.xs(caller=backend)
     keys = ("tx-ring-ref", "rx-ring-ref") if kind == "vif" else ("ring-ref",)
@@ -73,7 +74,10 @@ def _backend_connect(host, domid: int, backend: int, fpath: str,
         status, _ = hv.gnttab_op_map_grant_ref(backend, domid, int(ref), gnttab.GNTMAP_host_map)
         if status != gnttab.GNTST_okay:
             return False
-    hv.evtchn_op_bind_interdomain(backend, domid, int(port))
+    try:  # what the frontend wrote is the guest's to write: a bad port fails the bind
+        hv.evtchn_op_bind_interdomain(backend, domid, int(port))
+    except HypercallError:
+        return False
     if kind == "vbd":
         for key, value in (("sectors", "2097152"), ("info", "0"), ("sector-size", "512"),
                            ("feature-flush-cache", "1")):
