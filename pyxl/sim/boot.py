@@ -43,6 +43,14 @@ DEFAULT_PCI = (
     "0000:03:00.1=Ethernet controller: Intel Corporation 82599ES 10-Gigabit SFI/SFP+ "
     "Network Connection",
 )
+# A default host's USB devices, as `lsusb` names them (bus:device=ID description);
+# each bus also has its root hub at device 1.
+DEFAULT_USB = (
+    "001:002=0781:5567 SanDisk Corp. Cruzer Blade",
+    "001:003=046d:c077 Logitech, Inc. M105 Optical Mouse",
+    "002:002=8087:0024 Intel Corp. Integrated Rate Matching Hub",
+    "002:003=0bda:8153 Realtek Semiconductor Corp. RTL8153 Gigabit Ethernet Adapter",
+)
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -56,6 +64,7 @@ class BootOptions:
     sched: str = "credit"
     clock: str = "realtime"
     pci: tuple = DEFAULT_PCI  # "BDF=description" for each PCI device the machine has
+    usb: tuple = DEFAULT_USB  # "BUS:DEV=description" for each USB device plugged in
 
     def validate(self) -> "BootOptions":
         """Refuse a machine Xen could not run on: 1-512 CPUs, at most 64 NUMA
@@ -78,6 +87,7 @@ class BootOptions:
                 f"invalid --dom0-mem {self.dom0_mem_mib}: from 32 to {self.memory_mib - 16} MiB"
             )
         pci_devices(self)
+        usb_devices(self)
         return self
 
     def physinfo(self) -> PhysInfo:
@@ -111,14 +121,33 @@ def pci_devices(opts: BootOptions) -> dict[str, str]:
     return devices
 
 
+def usb_devices(opts: BootOptions) -> dict[tuple[int, int], str]:
+    """The machine's USB devices, (bus, device) -> description; PyxlError
+    naming a bad entry (device 1 of each bus is its root hub)."""
+    import re
+
+    devices: dict[tuple[int, int], str] = {}
+    for entry in opts.usb:
+        spec, sep, desc = entry.partition("=") if isinstance(entry, str) else ("", "", "")
+        m = re.fullmatch(r"(\d{3}):(\d{3})", spec)
+        key = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        if (not sep or not 1 <= key[0] <= 127 or not 2 <= key[1] <= 127
+                or not desc.isprintable() or not desc.strip() or key in devices):
+            raise PyxlError(f"invalid usb device '{printable(str(entry))}': "
+                            "use 'BBB:DDD=description', bus 1-127, device 2-127, each once")
+        devices[key] = desc
+    return devices
+
+
 def boot_options(table: object) -> BootOptions:
     """BootOptions from a stored table (host.toml, the database's meta);
     ValueError saying what is wrong with it."""
     if not isinstance(table, dict):
         raise ValueError("no boot options")
     known = {f.name: type(f.default) for f in fields(BootOptions)}
-    if isinstance(table.get("pci"), list):
-        table = {**table, "pci": tuple(table["pci"])}
+    for key in ("pci", "usb"):
+        if isinstance(table.get(key), list):
+            table = {**table, key: tuple(table[key])}
     for key, value in table.items():
         if key not in known:
             raise ValueError(f"unknown boot option '{key}'")

@@ -21,23 +21,16 @@ and reaches 6. A guest without PV drivers never answers: its frontends stay 1.
 
 from __future__ import annotations
 
+from pyxl.sim import vfront  # the input, TPM, display and sound drivers
+from pyxl.sim.vfront import ring_gfn  # one placement for every ring
+from pyxl.xenstore.lookup import directory_or_empty as _directory
+from pyxl.xenstore.lookup import read_or_none as _read
+
 INITIALISING, INIT_WAIT, INITIALISED, CONNECTED, CLOSING, CLOSED = 1, 2, 3, 4, 5, 6
-KINDS = ("vif", "vbd")
-
-
-def ring_gfn(domid: int, ref: int) -> int:
-    """Where a frontend's ring page sits in the guest's memory (below the
-    xenstore and console rings the builder placed at the top of its frames)."""
-    return 0x100000 + domid * 0x1000 + 0x800 + ref
-
-
-def _read(xs, path: str) -> str | None:
-    from pyxl.xenstore.errors import XenStoreError
-
-    try:
-        return xs.read(path).decode("latin-1")
-    except XenStoreError:
-        return None
+KINDS = ("vif", "vbd", "vusb", "vkbd", "vtpm", "vdispl", "vsnd")
+# The ring grants a frontend publishes when it is not one ring-ref (xen-hcd:
+# the URB ring and the port-connection ring).
+RING_KEYS = {"vif": ("tx-ring-ref", "rx-ring-ref"), "vusb": ("urb-ring-ref", "conn-ring-ref")}
 
 
 def _state(xs, path: str) -> int:
@@ -50,10 +43,12 @@ def _state(xs, path: str) -> int:
 def backend_probe(host, backend: int, bpath: str, kind: str) -> None:
     """netback/blkback probe of a new backend directory: InitWait; a vif's
     hotplug script (vif-bridge) plugs the interface and says so."""
+    if kind in vfront.KINDS:
+        return vfront.backend_probe(host, backend, bpath)
     xs = host.xs(caller=backend)
     if kind == "vif":
         xs.write(f"{bpath}/hotplug-status", b"connected")
-    else:
+    elif kind == "vbd":
         xs.write(f"{bpath}/physical-device", b"fe:0")
     xs.write(f"{bpath}/state", str(INIT_WAIT).encode())
 
@@ -65,7 +60,7 @@ def _backend_connect(host, domid: int, backend: int, fpath: str,
     from pyxl.hv.errors import HypercallError
 
     hv, xs = host.hv, host.xs(caller=backend)
-    keys = ("tx-ring-ref", "rx-ring-ref") if kind == "vif" else ("ring-ref",)
+    keys = RING_KEYS.get(kind, ("ring-ref",))
     port = _read(xs, f"{fpath}/event-channel")
     refs = [_read(xs, f"{fpath}/{k}") for k in keys]
     if port is None or not port.isdigit() or not all(r and r.isdigit() for r in refs):
@@ -91,6 +86,8 @@ def backend_disconnect(host, domid: int, backend: int, fpath: str | None) -> Non
     end of the frontend's channel (the frontend's port goes back to unbound)."""
     from pyxl.hv import evtchn, gnttab
 
+    if vfront.kind_of(fpath) in vfront.KINDS:
+        return vfront.backend_disconnect(host, domid, backend, fpath)
     hv = host.hv
     bd = hv.domains.get(backend)
     if bd is None:
@@ -100,7 +97,7 @@ def backend_disconnect(host, domid: int, backend: int, fpath: str | None) -> Non
     port = None
     if fpath is not None:
         xs = host.xs()
-        for key in ("ring-ref", "tx-ring-ref", "rx-ring-ref"):
+        for key in ("ring-ref", "tx-ring-ref", "rx-ring-ref", "urb-ring-ref", "conn-ring-ref"):
             value = _read(xs, f"{fpath}/{key}")
             if value and value.isdigit():
                 refs.add(int(value))
@@ -126,19 +123,12 @@ def device_watch(host, d, g, t: int, _path) -> None:
             connect(host, d.domid, kind, devid)
 
 
-def _directory(xs, path: str) -> list[str]:
-    from pyxl.xenstore.errors import XenStoreError
-
-    try:
-        return xs.directory(path)
-    except XenStoreError:
-        return []
-
-
 def connect(host, domid: int, kind: str, devid: str) -> None:
     """Take one frontend from 1 to 4 if its backend is waiting."""
     from pyxl.hv import gnttab
 
+    if kind in vfront.KINDS:
+        return vfront.connect(host, domid, kind, devid)
     fxs = host.xs(caller=domid)
     fpath = f"/local/domain/{domid}/device/{kind}/{devid}"
     bpath = _read(fxs, f"{fpath}/backend")
@@ -152,7 +142,7 @@ def connect(host, domid: int, kind: str, devid: str) -> None:
         return
     hv = host.hv
     d = hv.domain(domid)
-    keys = ("tx-ring-ref", "rx-ring-ref") if kind == "vif" else ("ring-ref",)
+    keys = RING_KEYS.get(kind, ("ring-ref",))
     writes = []
     for key in keys:
         ref = gnttab.grant_access(d, backend_id, 0)
@@ -162,7 +152,7 @@ def connect(host, domid: int, kind: str, devid: str) -> None:
     writes.append(("event-channel", str(port)))
     if kind == "vif":
         writes += [("request-rx-copy", "1"), ("feature-rx-notify", "1"), ("feature-sg", "1")]
-    else:
+    elif kind == "vbd":
         writes.append(("protocol", "x86_64-abi"))
     for key, value in writes:
         fxs.write(f"{fpath}/{key}", value.encode())
@@ -191,11 +181,13 @@ def _free_rings(host, domid: int, fpath: str) -> None:
     """The frontend's teardown: revoke its ring grants, close its port."""
     from pyxl.hv import gnttab
 
+    if vfront.kind_of(fpath) in vfront.KINDS:
+        return vfront.free_rings(host, domid, fpath)
     hv, xs = host.hv, host.xs()
     d = hv.domains.get(domid)
     if d is None:
         return
-    for key in ("ring-ref", "tx-ring-ref", "rx-ring-ref"):
+    for key in ("ring-ref", "tx-ring-ref", "rx-ring-ref", "urb-ring-ref", "conn-ring-ref"):
         value = _read(xs, f"{fpath}/{key}")
         if value and value.isdigit():
             gnttab.end_access(d, int(value))

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pyxl.errors import PyxlError
 from pyxl.toolstack.ctx import Ctx
 from pyxl.xenstore.perms import Perm
+from pyxl.xenstore.lookup import directory_or_empty as _directory
+from pyxl.xenstore.lookup import read_or_none as _read
 
 SCRIPT_DIR = "/etc/xen/scripts"
 MTU_DEFAULT = 1500
@@ -55,24 +57,6 @@ def backend_path(backend: int, bkind: str, domid: int, devid: int) -> str:
 
 def libxl_path(domid: int, kind: str, devid: int) -> str:
     return f"/libxl/{domid}/device/{kind}/{devid}"
-
-
-def _read(xs, path: str) -> str | None:
-    from pyxl.xenstore.errors import XenStoreError
-
-    try:
-        return xs.read(path).decode("latin-1")
-    except XenStoreError:
-        return None
-
-
-def _directory(xs, path: str) -> list[str]:
-    from pyxl.xenstore.errors import XenStoreError
-
-    try:
-        return xs.directory(path)
-    except XenStoreError:
-        return []
 
 
 def _resolve_backend(ctx: Ctx, name: str | None, domid: int) -> int:
@@ -345,7 +329,7 @@ def destroy_all(ctx: Ctx, domid: int) -> None:
     from pyxl.sim import frontend
 
     xs = ctx.xs()
-    for kind in ("vif", "vbd"):
+    for kind in ("vif", "vbd", "vkbd", "vtpm", "vdispl", "vsnd"):
         for devid in _directory(xs, f"/libxl/{domid}/device/{kind}"):
             lpath = f"/libxl/{domid}/device/{kind}/{devid}"
             bpath = _read(xs, f"{lpath}/backend")

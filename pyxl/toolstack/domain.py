@@ -41,11 +41,10 @@ def destroy(ctx: Ctx, domid: int) -> None:
     except LibxlError as e:
         ctx.log("error", "libxl_domain.c:1181:libxl__destroy_domid", "Non-existant domain", domid)
         raise PyxlError(f"destroy failed (rc={e.rc})") from None
-    from pyxl.toolstack import device, xs_layout
+    from pyxl.toolstack import device, pci, usb, xs_layout
 
+    usb.destroy_all(ctx, domid)  # its devices first, then the controllers' backends
     device.destroy_all(ctx, domid)
-    from pyxl.toolstack import pci
-
     pci.destroy_all(ctx, domid)
     xs_layout.domain_remove(ctx.xs(), domid, info.uuid)
     ctx.hv.domctl_destroydomain(domid)

@@ -541,6 +541,88 @@ class Libxl:
 
         device.cdrom_insert(self._ctx, domid, disk)
 
+    # --- vkb, vtpm, vdispl, vsnd (libxl_vkb.c, libxl_vtpm.c, ...) ---
+
+    def vdev_add(self, domid: int, kind: str, dev: dict) -> int:
+        """libxl_device_<kind>_add ("vkb", "vtpm", "vdispl", "vsnd");
+        DeviceError where libxl fails. Returns the devid."""
+        from pyxl.toolstack import vdev
+        from pyxl.toolstack.create import new_uuid
+
+        return vdev.add(self._ctx, domid, kind, dev, new_uuid)
+
+    def vdev_list(self, domid: int, kind: str) -> list[dict]:
+        """libxl_device_<kind>_list with each one's getinfo."""
+        from pyxl.toolstack import vdev
+
+        return vdev.list_devices(self._ctx, domid, kind)
+
+    def vdev_find(self, domid: int, kind: str, which: str) -> int | None:
+        """libxl_devid_to_device_<kind> (a vtpm also by uuid)."""
+        from pyxl.toolstack import vdev
+        from pyxl.toolstack.device import _atoi
+
+        if kind == "vtpm":
+            return vdev.find_vtpm(self._ctx, domid, which)
+        devid = _atoi(which)
+        return devid if devid in vdev.devids(self._ctx, domid, kind) else None
+
+    # --- USB passthrough (libxl_usb.c; xl's spec parsers from xl_parse.c) ---
+
+    @staticmethod
+    def usbctrl_parse(tokens) -> tuple:
+        """(libxl_device_usbctrl, xl's error line or None)."""
+        from pyxl.toolstack import usb
+
+        ctrl = usb.UsbCtrl()
+        return ctrl, next((e for t in tokens if (e := usb.parse_usbctrl_config(ctrl, t))), None)
+
+    @staticmethod
+    def usbdev_parse(tokens) -> tuple:
+        """(libxl_device_usbdev, xl's error line or None)."""
+        from pyxl.toolstack import usb
+
+        dev = usb.UsbDev()
+        return dev, next((e for t in tokens if (e := usb.parse_usbdev_config(dev, t))), None)
+
+    def device_usbctrl_add(self, domid: int, ctrl) -> int:
+        from pyxl.toolstack import usb
+
+        return usb.usbctrl_add(self._ctx, domid, ctrl)
+
+    def devid_to_device_usbctrl(self, domid: int, devid: int):
+        from pyxl.toolstack import usb
+
+        return usb.usbctrl_find(self._ctx, domid, devid)
+
+    def device_usbctrl_remove(self, domid: int, devid: int) -> None:
+        from pyxl.toolstack import usb
+
+        usb.usbctrl_remove(self._ctx, domid, devid)
+
+    def device_usbctrl_list(self, domid: int) -> list:
+        """Each controller's libxl_usbctrlinfo, with its devices by port."""
+        from pyxl.toolstack import usb
+
+        return [(usb.usbctrl_info(self._ctx, domid, c),
+                 {p: usb.usbdev_at(self._ctx, domid, c.devid, p) for p in range(1, c.ports + 1)})
+                for c in usb.ctrl_list(self._ctx, domid)]
+
+    def device_usbdev_add(self, domid: int, dev) -> None:
+        from pyxl.toolstack import usb
+
+        usb.usbdev_add(self._ctx, domid, dev)
+
+    def ctrlport_to_device_usbdev(self, domid: int, ctrl: int, port: int):
+        from pyxl.toolstack import usb
+
+        return usb.usbdev_at(self._ctx, domid, ctrl, port)
+
+    def device_usbdev_remove(self, domid: int, dev) -> None:
+        from pyxl.toolstack import usb
+
+        usb.usbdev_remove(self._ctx, domid, dev)
+
     def domain_type(self, domid: int) -> str | None:
         d = self._ctx.hv.domains.get(domid)
         return None if d is None else d.type
