@@ -38,8 +38,10 @@ def median_time(argv: list[str], env: dict, runs: int) -> float:
     return statistics.median(times)
 
 
-def populate(host: str, n: int, memory_mib: int = 32, paused: bool = False) -> None:
-    """Create n small guests on the host, in batches of one transaction each."""
+def populate(host: str, n: int, memory_mib: int = 32, paused: bool = False,
+             extra: str = "") -> None:
+    """Create n small guests on the host, in batches of one transaction each
+    (`extra`: more xl.cfg lines for each, e.g. devices)."""
     from pyxl.toolstack.create import create_domain
     from pyxl.toolstack.session import open_ctx
     from pyxl.toolstack.libxlu_cfg import parse_cfg
@@ -50,7 +52,8 @@ def populate(host: str, n: int, memory_mib: int = 32, paused: bool = False) -> N
         with open_ctx(host, write=True) as ctx:
             for _ in range(min(100, n - made)):
                 made += 1
-                text = f'name="bench{made}"\ntype="pv"\nkernel="/k"\nmemory={memory_mib}\n'
+                text = (f'name="bench{made}"\ntype="pv"\nkernel="/k"\nmemory={memory_mib}\n'
+                        + extra)
                 config, _ = parse_domain_config(parse_cfg(text, "bench"))
                 create_domain(ctx, config, paused=paused)
 
