@@ -338,3 +338,17 @@ def test_help_is_xl_s(pyxl):
     r = pyxl("pci-attach", "g1")
     assert r.code == 2 and r.err.startswith("'xl pci-attach' requires at least 2 arguments.")
     assert pyxl("-N", "pci-attach", "g1", "02:00.0").code == 1
+
+
+def test_host_boot_names_the_machines_devices(pyxl, state_dir):
+    r = pyxl("host", "boot", "lab", "--clock", "manual",
+             "--pci", "0000:05:00.0=Ethernet controller: Example NIC",
+             "--usb", "001:002=0781:5567 SanDisk Cruzer")
+    assert r.code == 0, r.err
+    assert pyxl("--host", "lab", "pci-assignable-add", "05:00.0").code == 0
+    assert "0000:05:00.0" in pyxl("--host", "lab", "pci-assignable-list").out
+    assert pyxl("--host", "lab", "pci-assignable-add", "02:00.0").code == 1  # not this machine's
+    r = pyxl("host", "boot", "bad", "--pci", "zz")
+    assert (r.code, r.err) == (1, "invalid pci device 'zz': use 'DDDD:BB:DD.F=description', "
+                                  "each BDF once\n")
+    assert not (state_dir / "bad").exists()

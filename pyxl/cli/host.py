@@ -32,12 +32,19 @@ def cmd_host():
               default="credit", show_default=True, help="Xen's sched= boot parameter.")
 @click.option("--clock", type=click.Choice(["realtime", "manual"]), default=None,
               help="realtime (default, or $PYXL_CLOCK) or manual.")
+@click.option("--pci", multiple=True, metavar="BDF=DESCRIPTION",
+              help="A PCI device the machine has, as lspci -D names it (repeat the "
+                   "option for each; replaces the default set).")
+@click.option("--usb", multiple=True, metavar="BUS:DEV=DESCRIPTION",
+              help="A USB device plugged in (repeat the option for each; replaces the "
+                   "default set).")
 @click.pass_context
-def host_boot(ctx, name, cpus, nodes, memory_mib, dom0_mem_mib, sched, clock):
+def host_boot(ctx, name, cpus, nodes, memory_mib, dom0_mem_mib, sched, clock, pci, usb):
     """Boot a new host: Xen with Domain-0 running."""
     booted, opts = toolstack.boot_host(
         name or globals_of(ctx).host, cpus=cpus, nodes=nodes, memory_mib=memory_mib,
-        dom0_mem_mib=dom0_mem_mib, sched=sched, clock=clock)
+        dom0_mem_mib=dom0_mem_mib, sched=sched, clock=clock, pci=pci or None,
+        usb=usb or None)
     out(f"Booted host '{booted}': {cpus} CPUs, {memory_mib} MiB, Domain-0 with "
         f"{dom0_mem_mib} MiB, {sched} scheduler, {opts.clock} clock\n")
 

@@ -824,13 +824,17 @@ def summary_counts(sample) -> dict[str, int]:
 
 
 def boot_host(name: str | None, *, cpus: int, nodes: int, memory_mib: int, dom0_mem_mib: int,
-              sched: str, clock: str | None = None):
-    """Boot a new host; (its name, the boot options it got)."""
-    from pyxl.sim.boot import BootOptions, default_boot_options
+              sched: str, clock: str | None = None, pci: tuple | None = None,
+              usb: tuple | None = None):
+    """Boot a new host; (its name, the boot options it got). `pci`/`usb`:
+    the machine's devices instead of the default sets."""
+    from pyxl.sim.boot import DEFAULT_PCI, DEFAULT_USB, BootOptions, default_boot_options
     from pyxl.toolstack import hosts
 
     opts = BootOptions(cpus=cpus, nodes=nodes, memory_mib=memory_mib, dom0_mem_mib=dom0_mem_mib,
-                       sched=sched, clock=clock or default_boot_options().clock)
+                       sched=sched, clock=clock or default_boot_options().clock,
+                       pci=tuple(pci) if pci is not None else DEFAULT_PCI,
+                       usb=tuple(usb) if usb is not None else DEFAULT_USB)
     return hosts.boot_host(name, opts), opts
 
 
