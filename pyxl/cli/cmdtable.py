@@ -115,6 +115,10 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "-t <type>       console type, pv , serial or vuart\n"
        "-n <number>     console number\n"
        "-e <escape>     escape character"),
+    _x("cd-insert", "netblk", True, True,
+       "Insert a cdrom into a guest's cd drive", "<Domain> <VirtualDevice> <path>"),
+    _x("cd-eject", "netblk", True, True,
+       "Eject a cdrom from a guest's cd drive", "<Domain> <VirtualDevice>"),
     _x("mem-max", "mem", False, True,
        "Set the maximum amount reservation for a domain",
        "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"),
@@ -161,6 +165,21 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "-s         --schedparam        Query / modify scheduler parameters\n"
        "-r RLIMIT, --ratelimit_us=RLIMIT Set the scheduling rate limit, in microseconds\n"
        "-p CPUPOOL, --cpupool=CPUPOOL  Restrict output to CPUPOOL"),
+    # xl 4.2-4.5 had sched-sedf; Xen removed SEDF in 4.6. pyxl keeps it for lessons.
+    _x("sched-sedf", "sched", False, True,
+       "Get/set sedf scheduler parameters",
+       "[options]",
+       "-d DOMAIN, --domain=DOMAIN     Domain to modify\n"
+       "-p MS, --period=MS             Relative deadline(ms)\n"
+       "-s MS, --slice=MS              Worst-case execution time(ms).\n"
+       "                               (slice < period)\n"
+       "-l MS, --latency=MS            Scaled period (ms) when domain\n"
+       "                               performs heavy I/O\n"
+       "-e FLAG, --extra=FLAG          Flag (0 or 1) controls if domain\n"
+       "                               can run in extra time\n"
+       "-w FLOAT, --weight=FLOAT       CPU Period/slice (do not set with\n"
+       "                               --period/--slice)\n"
+       "-c CPUPOOL, --cpupool=CPUPOOL  Restrict output to CPUPOOL"),
     _x("sched-rtds", "sched", False, True,
        "Get/set rtds scheduler parameters",
        "[-d <Domain> [-v[=VCPUID/all]] [-p[=PERIOD]] [-b[=BUDGET]] [-e[=Extratime]]]",
@@ -185,46 +204,6 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "Read and/or clear dmesg buffer", "[-c]",
        "  -c                        Clear dmesg buffer as well as printing it"),
     _x("top", "top", False, False, "Monitor a host and the domains in real time", ""),
-    _x("uptime", "info", False, False,
-       "Print uptime for all/some domains", "[-s] [Domain]"),
-    _x("cpupool-create", "cpupool", True, True,
-       "Create a new CPU pool",
-       "[options] [<ConfigFile>] [Variable=value ...]",
-       "-h, --help                   Print this help.\n"
-       "-f FILE, --defconfig=FILE    Use the given configuration file.\n"
-       "-n, --dryrun                 Dry run - prints the resulting configuration.\n"
-       "                              (deprecated in favour of global -N option).\n"
-       "\nSee the xlcpupool.cfg(5) manpage for more information."),
-    _x("cpupool-list", "cpupool", False, False,
-       "List CPU pools on host",
-       "[-c|--cpus] [<CPU Pool>]",
-       "-c, --cpus                     Output list of CPUs used by a pool"),
-    _x("cpupool-destroy", "cpupool", False, True, "Deactivates a CPU pool", "<CPU Pool>"),
-    _x("cpupool-rename", "cpupool", False, True,
-       "Renames a CPU pool", "<CPU Pool> <new name>"),
-    _x("cpupool-cpu-add", "cpupool", False, True,
-       "Adds a CPU to a CPU pool", "<CPU Pool> <CPU nr>|node:<node nr>"),
-    _x("cpupool-cpu-remove", "cpupool", False, True,
-       "Removes a CPU from a CPU pool", "<CPU Pool> <CPU nr>|node:<node nr>"),
-    _x("cpupool-migrate", "cpupool", False, True,
-       "Moves a domain into a CPU pool", "<Domain> <CPU Pool>"),
-    _x("cpupool-numa-split", "cpupool", False, True,
-       "Splits up the machine into one CPU pool per NUMA node", ""),
-    # xl 4.2-4.5 had sched-sedf; Xen removed SEDF in 4.6. pyxl keeps it for lessons.
-    _x("sched-sedf", "sched", False, True,
-       "Get/set sedf scheduler parameters",
-       "[options]",
-       "-d DOMAIN, --domain=DOMAIN     Domain to modify\n"
-       "-p MS, --period=MS             Relative deadline(ms)\n"
-       "-s MS, --slice=MS              Worst-case execution time(ms).\n"
-       "                               (slice < period)\n"
-       "-l MS, --latency=MS            Scaled period (ms) when domain\n"
-       "                               performs heavy I/O\n"
-       "-e FLAG, --extra=FLAG          Flag (0 or 1) controls if domain\n"
-       "                               can run in extra time\n"
-       "-w FLOAT, --weight=FLOAT       CPU Period/slice (do not set with\n"
-       "                               --period/--slice)\n"
-       "-c CPUPOOL, --cpupool=CPUPOOL  Restrict output to CPUPOOL"),
     _x("network-attach", "netblk", True, True,
        "Create a new virtual network device",
        "<Domain> [type=<type>] [mac=<mac>] [bridge=<bridge>] "
@@ -243,10 +222,6 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
     _x("block-detach", "netblk", False, True,
        "Destroy a domain's virtual block device", "[option] <Domain> <DevId>",
        "-f, --force        do not wait for the domain to release the device"),
-    _x("cd-insert", "netblk", True, True,
-       "Insert a cdrom into a guest's cd drive", "<Domain> <VirtualDevice> <path>"),
-    _x("cd-eject", "netblk", True, True,
-       "Eject a cdrom from a guest's cd drive", "<Domain> <VirtualDevice>"),
     _x("vtpm-attach", "vdev", True, True,
        "Create a new virtual TPM device", "<Domain> [uuid=<uuid>] [backend=<BackDomain>]"),
     _x("vtpm-list", "vdev", False, False,
@@ -276,6 +251,31 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "List virtual sound devices for a domain", "<Domain(s)>"),
     _x("vsnd-detach", "vdev", False, True,
        "Destroy a domain's virtual sound device", "<Domain> <DevId>"),
+    _x("uptime", "info", False, False,
+       "Print uptime for all/some domains", "[-s] [Domain]"),
+    _x("cpupool-create", "cpupool", True, True,
+       "Create a new CPU pool",
+       "[options] [<ConfigFile>] [Variable=value ...]",
+       "-h, --help                   Print this help.\n"
+       "-f FILE, --defconfig=FILE    Use the given configuration file.\n"
+       "-n, --dryrun                 Dry run - prints the resulting configuration.\n"
+       "                              (deprecated in favour of global -N option).\n"
+       "\nSee the xlcpupool.cfg(5) manpage for more information."),
+    _x("cpupool-list", "cpupool", False, False,
+       "List CPU pools on host",
+       "[-c|--cpus] [<CPU Pool>]",
+       "-c, --cpus                     Output list of CPUs used by a pool"),
+    _x("cpupool-destroy", "cpupool", False, True, "Deactivates a CPU pool", "<CPU Pool>"),
+    _x("cpupool-rename", "cpupool", False, True,
+       "Renames a CPU pool", "<CPU Pool> <new name>"),
+    _x("cpupool-cpu-add", "cpupool", False, True,
+       "Adds a CPU to a CPU pool", "<CPU Pool> <CPU nr>|node:<node nr>"),
+    _x("cpupool-cpu-remove", "cpupool", False, True,
+       "Removes a CPU from a CPU pool", "<CPU Pool> <CPU nr>|node:<node nr>"),
+    _x("cpupool-migrate", "cpupool", False, True,
+       "Moves a domain into a CPU pool", "<Domain> <CPU Pool>"),
+    _x("cpupool-numa-split", "cpupool", False, True,
+       "Splits up the machine into one CPU pool per NUMA node", ""),
     _x("usbctrl-attach", "usb", False, True,
        "Create a virtual USB controller for a domain",
        "<Domain> [type=pv] [version=<version>] [ports=<number>]"),
