@@ -126,3 +126,16 @@ def test_help_lists_xls_commands_in_xls_order(pyxl):
     xl = [name for name in listed if name in XL_ORDER]
     assert xl == sorted(xl, key=XL_ORDER.index)
     assert len(xl) > 60 and listed.index("host") > listed.index(xl[-1])
+
+
+def test_an_exact_name_wins_however_many_names_it_prefixes(monkeypatch):
+    from dataclasses import replace
+
+    from pyxl.cli import cmdtable
+
+    credit = cmdtable.lookup("sched-credit")
+    longer = [replace(credit, name=n) for n in ("sched-credit2", "sched-credit3")]
+    monkeypatch.setattr(cmdtable, "CMD_TABLE", (*longer, credit))
+    assert cmdtable.lookup("sched-credit") is credit
+    assert cmdtable.lookup("sched-cr") is None  # ambiguous
+    assert cmdtable.lookup("sched-credit3") is longer[1]

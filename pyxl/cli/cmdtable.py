@@ -329,12 +329,11 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
 
 def lookup(word: str) -> CmdSpec | None:
     """xl's cmdtable_lookup: an exact name, else an unambiguous prefix."""
-    match = None
+    match, ambiguous = None, False
     for spec in CMD_TABLE:
         if spec.name == word:
             return spec
         if spec.name.startswith(word):
-            if match is not None:
-                return None
+            ambiguous = match is not None
             match = spec
-    return match
+    return None if ambiguous else match
