@@ -206,3 +206,13 @@ def test_an_hvm_guest_gets_an_emulated_controller(pyxl, write_cfg):
         + "libxl_device_usbctrl_add failed.\n"
     ok(pyxl, "usbctrl-detach", "h", "0")
     assert read(pyxl, "/libxl/1/device/vusb") is None
+
+
+def test_usbctrl_in_the_config_is_attached_at_create(pyxl, guest_cfg):
+    ok(pyxl, "create", "-q", guest_cfg("g1", extra='usbctrl = ["version=1,ports=4"]\n'))
+    pyxl("clock", "advance", "3s")
+    assert pyxl("usb-list", "g1").out == (
+        HEADER + "0      pv           0   4     1       4    \n"
+        + "".join(f"  Port {i}:\n" for i in range(1, 5)))
+    ok(pyxl, "destroy", "g1")
+    assert read(pyxl, BE) is None

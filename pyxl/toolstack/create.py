@@ -164,9 +164,10 @@ def _check_disk_scripts(dc: DomainConfig) -> None:
 
 
 def _add_devices(ctx: Ctx, domid: int, dc: DomainConfig) -> None:
-    """domcreate_launch_dm's device adds: each disk, then each vif, into
-    XenStore for the drivers to connect once the guest's xenbus is up."""
-    if not dc.disks and not dc.nics:
+    """domcreate_launch_dm's device adds: each disk, then each vif, then each
+    USB controller, into XenStore for the drivers to connect once the guest's
+    xenbus is up."""
+    if not dc.disks and not dc.nics and not dc.usbctrls:
         return
     from pyxl.toolstack import device
 
@@ -175,6 +176,13 @@ def _add_devices(ctx: Ctx, domid: int, dc: DomainConfig) -> None:
             device.disk_add(ctx, domid, disk)
         for nic in dc.nics:
             device.nic_add(ctx, domid, nic, new_uuid)
+        if dc.usbctrls:
+            from pyxl.toolstack import usb
+
+            for ctrl in dc.usbctrls:
+                usb.usbctrl_add(ctx, domid, usb.UsbCtrl(
+                    type=ctrl["type"], devid=ctrl["devid"], version=ctrl["version"],
+                    ports=ctrl["ports"]))
     except device.DeviceError:
         ctx.log("error", "libxl_create.c:1862:domcreate_attach_devices",
                 "unable to add devices", domid)
