@@ -151,7 +151,7 @@ def test_xen_keeps_a_weight_when_given_zero(pyxl, guest_cfg):
 def test_a_bad_pci_slot_is_one_line(pyxl, write_cfg, pci):
     path = write_cfg(f'name = "p"\npci = ["{pci}"]\n')
     r = pyxl("create", "-n", path)
-    assert (r.code, r.out) == (1, "")
+    assert (r.code, r.out) == (6, "")  # exit(-e): ERROR_INVAL from libxlu
     assert r.err.splitlines() == [f"Parsing config from {path}",
                                   f"unable to parse PCI_SPEC_STRING `{pci}' for passthrough"]
 

@@ -320,7 +320,7 @@ def test_pci_at_create_of_a_device_not_assignable_fails_the_create(pyxl, guest_c
 def test_pci_at_create_with_an_unknown_option(pyxl, guest_cfg):
     path = guest_cfg("g1", extra='pci = ["02:00.0,zz=1"]\n')
     r = pyxl("create", "-q", path)
-    assert r.code == 1
+    assert r.code == 6  # exit(-e): ERROR_INVAL from libxlu
     assert r.err == ("Unknown PCI_SPEC_STRING option: zzunable to parse PCI_SPEC_STRING "
                      "`02:00.0,zz=1' for passthrough\n")
 

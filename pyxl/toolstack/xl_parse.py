@@ -197,7 +197,8 @@ def _parse_pci(spec: str, defaults: dict, source: str) -> dict:
 
     pci, report = parse_spec_string(spec, defaults)
     if pci is None:
-        raise _fail(f"{report}unable to parse PCI_SPEC_STRING `{spec}' for passthrough")
+        # xl exits with the negated libxlu result: ERROR_INVAL, status 6
+        raise _fail(f"{report}unable to parse PCI_SPEC_STRING `{spec}' for passthrough", 6)
     return pci.to_config()
 
 
