@@ -139,3 +139,16 @@ def test_an_exact_name_wins_however_many_names_it_prefixes(monkeypatch):
     assert cmdtable.lookup("sched-credit") is credit
     assert cmdtable.lookup("sched-cr") is None  # ambiguous
     assert cmdtable.lookup("sched-credit3") is longer[1]
+
+
+def test_help_for_a_name_that_is_not_utf8_gives_the_bytes_back(state_dir):
+    import os
+    import subprocess
+    import sys
+
+    # a UTF-8 locale's stdout refuses what is not UTF-8 (the C locale's escapes it)
+    env = dict(os.environ, PYTHONIOENCODING="utf-8:strict")
+    done = subprocess.run([sys.executable, "-m", "pyxl", "help", b"\xff"],
+                          capture_output=True, env=env)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout == b'command "\xff" not implemented\n'

@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from pyxl.cli.base import Globals, err, full_help, help_text
+from pyxl.cli.base import Globals, err, full_help, help_text, out
 from pyxl.cli.cmdtable import lookup
 from pyxl.errors import PyxlError
 
@@ -111,13 +111,13 @@ def run(argv: list[str]) -> int:
 
 def _help(rest: list[str]) -> int:
     if not rest or rest[0] == "help":
-        sys.stdout.write(full_help())
+        out(full_help())
         return 0
     spec = lookup(rest[0])
     if spec is None:
-        sys.stdout.write(f'command "{rest[0]}" not implemented\n')
+        out(f'command "{rest[0]}" not implemented\n')  # the user's bytes, as given
     else:
-        sys.stdout.write(help_text(spec))
+        out(help_text(spec))
     return 0
 
 
