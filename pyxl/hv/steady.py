@@ -109,7 +109,7 @@ def headroom(eng) -> int | None:
                 or not vcpu_fits(eng.name, pool_cpus, vs.dom, vs.v):
             return None
         d = vs.demand
-        job, period = _job(d)
+        job, period = _job_of_spec(d.spec)
         if period == 0 or job >= period:  # busy, or a job as long as its period
             always += 1
             continue
@@ -129,17 +129,6 @@ def headroom(eng) -> int | None:
     bound = always + sum(_max_overlap(phases, job, period)
                          for (job, period), phases in windows.items())
     return n - bound if bound <= n else None
-
-
-def _job(d) -> tuple[int, int]:
-    """(CPU time per release, release period) of a demand; (0, 0) for busy."""
-    if d.kind == "idle":
-        from pyxl.hv.workload import IDLE_PERIOD_NS, IDLE_WORK_NS
-
-        return IDLE_WORK_NS, IDLE_PERIOD_NS
-    if d.kind == "periodic":
-        return d.run, d.period
-    return 0, 0
 
 
 def _max_overlap(phases: list[int], job: int, period: int) -> int:
@@ -183,7 +172,7 @@ def evolve(v, eligible: bool, t_a: int, t: int, seed: int) -> None:
 
 def _run(d, state: str, time: dict, t_a: int, t: int) -> str:
     """One eligible vCPU that always finds a pCPU free, from t_a to t."""
-    job, period = _job(d)
+    job, period = _job_of_spec(d.spec)
     cur = t_a
     # as an engine loading the row at t_a would: work overdue (a vCPU that
     # was paused) arrives now, and it runs if it has work (new work, or a
