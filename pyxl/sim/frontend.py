@@ -21,8 +21,7 @@ and reaches 6. A guest without PV drivers never answers: its frontends stay 1.
 
 from __future__ import annotations
 
-from pyxl.sim import vfront  # the input, TPM, display and sound drivers
-from pyxl.sim.vfront import ring_gfn  # one placement for every ring
+from pyxl.sim import vfront  # the other kinds' drivers, and the handshake all share
 from pyxl.xenstore.lookup import directory_or_empty as _directory
 from pyxl.xenstore.lookup import read_or_none as _read
 
@@ -125,19 +124,14 @@ def device_watch(host, d, g, t: int, _path) -> None:
 
 def connect(host, domid: int, kind: str, devid: str) -> None:
     """Take one frontend from 1 to 4 if its backend is waiting."""
-    from pyxl.hv import gnttab
-
     if kind in vfront.KINDS:
         return vfront.connect(host, domid, kind, devid)
     fxs = host.xs(caller=domid)
     fpath = f"/local/domain/{domid}/device/{kind}/{devid}"
-    bpath = _read(fxs, f"{fpath}/backend")
-    backend = _read(fxs, f"{fpath}/backend-id")
-    if bpath is None or backend is None or not backend.isdigit():
+    waiting = vfront.waiting_backend(fxs, fpath)
+    if waiting is None:
         return
-    backend_id = int(backend)
-    if _state(fxs, fpath) != INITIALISING or _state(fxs, bpath) != INIT_WAIT:
-        return
+    bpath, backend_id = waiting
     if kind == "vif" and _read(fxs, f"{bpath}/hotplug-status") != "connected":
         return
     hv = host.hv
@@ -145,9 +139,7 @@ def connect(host, domid: int, kind: str, devid: str) -> None:
     keys = RING_KEYS.get(kind, ("ring-ref",))
     writes = []
     for key in keys:
-        ref = gnttab.grant_access(d, backend_id, 0)
-        d.gnttab["refs"][str(ref)][2] = ring_gfn(domid, ref)
-        writes.append((key, str(ref)))
+        writes.append((key, str(vfront.grant_ring(d, backend_id))))
     port = hv.evtchn_op_alloc_unbound(domid, domid, backend_id)
     writes.append(("event-channel", str(port)))
     if kind == "vif":

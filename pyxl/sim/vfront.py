@@ -47,7 +47,7 @@ def kind_of(fpath: str | None) -> str | None:
 def ring_gfn(domid: int, ref: int) -> int:
     """Where a frontend's ring page sits in the guest's memory (below the
     xenstore and console rings the builder placed at the top of its frames),
-    for every kind (frontend.py, which dispatches here, uses it too)."""
+    for every kind."""
     return 0x100000 + domid * 0x1000 + 0x800 + ref
 
 
@@ -106,26 +106,41 @@ def backend_disconnect(host, domid: int, backend: int, fpath: str | None) -> Non
 
 # --- the frontend ----------------------------------------------------------------
 
-def connect(host, domid: int, kind: str, devid: str) -> None:
-    """Take one frontend from 1 to 4 once its backend waits: grant each ring,
-    allocate each channel, publish them, Initialised, then Connected."""
-    from pyxl.hv import gnttab
-
-    fxs = host.xs(caller=domid)
-    fpath = f"/local/domain/{domid}/device/{kind}/{devid}"
+def waiting_backend(fxs, fpath: str) -> tuple[str, int] | None:
+    """(backend path, backend domid) of a frontend still Initialising whose
+    backend waits for it in InitWait; None otherwise (every kind)."""
     bpath = _read(fxs, f"{fpath}/backend")
     backend = _read(fxs, f"{fpath}/backend-id")
     if bpath is None or backend is None or not backend.isdigit():
-        return
+        return None
     if _read(fxs, f"{fpath}/state") != str(INITIALISING) or \
             _read(fxs, f"{bpath}/state") != str(INIT_WAIT):
+        return None
+    return bpath, int(backend)
+
+
+def grant_ring(d, backend_id: int) -> int:
+    """The frontend grants a ring page to its backend: the grant ref."""
+    from pyxl.hv import gnttab
+
+    ref = gnttab.grant_access(d, backend_id, 0)
+    d.gnttab["refs"][str(ref)][2] = ring_gfn(d.domid, ref)
+    return ref
+
+
+def connect(host, domid: int, kind: str, devid: str) -> None:
+    """Take one frontend from 1 to 4 once its backend waits: grant each ring,
+    allocate each channel, publish them, Initialised, then Connected."""
+    fxs = host.xs(caller=domid)
+    fpath = f"/local/domain/{domid}/device/{kind}/{devid}"
+    waiting = waiting_backend(fxs, fpath)
+    if waiting is None:
         return
-    backend_id, hv = int(backend), host.hv
+    (bpath, backend_id), hv = waiting, host.hv
     d = hv.domain(domid)
     pairs = rings(fxs, fpath, kind)
     for ref_key, port_key in pairs:
-        ref = gnttab.grant_access(d, backend_id, 0)
-        d.gnttab["refs"][str(ref)][2] = ring_gfn(domid, ref)
+        ref = grant_ring(d, backend_id)
         port = hv.evtchn_op_alloc_unbound(domid, domid, backend_id)
         if kind == "vkbd":
             fxs.write(f"{fpath}/page-ref", str(ring_gfn(domid, ref)).encode())
