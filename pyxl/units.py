@@ -9,7 +9,6 @@ seconds.
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 
 from pyxl.cnum import LONG_MAX
 from pyxl.errors import PyxlError
@@ -36,7 +35,12 @@ def _amount_ns(number: str, unit_ns: int, text: str) -> int:
     if len(whole.lstrip("0")) > 20:     # more digits than 2^63 ns has, whatever the unit
         raise _too_long(text)
     # digits past a day's 1e-14 cannot change a whole nanosecond (much)
-    return round(Fraction(f"{whole}.{frac[:30] or 0}") * unit_ns)
+    frac = frac[:30]
+    scale = 10 ** len(frac)
+    ns, rest = divmod(int(whole or "0") * unit_ns * scale + int(frac or "0") * unit_ns, scale)
+    if 2 * rest > scale or (2 * rest == scale and ns % 2):   # half to even, as round() does
+        ns += 1
+    return ns
 
 
 def _too_long(text: str) -> DurationError:

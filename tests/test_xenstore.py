@@ -594,6 +594,71 @@ def test_transaction_helper_aborts_on_error(conn, abc):
     assert conn.execute("SELECT COUNT(*) FROM xs_tx").fetchone()[0] == 0
 
 
+def _dom0_transaction_body(t, interfere):
+    """Every kind of request a toolstack makes in one transaction, including
+    a failing one (which must change nothing) and a write by someone else
+    to a node the transaction read (a conflict: the body runs again)."""
+    t.write("/a", b"1")
+    t.write("/new/deep/node", b"v")
+    t.set_perms("/new/deep", [Perm(0, "n"), Perm(DOMU, "r")])
+    t.set_perms("/new/deep", [Perm(0, "n"), Perm(OTHER, "b")])
+    t.mkdir("/new/dir")
+    assert t.directory("/new") == ["deep", "dir"]
+    with pytest.raises(XenStoreError):
+        t.rm("/q/missing/child")              # ENOENT: nothing recorded, nothing changed
+    t.rm("/b")
+    t.write("/c/x", b"2")
+    t.rm("/c")
+    interfere()
+    return t.read("/a")
+
+
+def _run_both_ways(conn, via_helper: bool):
+    """The same dom0 transaction through XenStore.transaction (kept in
+    memory) or through transaction_start/end (kept in xs_tx_node)."""
+    xs = store(conn)
+    for k in "abcq":
+        xs.write("/" + k, b"0")
+    xs.watch("/", "tok")
+    runs = []
+
+    def interfere():
+        if not runs:
+            store(conn).write("/a", b"outside")   # read by the transaction: EAGAIN
+        else:   # read only by the failed request, whose reads do not count
+            store(conn).write("/q/missing", b"")
+        runs.append(1)
+
+    if via_helper:
+        assert xs.transaction(lambda t: _dom0_transaction_body(t, interfere)) == b"1"
+    else:
+        from pyxl.xenstore.store import Transaction
+        for _ in range(2):
+            tx = xs.transaction_start()
+            _dom0_transaction_body(Transaction(xs, tx), interfere)
+            try:
+                xs.transaction_end(tx, True)
+                break
+            except XenStoreError as e:
+                assert e.errno == "EAGAIN"
+    changes = conn.execute("SELECT path, match, perms, parent_perms, old_perms"
+                           " FROM xs_change ORDER BY seq").fetchall()
+    return snapshot(conn), changes, len(runs)
+
+
+def test_dom0_transaction_in_memory_matches_stored_one(tmp_path):
+    results = []
+    for via_helper in (True, False):
+        conn = connect(str(tmp_path / f"h{via_helper}.db"))
+        apply_schema(conn)
+        XenStore.boot(conn)
+        results.append(_run_both_ways(conn, via_helper))
+        assert conn.execute("SELECT COUNT(*) FROM xs_tx").fetchone()[0] == 0
+        conn.close()
+    assert results[0][2] == 2                      # the conflict made it run twice
+    assert results[0] == results[1]
+
+
 def test_transaction_commit_rechecks_nodes_quota(conn, dom0, domu):
     dom0.write("/local/domain/5/data2", b"")
     dom0.set_perms("/local/domain/5/data2", ["n5"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@dataclass(repr=False, eq=False)
 class CmdSpec:
     """One xl_cmdtable.c entry, plus the pyxl module that implements it."""
 

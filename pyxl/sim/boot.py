@@ -66,9 +66,11 @@ class BootOptions:
     pci: tuple = DEFAULT_PCI  # "BDF=description" for each PCI device the machine has
     usb: tuple = DEFAULT_USB  # "BUS:DEV=description" for each USB device plugged in
 
-    def validate(self) -> "BootOptions":
+    def validate(self, devices: bool = True) -> "BootOptions":
         """Refuse a machine Xen could not run on: 1-512 CPUs, at most 64 NUMA
-        nodes (NR_NUMA_NODES), at most 16 TiB (x86 without CONFIG_BIGMEM)."""
+        nodes (NR_NUMA_NODES), at most 16 TiB (x86 without CONFIG_BIGMEM).
+        ``devices=False`` leaves the PCI and USB lists to their first user
+        (pci_devices, usb_devices), which every command does not need."""
         max_nodes, max_memory_mib = 64, 16 << 20
         if not 1 <= self.cpus <= 512:
             raise PyxlError(f"invalid --cpus {self.cpus}: must be from 1 to 512")
@@ -86,8 +88,9 @@ class BootOptions:
             raise PyxlError(
                 f"invalid --dom0-mem {self.dom0_mem_mib}: from 32 to {self.memory_mib - 16} MiB"
             )
-        pci_devices(self)
-        usb_devices(self)
+        if devices:
+            pci_devices(self)
+            usb_devices(self)
         return self
 
     def physinfo(self) -> PhysInfo:
@@ -139,7 +142,7 @@ def usb_devices(opts: BootOptions) -> dict[tuple[int, int], str]:
     return devices
 
 
-def boot_options(table: object) -> BootOptions:
+def boot_options(table: object, devices: bool = True) -> BootOptions:
     """BootOptions from a stored table (host.toml, the database's meta);
     ValueError saying what is wrong with it."""
     if not isinstance(table, dict):
@@ -154,7 +157,7 @@ def boot_options(table: object) -> BootOptions:
         if type(value) is not known[key]:
             raise ValueError(f"boot option '{key}' must be {known[key].__name__}")
     try:
-        return BootOptions(**table).validate()
+        return BootOptions(**table).validate(devices)
     except PyxlError as e:
         raise ValueError(e.message) from None
 
@@ -238,7 +241,7 @@ def read_boot_file(name: str) -> BootOptions | None:
 def meta_boot_options(text: object) -> BootOptions:
     """The boot options kept in the database's meta table."""
     try:
-        return boot_options(json.loads(text))
+        return boot_options(json.loads(text), devices=False)  # checked at boot
     except (TypeError, ValueError, RecursionError) as e:
         raise StateDamaged(f"boot options in meta: {e}") from None
 

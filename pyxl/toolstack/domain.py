@@ -41,12 +41,21 @@ def destroy(ctx: Ctx, domid: int) -> None:
     except LibxlError as e:
         ctx.log("error", "libxl_domain.c:1181:libxl__destroy_domid", "Non-existant domain", domid)
         raise PyxlError(f"destroy failed (rc={e.rc})") from None
-    from pyxl.toolstack import device, pci, usb, xs_layout
+    from pyxl.toolstack import device, xs_layout
+    from pyxl.xenstore.lookup import directory_or_empty, read_or_none
 
-    usb.destroy_all(ctx, domid)  # its devices first, then the controllers' backends
+    xs = ctx.xs()
+    # USB and PCI code is imported only for a domain that has such devices.
+    if "vusb" in directory_or_empty(xs, f"/libxl/{domid}/device"):
+        from pyxl.toolstack import usb
+
+        usb.destroy_all(ctx, domid)  # its devices first, then the controllers' backends
     device.destroy_all(ctx, domid)
-    pci.destroy_all(ctx, domid)
-    xs_layout.domain_remove(ctx.xs(), domid, info.uuid)
+    if read_or_none(xs, f"/local/domain/0/backend/pci/{domid}/0/num_devs") is not None:
+        from pyxl.toolstack import pci
+
+        pci.destroy_all(ctx, domid)
+    xs_layout.domain_remove(xs, domid, info.uuid)
     ctx.hv.domctl_destroydomain(domid)
     from pyxl.toolstack.channels import release
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 
 from . import conns, memory, paths, quota
 from .errors import XenStoreError
-from .nodes import GlobalNodes, Node, TxNodes
+from .nodes import GlobalNodes, MemTxNodes, Node, TxNodes
 from .perms import (DOMID_ANY, PERM_OWNER, PERM_READ, PERM_WRITE, PRIV_DOMID, Perm,
-                    decode_perms, encode_perms, parse_perms, perm_for)
+                    encode_perms, parse_perms, perm_for)
 
 if TYPE_CHECKING:  # the change log loads when a request writes or follows it
     from .watches import WatchEvent
@@ -70,6 +70,11 @@ def _post_order(root: Node, descendants: list[Node]) -> list[Node]:
         for c in reversed(kids.get(node.path, ())):
             stack.append((c, False))
     return out
+
+
+# Transactions of Domain-0 that live within one XenStore.transaction call,
+# by (connection, txid): every XenStore object on the connection finds them.
+_MEM_TX: dict[tuple[int, int], MemTxNodes] = {}
 
 
 class XenStore:
@@ -189,11 +194,25 @@ class XenStore:
     def _view(self, tx: int):
         if not tx:
             return self._glob
+        mem = _MEM_TX.get((id(self.conn), tx))
+        if mem is not None and mem.domid == self.caller:
+            return mem
         self._tx_row(tx)
         return TxNodes(self.conn, tx, self.caller, self.privileged)
 
     @contextmanager
-    def _atomic(self):
+    def _atomic(self, view=None):
+        """One request, all or nothing: a savepoint, or the journal of a
+        transaction kept in memory (whose requests write only to it)."""
+        if isinstance(view, MemTxNodes):
+            view.begin()
+            try:
+                yield
+            except BaseException:
+                view.end(False)
+                raise
+            view.end(True)
+            return
         self.conn.execute("SAVEPOINT xs_op")
         try:
             yield
@@ -339,7 +358,7 @@ class XenStore:
         value = value.encode() if isinstance(value, str) else bytes(value)
         self._payload(path, value)
         view = self._view(tx)
-        with self._atomic():
+        with self._atomic(view):
             name = self._canon(path, False)
             node = self._lookup(view, name, PERM_WRITE)
             if node is None:
@@ -351,7 +370,7 @@ class XenStore:
     def mkdir(self, path: str, tx: int = 0) -> None:
         self._payload(path)
         view = self._view(tx)
-        with self._atomic():
+        with self._atomic(view):
             name = self._canon(path, False)
             if self._lookup(view, name, PERM_WRITE) is None:
                 node = self._create(view, name, b"")
@@ -360,7 +379,7 @@ class XenStore:
     def rm(self, path: str, tx: int = 0) -> None:
         self._payload(path)
         view = self._view(tx)
-        with self._atomic():
+        with self._atomic(view):
             name = self._canon(path, False)
             node = self._lookup(view, name, PERM_WRITE)
             if node is None:
@@ -386,7 +405,7 @@ class XenStore:
         if perms[0].ignore:
             raise XenStoreError("ENOENT")
         view = self._view(tx)
-        with self._atomic():
+        with self._atomic(view):
             name = self._canon(path, True)
             node = self._checked(view, name, PERM_WRITE | PERM_OWNER)
             if not self.privileged and perms[0].domid != node.owner:
@@ -444,15 +463,15 @@ class XenStore:
         """Commit or abort; the id is gone afterwards even if commit fails."""
         if not tx:
             raise XenStoreError("ENOENT")
-        self._tx_row(tx)
+        view = self._view(tx)
         try:
             if commit:
-                self._commit(TxNodes(self.conn, tx, self.caller, self.privileged))
+                self._commit(view)
         finally:
             self.conn.execute("DELETE FROM xs_tx_node WHERE txid = ?", (tx,))
             self.conn.execute("DELETE FROM xs_tx WHERE txid = ?", (tx,))
 
-    def _commit(self, view: TxNodes) -> None:
+    def _commit(self, view) -> None:
         tx = view.txid
         if not self.privileged:
             created = self.conn.execute(
@@ -460,33 +479,32 @@ class XenStore:
                 " AND base_gen IS NULL LIMIT 1", (tx,)).fetchone()
             if created and self._over("nodes", view.owned_count(self.caller)):
                 raise XenStoreError("ENOSPC")
-        conflict = self.conn.execute(
-            "SELECT 1 FROM xs_tx_node t LEFT JOIN xs_node n ON n.path = t.path"
-            " WHERE t.txid = ? AND t.check_gen = 1 AND t.base_gen IS NOT n.generation"
-            " LIMIT 1", (tx,)).fetchone()
-        if conflict:
+        if view.conflict():
             raise XenStoreError("EAGAIN")
-        rows = self.conn.execute(
-            "SELECT path, parent, seq, present, value, perms, childlen, fire, old_perms"
-            " FROM xs_tx_node WHERE txid = ? AND modified = 1 ORDER BY ord", (tx,)).fetchall()
+        rows = view.changes()
         with self._atomic():
             gen = self._next_gen(len(rows)) if rows else 0
+            before = self._glob.get_many([r[0] for r in rows])
+            after: dict[str, Node | None] = {}   # the tree as committed, where it changed
             for k, (path, parent, seq, present, value, perms, childlen, _, _) in enumerate(rows):
-                old = self._glob.get(path)
+                old = before.get(path)
                 if present:
-                    node = Node(path, parent, seq, bytes(value), decode_perms(perms),
-                                gen + k, childlen)
+                    node = Node(path, parent, seq, value, perms, gen + k, childlen)
                     self._glob.put(node, old)
-                elif old is not None:
-                    self._glob.delete(old)
+                    after[path] = node
+                else:
+                    if old is not None:
+                        self._glob.delete(old)
+                    after[path] = None
             for path, _, _, _, _, _, _, fire, old_perms in rows:
                 if fire is None:
                     continue
                 if fire == "exact" and not self.conn.execute(
                         "SELECT 1 FROM xs_watch WHERE path = ? LIMIT 1", (path,)).fetchone():
                     continue
-                node = self._glob.get(path)
-                parent = self._glob.get(paths.get_parent(path))
+                node = after[path]
+                up = paths.get_parent(path)
+                parent = after[up] if up in after else self._glob.get(up)
                 self._log(path, fire, _enc(node.perms if node else None),
                           _enc(parent.perms if parent else None), old_perms)
 
@@ -498,19 +516,29 @@ class XenStore:
         """
         for _ in range(attempts):
             txid = self.transaction_start()
+            key = (id(self.conn), txid)
+            if self.privileged:   # it cannot outlive this call: keep it in memory
+                _MEM_TX[key] = MemTxNodes(self.conn, txid, self.caller, self._tx_generation(txid))
             try:
-                result = fn(Transaction(self, txid))
-            except BaseException:
-                self.transaction_end(txid, False)
-                raise
-            try:
-                self.transaction_end(txid, True)
-            except XenStoreError as e:
-                if e.errno == "EAGAIN":
-                    continue
-                raise
+                try:
+                    result = fn(Transaction(self, txid))
+                except BaseException:
+                    self.transaction_end(txid, False)
+                    raise
+                try:
+                    self.transaction_end(txid, True)
+                except XenStoreError as e:
+                    if e.errno == "EAGAIN":
+                        continue
+                    raise
+            finally:
+                _MEM_TX.pop(key, None)
             return result
         raise XenStoreError("EAGAIN")
+
+    def _tx_generation(self, txid: int) -> int:
+        return self.conn.execute("SELECT generation FROM xs_tx WHERE txid = ?",
+                                 (txid,)).fetchone()[0]
 
     # -------------------------------------------------------------- watches
     def watch(self, path: str, token: str, depth: int | None = None) -> None:

@@ -31,7 +31,7 @@ SEDF_PERIOD_MAX_NS = 10_000_000_000
 SEDF_SLICE_MIN_NS = 5_000
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class CreditParams:
     """xen_domctl_sched_credit; CSCHED_DEFAULT_WEIGHT, no cap."""
 
@@ -39,7 +39,7 @@ class CreditParams:
     cap: int = 0
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Credit2Params:
     """xen_domctl_sched_credit2; CSCHED2_DEFAULT_WEIGHT, no cap."""
 
@@ -47,7 +47,7 @@ class Credit2Params:
     cap: int = 0
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class RtdsParams:
     """xen_domctl_sched_rtds, per domain and per vCPU (RTDS_DEFAULT_*)."""
 
@@ -56,7 +56,7 @@ class RtdsParams:
     extratime: int = 1
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class SedfParams:
     """Xen 4.5's xen_domctl_sched_sedf; the default is "best effort": only
     extra time, with extraweight 1."""
@@ -68,7 +68,7 @@ class SedfParams:
     weight: int = 0
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class CreditPoolParams:
     """xen_sysctl_credit_schedule."""
 
@@ -77,7 +77,7 @@ class CreditPoolParams:
     migration_delay_us: int = 0
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Credit2PoolParams:
     """xen_sysctl_credit2_schedule."""
 
