@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 TOOLSTACK_DOMID = 0
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@dataclass(repr=False, eq=False)
 class PhysInfo:
     """What XEN_SYSCTL_physinfo reports about the machine."""
 
@@ -70,7 +70,7 @@ class PhysInfo:
         return (cpu % (self.nr_cpus // self.nr_nodes)) // self.threads_per_core
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@dataclass(repr=False, eq=False)
 class DomainInfo:
     """XEN_DOMCTL_getdomaininfo's answer, the way libxl_dominfo carries it."""
 

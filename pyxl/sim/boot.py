@@ -53,7 +53,7 @@ DEFAULT_USB = (
 )
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@dataclass(repr=False, eq=False)
 class BootOptions:
     """The analogue of Xen's boot parameters, fixed when the host boots."""
 

@@ -32,7 +32,7 @@ TXID_MAX = 0xFFFFFFFF          # the wire's tx_id is a u32
 DEPTH_MAX = 0x7FFFFFFF         # xenstored reads a watch depth with atoi
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@dataclass(repr=False, eq=False)
 class WalkEntry:
     """One node below the listed path, in xenstore-ls order.
 

@@ -36,7 +36,7 @@ class WatchEvent:
     token: str | None = None
 
 
-@dataclass(frozen=True, repr=False, eq=False)
+@dataclass(repr=False, eq=False)
 class Watch:
     """One registered watch, as its row in the watches table holds it."""
 
