@@ -157,11 +157,12 @@ def _stamped(line: str) -> None:
     err(time.strftime("%Y-%m-%d %H:%M:%S %Z ") + f"[{os.getpid()}] " + line)
 
 
-def c_float(x: float) -> float:
-    """The value C's `(float)x` would print: xl casts times to single precision."""
+def c_seconds(ns: int) -> float:
+    """xl's `(float)ns / 1e9`: the nanoseconds are cast to single precision
+    first, and the quotient is a double (250000009 ns prints as 0.3)."""
     import struct
 
-    return struct.unpack("f", struct.pack("f", x))[0]
+    return struct.unpack("f", struct.pack("f", ns))[0] / 1e9
 
 
 def print_bitmap(bits: set[int] | None, maplen: int) -> str:

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from pyxl.cli.base import c_float, globals_of, out, print_help_and_fail, session, xl_command
+from pyxl.cli.base import c_seconds, globals_of, out, print_help_and_fail, session, xl_command
 from pyxl.errors import PyxlError
 
 LIST_HEADER = "Name                                        ID   Mem VCPUs\tState\tTime(s)"
@@ -24,7 +24,7 @@ def _state(i) -> str:
 def list_row(name: str, i) -> str:
     mem = i.current_memkb // 1024
     return (f"{name:<40} {i.domid:>5} {mem:>5} {i.vcpu_online:>5}     {_state(i)}"
-            f"  {c_float(i.cpu_time_ns / 1e9):>8.1f}")
+            f"  {c_seconds(i.cpu_time_ns):>8.1f}")
 
 
 @xl_command("list")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pyxl.cli.base import c_float, out, print_bitmap, session, xl_command
+from pyxl.cli.base import c_seconds, out, print_bitmap, session, xl_command
 from pyxl.cnum import INT_MAX, c_uint32, strtol, strtoul
 
 
@@ -16,7 +16,7 @@ def vcpu_row(name: str, v, nr_cpus: int) -> str:
     else:
         state = ("r" if v.running else "-") + ("b" if v.blocked else "-")
         row += f"{v.cpu:>5} {state[0]:>3}{state[1]}- "
-    row += f"{c_float(v.vcpu_time / 1e9):9.1f}  "
+    row += f"{c_seconds(v.vcpu_time):9.1f}  "
     hard = None if v.cpumap is None else set(v.cpumap)
     soft = None if v.cpumap_soft is None else set(v.cpumap_soft)
     return row + f"{print_bitmap(hard, nr_cpus)} / {print_bitmap(soft, nr_cpus)}"
