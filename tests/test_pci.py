@@ -258,6 +258,26 @@ def test_detach_removes_every_node_and_the_device_is_assignable_again(pyxl, gues
     assert pyxl("pci-assignable-list").out == f"{NIC} \n{NIC2} \n"
 
 
+def test_attach_and_detach_keep_the_stored_config(pyxl, guest):
+    """libxl's device_add_domain_config: `list -l` shows a hot-attached
+    function; once detached it is gone."""
+    import json
+
+    def pcidevs():   # libxl's JSON leaves out fields that are 0
+        stored = json.loads(ok(pyxl, "list", "-l", guest).out)[0]["config"].get("pcidevs", [])
+        return [(p.get("bus", 0), p.get("dev", 0), p.get("func", 0)) for p in stored]
+
+    ok(pyxl, "pci-assignable-add", NIC)
+    ok(pyxl, "pci-assignable-add", NIC2)
+    ok(pyxl, "pci-attach", guest, NIC)
+    ok(pyxl, "pci-attach", guest, NIC2)
+    assert pcidevs() == [(2, 0, 0), (3, 0, 1)]
+    ok(pyxl, "pci-detach", guest, NIC)
+    assert pcidevs() == [(3, 0, 1)]
+    ok(pyxl, "pci-detach", guest, NIC2)
+    assert pcidevs() == []
+
+
 def test_detach_of_a_device_not_attached(pyxl, guest):
     ok(pyxl, "pci-assignable-add", NIC)
     ok(pyxl, "pci-assignable-add", NIC2)

@@ -21,14 +21,16 @@ def _find_domain(libxl, qualifier: str) -> int:
 @click.argument("args", nargs=-1)
 @click.pass_context
 def cmd_network_attach(ctx, args):
-    from pyxl.toolstack.devices import parse_nic_spec
+    from pyxl.toolstack.devices import NicDefaults, parse_nic_spec
     from pyxl.toolstack.libxl_json import nic_json
+    from pyxl.toolstack.xl_conf import host_global_config
 
     need_args("network-attach", args, 1)
     g = globals_of(ctx)
     with session(ctx, write=not g.dryrun) as libxl:
         domid = _find_domain(libxl, args[0])
-        nic, notes = parse_nic_spec(list(args[1:]), "command line", strict=True)
+        defaults = NicDefaults.from_global(host_global_config(g.host))
+        nic, notes = parse_nic_spec(list(args[1:]), "command line", defaults, strict=True)
         for line in notes:  # xl's parser prints them as it reads (netdev=, accel=)
             err(line)
         if g.dryrun:

@@ -66,6 +66,13 @@ def _port_valid(d: Domain, port: int) -> bool:
     return 0 <= port < valid
 
 
+def max_evtchn_port(d: Domain) -> int:
+    """The domain's highest port (createdomain's max_evtchn_port), within
+    what the 2-level ABI can signal."""
+    limit = d.max_evtchn_port
+    return DEFAULT_MAX_EVTCHN_PORT if limit is None else min(limit, EVTCHN_2L_NR_CHANNELS - 1)
+
+
 def _get_free_port(hv, d: Domain, op: str) -> int:
     """The lowest free port (port 0 stays reserved); ENOSPC past the limit."""
     if d.dying:
@@ -73,7 +80,7 @@ def _get_free_port(hv, d: Domain, op: str) -> int:
     # Domain-0 is built with no max_evtchn_port of its own (create_dom0):
     # only the ABI bounds it, and it holds xenstored's and xenconsoled's
     # end of every guest's channels
-    limit = EVTCHN_2L_NR_CHANNELS - 1 if d.domid == 0 else DEFAULT_MAX_EVTCHN_PORT
+    limit = EVTCHN_2L_NR_CHANNELS - 1 if d.domid == 0 else max_evtchn_port(d)
     for port in range(1, limit + 1):
         if str(port) not in d.evtchn:
             return port

@@ -5,7 +5,8 @@ A domain's table lives in `Domain.gnttab`, with only what is in use:
 guest fills), `act` (ref -> [mapping domid, pin], Xen's active entries while
 mapped), `maps` (handle -> [granting domid, ref, GNTMAP flags], the domain's
 maptrack as a mapper), `nr` (frames in use, when not the initial 1) and
-`max` (max_grant_frames, when not Xen's default 64). A domain that grants
+`max` (max_grant_frames, when not Xen's default 64), `maptrack_max`
+(max_maptrack_frames, when not Xen's default 1024). A domain that grants
 and maps nothing stores `{}`.
 
 Map, unmap and copy answer a GNTST_* status, as the hypercall's elements
@@ -215,9 +216,23 @@ def _map(hv, caller: int, dom: int, ref: int, flags: int) -> tuple[int, int | No
     return GNTST_okay, handle
 
 
+def max_maptrack_frames(d: Domain) -> int:
+    return d.gnttab.get("maptrack_max", DEFAULT_MAX_MAPTRACK_FRAMES)
+
+
+def set_max_maptrack_frames(d: Domain, frames: int | None) -> None:
+    """createdomain's max_maptrack_frames (xl.cfg, else xl.conf, else Xen's
+    1024): how many grants the domain may hold mapped at once."""
+    if frames is None or frames < 0 or frames == DEFAULT_MAX_MAPTRACK_FRAMES:
+        d.gnttab.pop("maptrack_max", None)
+    else:
+        d.gnttab["maptrack_max"] = frames
+
+
 def _free_handle(ld: Domain) -> int | None:
+    """get_maptrack_handle: None once max_maptrack_frames are full."""
     maps = ld.gnttab.get("maps", {})
-    for handle in range(DEFAULT_MAX_MAPTRACK_FRAMES * MAPTRACK_PER_FRAME):
+    for handle in range(max_maptrack_frames(ld) * MAPTRACK_PER_FRAME):
         if str(handle) not in maps:
             return handle
     return None
@@ -256,14 +271,16 @@ def _unpin(rd: Domain, ref: int, flags: int) -> None:
 
 
 def copy(hv, caller: int, source: tuple[int, int, int], dest: tuple[int, int, int],
-         length: int, flags: int) -> int:
+         length: int, flags: int, count: int = 1) -> int:
     """GNTTABOP_copy: `source`/`dest` are (ref or frame, domid, offset), a
     ref where GNTCOPY_source_gref/dest_gref says so. A frame side must be
     the caller's own (DOMID_SELF); a ref side must be granted to the caller,
-    writable for the destination; neither may cross its page."""
+    writable for the destination; neither may cross its page. `count` alike
+    ops in one hypercall (a backend's batch) share one check and one trace."""
     status = _copy(hv, caller, source, dest, length, flags)
+    more = {"count": count} if count != 1 else {}
     hv.trace("GNTTABOP_copy", domid=caller, source=list(source), dest=list(dest),
-             len=length, flags=flags, status=status)
+             len=length, flags=flags, status=status, **more)
     return status
 
 
@@ -318,7 +335,7 @@ def dump(d: Domain, maptrack_frames: int) -> list[str]:
              "[ref] localdom mfn      pin          localdom gmfn     flags",
              f"grant-table for remote d{d.domid} (v1)",
              f"  {nr_frames(d)} frames ({max_frames(d)} max), {maptrack_frames} maptrack "
-             f"frames ({DEFAULT_MAX_MAPTRACK_FRAMES} max)"]
+             f"frames ({max_maptrack_frames(d)} max)"]
     act = dict(entries(d, "act"))
     refs = d.gnttab.get("refs", {})
     for ref in sorted(act):

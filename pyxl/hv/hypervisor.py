@@ -160,13 +160,17 @@ class Hypervisor:
     def domctl_createdomain(self, uuid: str, name: str, type: str, poolid: int = 0,
                             domid: int | None = None, ssidref: int = 0,
                             max_vcpus: int | None = None,
-                            max_grant_frames: int | None = None) -> Domain:
+                            max_grant_frames: int | None = None,
+                            max_evtchn_port: int | None = None,
+                            max_maptrack_frames: int | None = None) -> Domain:
         """Create an empty, paused domain; pick a domid as Xen's rover does.
 
         Xen checks the requested vCPU count against the type's limit first
         (sanitise_domain_config): 0, or more than 128 for HVM/PVH or 8192
         for PV, is EINVAL. So is a grant table limit below its initial frame
-        (grant_table_init); a negative one means Xen's default.
+        (grant_table_init); a negative one means Xen's default. The event
+        channel and maptrack limits are kept only when given (xl.cfg's
+        max_event_channels, max_maptrack_frames).
         """
         self._reload_engines()  # a paused domain without vCPUs: steady pools stay so
         if max_vcpus is not None and not 1 <= max_vcpus <= MAX_VCPUS[type]:
@@ -185,10 +189,15 @@ class Hypervisor:
         d = Domain(domid=domid, name=name, uuid=uuid, type=type, poolid=poolid,
                    pause_count=1, created_ns=self.now_ns, ssidref=ssidref,
                    sched_params=default_domain_params(self.pools[poolid].sched))
-        if max_grant_frames is not None:
+        if max_evtchn_port:
+            d.max_evtchn_port = max_evtchn_port
+        if max_grant_frames is not None or max_maptrack_frames is not None:
             from pyxl.hv import gnttab
 
-            gnttab.set_max_frames(d, max_grant_frames)
+            if max_grant_frames is not None:
+                gnttab.set_max_frames(d, max_grant_frames)
+            if max_maptrack_frames is not None:
+                gnttab.set_max_maptrack_frames(d, max_maptrack_frames)
         self.domains[domid] = d
         self.trace("XEN_DOMCTL_createdomain", domid=domid, uuid=uuid, type=type)
         return d
@@ -270,14 +279,33 @@ class Hypervisor:
         if d.tot_memkb + kb > d.max_memkb:
             raise HypercallError("ENOMEM", "XENMEM_populate_physmap")
         d.tot_memkb += kb
+        from pyxl.hv import mm
+
+        mm.sync(self, d)
         self.trace("XENMEM_populate_physmap", domid=domid, kb=kb)
 
     def memory_decrease_reservation(self, domid: int, kb: int) -> None:
         d = self.domain(domid)
         old, d.tot_memkb = d.tot_memkb, max(0, d.tot_memkb - kb)
+        from pyxl.hv import mm
+
+        mm.sync(self, d)
         self.trace("XENMEM_decrease_reservation", domid=domid, kb=kb)
         if d.tot_memkb < old:
             self.memory_freed(None)
+
+    def mmuext_pin_l4_table(self, domid: int, tables: list[tuple[int, int, int, int]]) -> None:
+        """MMUEXT_PIN_L4_TABLE as the domain builder issues it for a PV guest:
+        Xen validates the tree under the L4, so each table gets its level's
+        type (one type reference from the entry above it; the L4's from the
+        pin) and a general reference more. `tables`: (level, mfn, count, refs)."""
+        from pyxl.hv import mm
+
+        d = self.domain(domid)
+        for level, mfn, count, refs in tables:
+            mm.set_types(d, mfn, count, level, 1, 1 + refs, pinned=level == mm.PGT_L4)
+        top = next(mfn for level, mfn, _, _ in tables if level == mm.PGT_L4)
+        self.trace("MMUEXT_PIN_L4_TABLE", domid=domid, mfn=top)
 
     def domctl_pausedomain(self, domid: int) -> None:
         """EINVAL for the caller's own domain: Xen will not pause the domain
@@ -309,6 +337,10 @@ class Hypervisor:
         self._release_room(d)
         d.dying = True
         self._release_channels(d)
+        if d.p2m:
+            from pyxl.hv import mm
+
+            mm.release_all(self, d)
         del self.domains[domid]
         self.destroyed.add(domid)
         self.trace("XEN_DOMCTL_destroydomain", domid=domid)

@@ -32,7 +32,8 @@ MAX_VCPUS = {"hvm": HVM_MAX_VCPUS, "pvh": HVM_MAX_VCPUS, "pv": MAX_VIRT_CPUS}
 MAX_PAGES_KB = ((1 << 32) - 1) * 4
 # Domain fields a row holds only while they are non-empty, so that a domain
 # without channels or grants costs nothing more to store and load.
-SPARSE_FIELDS = frozenset({"evtchn", "evtchn_upcall", "gnttab"})
+SPARSE_FIELDS = frozenset({"evtchn", "evtchn_upcall", "gnttab", "max_evtchn_port", "p2m",
+                           "page_types", "heap", "build"})
 
 
 @dataclass(repr=False, eq=False)
@@ -90,6 +91,17 @@ class Domain:
     evtchn: dict[str, list] = field(default_factory=dict)
     evtchn_upcall: dict[str, list] = field(default_factory=dict)
     gnttab: dict = field(default_factory=dict)
+    # Machine frames (pyxl/hv/mm.py), stored only while non-empty: the P2M
+    # as [pfn, mfn, count] runs, the frames typed other than writable, and
+    # in Domain-0's record only, the heap's free runs.
+    p2m: list[list[int]] = field(default_factory=list)
+    page_types: list[list[int]] = field(default_factory=list)
+    heap: dict = field(default_factory=dict)
+    # What the PV domain builder laid out ({"nr_pages", "ramdisk"}): the
+    # layout and start_info follow from it (pyxl/toolstack/pvbuild.py).
+    build: dict = field(default_factory=dict)
+    # createdomain's max_evtchn_port (xl.cfg max_event_channels); None: libxl's 1023
+    max_evtchn_port: int | None = None
 
     @property
     def paused(self) -> bool:

@@ -134,13 +134,12 @@ def connect(host, domid: int, kind: str, devid: str) -> None:
     bpath, backend_id = waiting
     if kind == "vif" and _read(fxs, f"{bpath}/hotplug-status") != "connected":
         return
-    hv = host.hv
-    d = hv.domain(domid)
     keys = RING_KEYS.get(kind, ("ring-ref",))
-    writes = []
-    for key in keys:
-        writes.append((key, str(vfront.grant_ring(d, backend_id))))
-    port = hv.evtchn_op_alloc_unbound(domid, domid, backend_id)
+    taken = vfront.take_rings(host, domid, backend_id, kind, devid, len(keys), 1)
+    if taken is None:
+        return
+    refs, (port,) = taken
+    writes = [(key, str(ref)) for key, ref in zip(keys, refs)]
     writes.append(("event-channel", str(port)))
     if kind == "vif":
         writes += [("request-rx-copy", "1"), ("feature-rx-notify", "1"), ("feature-sg", "1")]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pyxl.xenstore.lookup import directory_or_empty as _directory
 from pyxl.xenstore.lookup import read_or_none as _read
 
-INITIALISING, INIT_WAIT, INITIALISED, CONNECTED = 1, 2, 3, 4
+INITIALISING, INIT_WAIT, INITIALISED, CONNECTED, CLOSING = 1, 2, 3, 4, 5
 KINDS = ("vkbd", "vtpm", "vdispl", "vsnd")
 
 
@@ -62,6 +62,7 @@ def _backend_connect(host, domid: int, backend: int, fpath: str, bpath: str,
                      pairs: list[tuple[str, str]]) -> bool:
     """Map each ring grant and bind each channel the frontend published."""
     from pyxl.hv import gnttab
+    from pyxl.hv.errors import HypercallError
 
     hv, xs = host.hv, host.xs(caller=backend)
     for ref_key, port_key in pairs:
@@ -72,7 +73,10 @@ def _backend_connect(host, domid: int, backend: int, fpath: str, bpath: str,
                                                gnttab.GNTMAP_host_map)
         if status != gnttab.GNTST_okay:
             return False
-        hv.evtchn_op_bind_interdomain(backend, domid, int(port))
+        try:  # what the frontend wrote is the guest's to write: a bad port fails the bind
+            hv.evtchn_op_bind_interdomain(backend, domid, int(port))
+        except HypercallError:
+            return False
     xs.write(f"{bpath}/state", str(CONNECTED).encode())
     return True
 
@@ -128,6 +132,42 @@ def grant_ring(d, backend_id: int) -> int:
     return ref
 
 
+def take_rings(host, domid: int, backend_id: int, kind: str, devid: str,
+               nr_refs: int, nr_ports: int) -> tuple[list[int], list[int]] | None:
+    """Grant ring pages to the backend and allocate channels for it: (refs,
+    ports). When the grant table or the ports run out, the driver gives back
+    what it took and fails as Linux's xenbus_dev_fatal does: "<errno> <what>"
+    in error/device/<kind>/<devid>/error, and the frontend goes to Closing
+    (5). None then."""
+    import errno
+
+    from pyxl.hv import gnttab
+    from pyxl.hv.errors import HypercallError
+
+    hv = host.hv
+    d = hv.domain(domid)
+    refs: list[int] = []
+    ports: list[int] = []
+    try:
+        what = "granting access to ring page"
+        for _ in range(nr_refs):
+            refs.append(grant_ring(d, backend_id))
+        what = "allocating event channel"
+        for _ in range(nr_ports):
+            ports.append(hv.evtchn_op_alloc_unbound(domid, domid, backend_id))
+    except HypercallError as e:
+        for ref in refs:
+            gnttab.end_access(d, ref)
+        for port in ports:
+            hv.evtchn_op_close(domid, port)
+        fxs = host.xs(caller=domid)
+        fxs.write(f"/local/domain/{domid}/error/device/{kind}/{devid}/error",
+                  f"{getattr(errno, e.errno, 0)} {what}".encode())
+        fxs.write(f"/local/domain/{domid}/device/{kind}/{devid}/state", str(CLOSING).encode())
+        return None
+    return refs, ports
+
+
 def connect(host, domid: int, kind: str, devid: str) -> None:
     """Take one frontend from 1 to 4 once its backend waits: grant each ring,
     allocate each channel, publish them, Initialised, then Connected."""
@@ -136,12 +176,12 @@ def connect(host, domid: int, kind: str, devid: str) -> None:
     waiting = waiting_backend(fxs, fpath)
     if waiting is None:
         return
-    (bpath, backend_id), hv = waiting, host.hv
-    d = hv.domain(domid)
+    bpath, backend_id = waiting
     pairs = rings(fxs, fpath, kind)
-    for ref_key, port_key in pairs:
-        ref = grant_ring(d, backend_id)
-        port = hv.evtchn_op_alloc_unbound(domid, domid, backend_id)
+    taken = take_rings(host, domid, backend_id, kind, devid, len(pairs), len(pairs))
+    if taken is None:
+        return
+    for (ref_key, port_key), ref, port in zip(pairs, *taken):
         if kind == "vkbd":
             fxs.write(f"{fpath}/page-ref", str(ring_gfn(domid, ref)).encode())
         fxs.write(f"{fpath}/{ref_key}", str(ref).encode())

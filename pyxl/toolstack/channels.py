@@ -19,12 +19,21 @@ from pyxl.toolstack.ctx import Ctx, find_domain
 STORE_DOMID = CONSOLE_DOMID = 0
 
 
+NO_PORT = 0xFFFFFFFF  # xc_evtchn_alloc_unbound's -1, as libxl's uint32_t port keeps it
+
+
 def build_pre(ctx: Ctx, domid: int) -> tuple[int, int]:
-    """libxl__build_pre's event channels: (store_port, console_port)."""
+    """libxl__build_pre's event channels: (store_port, console_port). libxl
+    does not check the allocations: one that fails (a max_event_channels
+    too small for them) leaves -1 as the port, and the daemons cannot bind it."""
     hv = ctx.hv
-    store = hv.evtchn_op_alloc_unbound(ctx.caller, domid, STORE_DOMID)
-    console = hv.evtchn_op_alloc_unbound(ctx.caller, domid, CONSOLE_DOMID)
-    return store, console
+    ports = []
+    for daemon in (STORE_DOMID, CONSOLE_DOMID):
+        try:
+            ports.append(hv.evtchn_op_alloc_unbound(ctx.caller, domid, daemon))
+        except HypercallError:
+            ports.append(NO_PORT)
+    return ports[0], ports[1]
 
 
 def seed_grants(ctx: Ctx, domid: int, console_frame: int, store_frame: int) -> None:
@@ -46,7 +55,10 @@ def introduce(ctx: Ctx, domid: int, store_port: int, console_port: int) -> None:
     hv = ctx.hv
     for daemon, port, ref in ((STORE_DOMID, store_port, gnttab.GNTTAB_RESERVED_XENSTORE),
                               (CONSOLE_DOMID, console_port, gnttab.GNTTAB_RESERVED_CONSOLE)):
-        hv.evtchn_op_bind_interdomain(daemon, domid, port)
+        try:
+            hv.evtchn_op_bind_interdomain(daemon, domid, port)
+        except HypercallError:   # libxl ignores xs_introduce_domain's failure
+            continue
         hv.gnttab_op_map_grant_ref(daemon, domid, ref, gnttab.GNTMAP_host_map)
     dom0 = hv.domain(STORE_DOMID)
     for vcpu in range(len(dom0.vcpus)):

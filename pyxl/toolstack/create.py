@@ -60,9 +60,12 @@ def read_config(path: str | None, extra: list[str]) -> str:
 
 def host_info(ctx: Ctx) -> HostInfo:
     """What xl's parser asks libxl about the host (physinfo, scheduler)."""
+    from pyxl.toolstack.xl_conf import host_global_config
+
     p = ctx.host.physinfo
     return HostInfo(nr_cpus=p.nr_cpus, nr_nodes=p.nr_nodes, sched=ctx.host.boot.sched,
-                    node_cpus=node_cpus(p.nr_cpus, p.nr_nodes))
+                    node_cpus=node_cpus(p.nr_cpus, p.nr_nodes),
+                    global_cfg=host_global_config(ctx.host.name))
 
 
 def parse_config(ctx: Ctx, text: str, source: str) -> LoadedConfig:
@@ -111,7 +114,9 @@ def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
     try:
         d = hv.domctl_createdomain(uuid, cfg.name, cfg.type, poolid=poolid,
                                    max_vcpus=cfg.max_vcpus,
-                                   max_grant_frames=cfg.max_grant_frames)
+                                   max_grant_frames=cfg.max_grant_frames,
+                                   max_evtchn_port=cfg.event_channels or None,
+                                   max_maptrack_frames=cfg.max_maptrack_frames)
     except HypercallError as e:
         ctx.log("error", "libxl_create.c:700:libxl__domain_make", "domain creation fail",
                 errno=e.strerror)
@@ -127,10 +132,6 @@ def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
         raise ErrorFail(exit_code=-ERROR_FAIL) from None
     _check_disk_scripts(cfg)
     _add_devices(ctx, domid, cfg)
-    if cfg.pcidevs:
-        from pyxl.toolstack.pci import add_pcis
-
-        add_pcis(ctx, domid, cfg.pcidevs)
     guest_info = guestos.GuestInfo(
         name=cfg.name, type=cfg.type, vcpus=len(cfg.avail_vcpus),
         memory_mib=cfg.target_memkb // 1024, cmdline=cfg.cmdline or "",
@@ -163,30 +164,93 @@ def _check_disk_scripts(dc: DomainConfig) -> None:
                         f"script /etc/xen/scripts/{script} not found", -ERROR_FAIL)
 
 
+# libxl's device_type_tbl after the disks and vkbs: the order create
+# attaches the rest in, and the kind each one's failure names.
+_ATTACH_ORDER = (("nics", "vif"), ("vtpms", "vtpm"), ("usbctrls", "vusb"),
+                 ("usbdevs", "vusb"), ("pcidevs", "pci"), ("vdispls", "vdispl"),
+                 ("vsnds", "vsnd"))
+
+
 def _add_devices(ctx: Ctx, domid: int, dc: DomainConfig) -> None:
-    """domcreate_launch_dm's device adds: each disk, then each vif, then each
-    USB controller, into XenStore for the drivers to connect once the guest's
-    xenbus is up."""
-    if not dc.disks and not dc.nics and not dc.usbctrls:
+    """libxl_create's device adds, in its order: the disks, the vkbs, then
+    each kind of device_type_tbl, into XenStore for the drivers to connect
+    once the guest's xenbus is up."""
+    if not (dc.disks or dc.nics or dc.usbctrls or dc.pcidevs or dc.vkbs or dc.vtpms
+            or dc.usbdevs or dc.vdispls or dc.vsnds):
         return
     from pyxl.toolstack import device
 
     try:
         for disk in dc.disks:
             device.disk_add(ctx, domid, disk)
-        for nic in dc.nics:
-            device.nic_add(ctx, domid, nic, new_uuid)
-        if dc.usbctrls:
-            from pyxl.toolstack import usb
-
-            for ctrl in dc.usbctrls:
-                usb.usbctrl_add(ctx, domid, usb.UsbCtrl(
-                    type=ctrl["type"], devid=ctrl["devid"], version=ctrl["version"],
-                    ports=ctrl["ports"]))
     except device.DeviceError:
-        ctx.log("error", "libxl_create.c:1862:domcreate_attach_devices",
-                "unable to add devices", domid)
+        ctx.log("error", "libxl_create.c:1685:domcreate_launch_dm",
+                "unable to add disk devices", domid)
         raise ErrorFail(exit_code=-ERROR_FAIL) from None
+    try:
+        _add_vdevs(ctx, domid, "vkb", dc.vkbs)
+    except device.DeviceError:
+        raise ErrorFail(exit_code=-ERROR_FAIL) from None
+    kind = "vif"
+    try:
+        for field, kind in _ATTACH_ORDER:
+            if getattr(dc, field):
+                _ADDERS[field](ctx, domid, getattr(dc, field))
+    except device.DeviceError:
+        ctx.log("error", "libxl_create.c:1940:domcreate_attach_devices",
+                f"unable to add {kind} devices", domid)
+        raise ErrorFail(exit_code=-ERROR_FAIL) from None
+
+
+def _add_nics(ctx: Ctx, domid: int, nics) -> None:
+    from pyxl.toolstack import device
+
+    for nic in nics:
+        device.nic_add(ctx, domid, nic, new_uuid)
+
+
+def _add_vdevs(ctx: Ctx, domid: int, kind: str, devs: list[dict]) -> None:
+    """vkb, vtpm, vdispl, vsnd: each config entry gets its devid (and a
+    vtpm its uuid) in place, as libxl's setdefault fills the stored config."""
+    if not devs:
+        return
+    from pyxl.toolstack import vdev
+
+    for dev in devs:
+        dev["devid"] = vdev.add(ctx, domid, kind, dev, new_uuid)
+
+
+def _add_usbctrls(ctx: Ctx, domid: int, ctrls: list[dict]) -> None:
+    from pyxl.toolstack import usb
+
+    for ctrl in ctrls:
+        usb.usbctrl_add(ctx, domid, usb.UsbCtrl(
+            type=ctrl["type"], devid=ctrl["devid"], version=ctrl["version"],
+            ports=ctrl["ports"]))
+
+
+def _add_usbdevs(ctx: Ctx, domid: int, devs: list[dict]) -> None:
+    """Each one onto its controller's port (or the first free one, which
+    the config then records)."""
+    from pyxl.toolstack import usb
+
+    for entry in devs:
+        dev = usb.UsbDev(ctrl=entry["ctrl"], port=entry["port"], hostbus=entry["hostbus"],
+                         hostaddr=entry["hostaddr"])
+        usb.usbdev_add(ctx, domid, dev)
+        entry["ctrl"], entry["port"] = dev.ctrl, dev.port
+
+
+def _add_pcis(ctx: Ctx, domid: int, pcidevs: list[dict]) -> None:
+    from pyxl.toolstack.pci import add_pcis
+
+    add_pcis(ctx, domid, pcidevs)
+
+
+_ADDERS = {"nics": _add_nics, "vtpms": lambda c, d, v: _add_vdevs(c, d, "vtpm", v),
+           "usbctrls": _add_usbctrls, "usbdevs": _add_usbdevs, "pcidevs": _add_pcis,
+           "vdispls": lambda c, d, v: _add_vdevs(c, d, "vdispl", v),
+           "vsnds": lambda c, d, v: _add_vdevs(c, d, "vsnd", v)}
 
 
 def _check_avail_vcpus(ctx: Ctx, cfg: DomainConfig) -> None:
@@ -221,8 +285,7 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
         max_memkb=cfg.max_memkb, target_memkb=cfg.target_memkb,
         video_memkb=cfg.video_memkb, max_vcpus=cfg.max_vcpus,
         online_vcpus=len(cfg.avail_vcpus), store_port=0, console_port=0,
-        store_mfn=0x100000 + domid * 0x1000 + 0xFFE,
-        console_mfn=0x100000 + domid * 0x1000 + 0xFFF,
+        store_mfn=0, console_mfn=0,
         start_time=ctx.host.wall_time(), kernel=cfg.kernel, ramdisk=cfg.ramdisk,
         cmdline=cfg.cmdline, acpi=_ti_flag(cfg, "acpi", True),
         acpi_s3=_ti_flag(cfg, "acpi_s3", True), acpi_s4=_ti_flag(cfg, "acpi_s4", True),
@@ -238,7 +301,7 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
     _sched_set_params(ctx, domid, pool.sched, cfg)
     hv.domctl_max_mem(domid, cfg.target_memkb + LIBXL_MAXMEM_CONSTANT)
     b.store_port, b.console_port = channels.build_pre(ctx, domid)
-    _build_image(ctx, d, cfg)
+    b.store_mfn, b.console_mfn = _build_image(ctx, d, cfg)
     channels.seed_grants(ctx, domid, b.console_mfn, b.store_mfn)
     xs_layout.build_post(xs, b)
     xs.introduce_domain(domid)
@@ -263,8 +326,9 @@ def _set_affinities(ctx: Ctx, d, cfg: DomainConfig) -> None:
             raise _BuildFailed from None
 
 
-def _build_image(ctx: Ctx, d, cfg: DomainConfig) -> None:
-    """libxc's domain builder: the guest's RAM, then its boot image in it.
+def _build_image(ctx: Ctx, d, cfg: DomainConfig) -> tuple[int, int]:
+    """libxc's domain builder: the guest's RAM, then its boot image in it;
+    the frames of the XenStore and console rings (pyxl/toolstack/pvbuild.py).
 
     An HVM guest's RAM is maxmem less the video RAM (libxl__build_hvm), so a
     maxmem below the video RAM wraps to an impossible size; a PV or PVH
@@ -282,6 +346,15 @@ def _build_image(ctx: Ctx, d, cfg: DomainConfig) -> None:
                 f"kernel too large (0x{need:x} > 0x{pages:x} - 0x0 pages)",
                 errno="Out of memory", context="xc")
         raise _BuildFailed
+    from pyxl.toolstack import pvbuild
+
+    try:
+        return pvbuild.build_image(ctx.hv, d, pages, bool(cfg.ramdisk))
+    except pvbuild.LayoutError as e:
+        ctx.log("error", "panic: xg_dom_core.c:537", "xc_dom_chk_alloc_pages: segment "
+                f"{e.segment} too large (0x{e.pages:x} > 0x{e.total:x} - 0x{e.used:x} pages)",
+                errno="Out of memory", context="xc")
+        raise _BuildFailed from None
 
 
 def _no_low_memory(ctx: Ctx) -> None:

@@ -171,6 +171,8 @@ def nic_add(ctx: Ctx, domid: int, nic, new_uuid) -> int:
     front = [("handle", str(devid)), ("mac", mac),
              ("trusted", "0" if nic.trusted is False else "1")]
     generic_add(ctx, domid, backend, "vif", "vif", devid, back, front, [("mtu", str(mtu))])
+    nic.devid, nic.mac = devid, mac
+    save_config(ctx, domid, "nics", nic.to_dict(), lambda old: old.get("devid") == devid)
     return devid
 
 
@@ -215,7 +217,52 @@ def disk_add(ctx: Ctx, domid: int, disk) -> int:
     if d.type == "pv":
         front.append(("protocol", "x86_64-abi"))
     generic_add(ctx, domid, backend, "vbd", bkind, devid, back, front, [])
+    save_config(ctx, domid, "disks", disk.to_dict(), lambda old: old.get("vdev") == disk.vdev)
     return devid
+
+
+# --- the domain's stored config (libxl__device_add_async's update_json) ---
+
+# The stored config's list for each kind whose detach forgets the device,
+# and how an entry names the device.
+CONFIG_LISTS = {"vif": ("nics", "devid"), "vbd": ("disks", "vdev"), "vtpm": ("vtpms", "devid"),
+                "vdispl": ("vdispls", "devid"), "vsnd": ("vsnds", "devid"),
+                "vusb": ("usbctrls", "devid")}
+
+
+def save_config(ctx: Ctx, domid: int, field: str, entry: dict, same) -> None:
+    """A hot-added device joins the domain's stored config, replacing an
+    entry `same` matches. At create there is no stored config yet: the whole
+    config, these devices in it, is stored once the domain is built."""
+    stored = ctx.host.config(domid)
+    if stored is None:
+        return
+    items = stored.setdefault(field, [])
+    for i, old in enumerate(items):
+        if same(old):
+            items[i] = entry
+            break
+    else:
+        items.append(entry)
+    ctx.host.set_config(domid, stored)
+
+
+def forget_config(ctx: Ctx, domid: int, kind: str, devid: int) -> None:
+    """A detached device leaves the stored config, so that `list -l` no
+    longer shows it (libxl drops it when it next retrieves the config)."""
+    if kind not in CONFIG_LISTS:
+        return
+    stored = ctx.host.config(domid)
+    field, key = CONFIG_LISTS[kind]
+    if stored is None or not stored.get(field):
+        return
+    if key == "vdev":
+        from pyxl.toolstack.devices import vdev_to_devid
+
+        stored[field] = [d for d in stored[field] if vdev_to_devid(d.get("vdev") or "") != devid]
+    else:
+        stored[field] = [d for d in stored[field] if d.get("devid") != devid]
+    ctx.host.set_config(domid, stored)
 
 
 # --- listing ---
@@ -293,6 +340,7 @@ def remove(ctx: Ctx, domid: int, kind: str, devid: int) -> None:
     xs.transaction(closing)
     frontend.close(ctx.host, domid, backend, fpath, bpath)
     _remove_dirs(ctx, fpath, bpath, lpath)
+    forget_config(ctx, domid, kind, devid)
 
 
 def _backend_of(bpath: str) -> int:

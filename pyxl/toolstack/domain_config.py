@@ -121,6 +121,11 @@ class DomainConfig:
     vfbs: list[dict] = field(default_factory=list)
     vkbs: list[dict] = field(default_factory=list)
     usbctrls: list[dict] = field(default_factory=list)
+    # libxl_device_vtpm/_vdispl/_vsnd/_usbdev shaped dicts (vdev.SCHEMA)
+    vtpms: list[dict] = field(default_factory=list)
+    vdispls: list[dict] = field(default_factory=list)
+    vsnds: list[dict] = field(default_factory=list)
+    usbdevs: list[dict] = field(default_factory=list)
     # actions (libxl enum names)
     on_poweroff: str = "destroy"
     on_reboot: str = "restart"

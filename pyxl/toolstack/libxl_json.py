@@ -18,9 +18,10 @@ there is a blank line at the end).
 
 Modelled for ``list -l`` (from the runtime dict the caller passes): uuid,
 name, target_memkb, max_memkb, avail vCPUs, scheduler name/weight/cap,
-poolid/pool_name, nic MACs and devids, disk backends. Not modelled: cpuid
-policies, vnuma distances beyond what xl parsed, xenstore quotas, channels,
-vtpms, p9s and other devices pyxl does not simulate (printed as absent).
+poolid/pool_name, nic MACs and devids, disk backends, vkbs, vtpms, vdispls,
+vsnds, usbctrls and usbdevs. Not modelled: cpuid policies, vnuma distances
+beyond what xl parsed, xenstore quotas, channels, p9s and other devices pyxl
+does not simulate (printed as absent).
 """
 
 from __future__ import annotations
@@ -129,14 +130,32 @@ _E = lambda default: ("enum", default)  # noqa: E731
 _S = lambda name: ("struct", name)      # noqa: E731
 _A = lambda kind: ("array", kind)       # noqa: E731
 
+_PARAMS = [("sample_rates", ("array", "int")), ("sample_formats", ("array", "str")),
+           ("channels_min", "int"), ("channels_max", "int"), ("buffer_size", "int")]
+VDEV_SCHEMA = {  # libxl_device_vtpm, _vdispl, _vsnd and their parts
+    "vtpm": [("backend_domid", "int"), ("backend_domname", "str"), ("devid", ("int", -1)),
+             ("uuid", "uuid")],
+    "connector": [("unique_id", "str"), ("width", "int"), ("height", "int")],
+    "vdispl": [("backend_domid", "int"), ("backend_domname", "str"), ("devid", ("int", -1)),
+               ("be_alloc", "bool"), ("connectors", ("array", ("struct", "connector")))],
+    "params": _PARAMS,
+    "stream": [("unique_id", "str"), ("type", ("enum", None)), ("params", ("struct", "params"))],
+    "pcm": [("name", "str"), ("params", ("struct", "params")),
+            ("streams", ("array", ("struct", "stream")))],
+    "vsnd": [("backend_domid", "int"), ("backend_domname", "str"), ("devid", ("int", -1)),
+             ("short_name", "str"), ("long_name", "str"), ("params", ("struct", "params")),
+             ("pcms", ("array", ("struct", "pcm")))],
+}
+
 SCHEMA: dict[str, list[tuple]] = {
     "domain_config": [
         ("c_info", _S("create_info")), ("b_info", _S("build_info")),
         ("disks", _A(_S("disk"))), ("nics", _A(_S("nic"))), ("pcidevs", _A(_S("pci"))),
         ("rdms", "skip"), ("dtdevs", "skip"), ("vfbs", _A(_S("vfb"))),
-        ("vkbs", _A(_S("vkb"))), ("virtios", "skip"), ("vtpms", "skip"), ("p9s", "skip"),
-        ("pvcallsifs", "skip"), ("vdispls", "skip"), ("vsnds", "skip"),
-        ("channels", "skip"), ("usbctrls", _A(_S("usbctrl"))), ("usbdevs", "skip"),
+        ("vkbs", _A(_S("vkb"))), ("virtios", "skip"), ("vtpms", _A(_S("vtpm"))),
+        ("p9s", "skip"), ("pvcallsifs", "skip"), ("vdispls", _A(_S("vdispl"))),
+        ("vsnds", _A(_S("vsnd"))), ("channels", "skip"), ("usbctrls", _A(_S("usbctrl"))),
+        ("usbdevs", _A(_S("usbdev"))),
         ("on_poweroff", _E("destroy")), ("on_reboot", _E("destroy")),
         ("on_watchdog", _E("destroy")), ("on_crash", _E("destroy")),
         ("on_soft_reset", _E("destroy")),
@@ -286,6 +305,10 @@ SCHEMA: dict[str, list[tuple]] = {
             ("multi_touch_num_contacts", "int")],
     "usbctrl": [("type", _E("auto")), ("devid", ("int", -1)), ("version", "int"),
                 ("ports", "int"), ("backend_domid", "int"), ("backend_domname", "str")],
+    # the union keyed by `type` prints as "type.<type>": {...}
+    "usbdev": [("ctrl", ("int", -1)), ("port", "int"), ("u", "keyed")],
+    "usbdev_hostdev": [("hostbus", "int"), ("hostaddr", "int")],
+    **VDEV_SCHEMA,
 }
 
 _NIL_UUID = "00000000-0000-0000-0000-000000000000"
@@ -362,6 +385,10 @@ def _gen_struct(name: str, data: dict) -> dict:
             utype = data.get("type")
             out[f"type.{utype}"] = _gen_struct(utype, data.get("u") or {}) \
                 if utype in ("hvm", "pv", "pvh") else {}
+            continue
+        if kind == "keyed":
+            if data.get("type"):
+                out[f"type.{data['type']}"] = _gen_struct(f"{name}_{data['type']}", data)
             continue
         present, val = _gen(kind, data.get(field_name))
         if present:
@@ -459,7 +486,9 @@ def to_libxl(dc: DomainConfig, runtime: dict | None = None) -> dict:
         nics.append(nd)
     return {
         "c_info": c_info, "b_info": b_info, "disks": disks, "nics": nics,
-        "pcidevs": dc.pcidevs, "vfbs": dc.vfbs, "vkbs": dc.vkbs, "usbctrls": dc.usbctrls,
+        "pcidevs": dc.pcidevs, "vfbs": dc.vfbs, "vkbs": dc.vkbs, "vtpms": dc.vtpms,
+        "vdispls": dc.vdispls, "vsnds": dc.vsnds, "usbctrls": dc.usbctrls,
+        "usbdevs": dc.usbdevs,
         "on_poweroff": dc.on_poweroff, "on_reboot": dc.on_reboot,
         "on_watchdog": dc.on_watchdog, "on_crash": dc.on_crash,
         "on_soft_reset": dc.on_soft_reset,

@@ -529,6 +529,17 @@ def _pci_add(ctx: Ctx, domid: int, pci: DevicePci, starting: bool) -> None:
         pci.vdevfn = _qemu_slot(ctx, domid)
     host.set(pci.bdf, owner=domid)
     _add_xenstore(ctx, domid, pci, starting, kind)
+    if not starting:   # device_add_domain_config: `list -l` shows it
+        from pyxl.toolstack.device import save_config
+
+        save_config(ctx, domid, "pcidevs", pci.to_config(),
+                    lambda old: _same_function(old, pci))
+
+
+def _same_function(entry: dict, pci: DevicePci) -> bool:
+    """libxl's pci compare: one stored pcidevs entry names pci's function."""
+    return (entry.get("domain", 0), entry.get("bus", 0), entry.get("dev", 0),
+            entry.get("func", 0)) == (pci.domain, pci.bus, pci.dev, pci.func)
 
 
 
@@ -699,6 +710,15 @@ def device_pci_remove(ctx: Ctx, domid: int, pci: DevicePci, force: bool = False)
         if rc:
             raise _aocomplete(ctx, "remove", rc)
         _info_remove(ctx.xs(), one, "domid")
+        _forget_config(ctx, domid, one)
+
+
+def _forget_config(ctx: Ctx, domid: int, pci: DevicePci) -> None:
+    """A detached function leaves the stored config, as the other kinds do."""
+    stored = ctx.host.config(domid)
+    if stored and any(_same_function(e, pci) for e in stored.get("pcidevs", [])):
+        stored["pcidevs"] = [e for e in stored["pcidevs"] if not _same_function(e, pci)]
+        ctx.host.set_config(domid, stored)
 
 
 def _do_pci_remove(ctx: Ctx, domid: int, pci: DevicePci, force: bool) -> int:

@@ -306,9 +306,14 @@ def _new_ctrl(ctx: Ctx, domid: int, ctrl: UsbCtrl) -> None:
 
 def usbctrl_add(ctx: Ctx, domid: int, ctrl: UsbCtrl) -> int:
     """libxl_device_usbctrl_add; DeviceError where libxl fails. The devid."""
+    from pyxl.toolstack.device import save_config
+
     if domid not in ctx.hv.domains:
         raise DeviceError()
     _new_ctrl(ctx, domid, ctrl)
+    save_config(ctx, domid, "usbctrls", {"type": ctrl.type, "devid": ctrl.devid,
+                                         "version": ctrl.version, "ports": ctrl.ports},
+                lambda old: old.get("devid") == ctrl.devid)
     return ctrl.devid
 
 
@@ -327,6 +332,7 @@ def usbctrl_remove(ctx: Ctx, domid: int, devid: int) -> None:
         usbdev_remove(ctx, domid, dev)
     if ctrl.type == "devicemodel":
         _remove_dirs(ctx, libxl_path(domid, "vusb", devid))
+        device.forget_config(ctx, domid, "vusb", devid)
     else:
         device.remove(ctx, domid, "vusb", devid)
 
@@ -436,6 +442,24 @@ def usbdev_add(ctx: Ctx, domid: int, dev: UsbDev) -> None:
     ctx.xs().write(f"{_port_base(domid, ctrl)}/port/{dev.port}", host.busid.encode())
     if ctrl.type == "pv":
         _usbback_assign(ctx, host)
+    _save_usbdev(ctx, domid, dev)
+
+
+def _save_usbdev(ctx: Ctx, domid: int, dev: UsbDev) -> None:
+    """The stored config's usbdevs: a device by its controller and port."""
+    from pyxl.toolstack.device import save_config
+
+    save_config(ctx, domid, "usbdevs", {"ctrl": dev.ctrl, "port": dev.port, "type": "hostdev",
+                                        "hostbus": dev.hostbus, "hostaddr": dev.hostaddr},
+                lambda old: (old.get("ctrl"), old.get("port")) == (dev.ctrl, dev.port))
+
+
+def _forget_usbdev(ctx: Ctx, domid: int, dev: UsbDev) -> None:
+    stored = ctx.host.config(domid)
+    if stored and stored.get("usbdevs"):
+        stored["usbdevs"] = [d for d in stored["usbdevs"]
+                             if (d.get("ctrl"), d.get("port")) != (dev.ctrl, dev.port)]
+        ctx.host.set_config(domid, stored)
 
 
 def usbdev_remove(ctx: Ctx, domid: int, dev: UsbDev) -> None:
@@ -452,6 +476,7 @@ def usbdev_remove(ctx: Ctx, domid: int, dev: UsbDev) -> None:
     ctx.xs().write(path, b"")
     if ctrl.type == "pv" and busid:
         _usbback_release(ctx, busid)
+    _forget_usbdev(ctx, domid, dev)
 
 
 def destroy_all(ctx: Ctx, domid: int) -> None:

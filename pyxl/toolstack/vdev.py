@@ -315,6 +315,10 @@ def add(ctx, domid: int, kind: str, dev: dict, new_uuid) -> int:
         bkind = "vinput" if dev["backend_type"] == "linux" else "vkbd"
     back, front, ro_front = _NODES[kind](dev, devid)
     device.generic_add(ctx, domid, backend, xkind, bkind, devid, back, front, ro_front)
+    if kind != "vkb":  # libxl_device_vkb_add leaves the stored config alone
+        dev["devid"] = devid
+        device.save_config(ctx, domid, f"{kind}s", dict(dev),
+                           lambda old: old.get("devid") == devid)
     return devid
 
 
@@ -437,48 +441,8 @@ def find_vtpm(ctx, domid: int, which: str) -> int | None:
 
 # --- JSON (libxl_device_<kind>_to_json) ----------------------------------------
 
-_PARAMS = [("sample_rates", ("array", "int")), ("sample_formats", ("array", "str")),
-           ("channels_min", "int"), ("channels_max", "int"), ("buffer_size", "int")]
-SCHEMA = {  # vkb's is libxl_json.SCHEMA["vkb"]
-    "vtpm": [("backend_domid", "int"), ("backend_domname", "str"), ("devid", ("int", -1)),
-             ("uuid", "uuid")],
-    "connector": [("unique_id", "str"), ("width", "int"), ("height", "int")],
-    "vdispl": [("backend_domid", "int"), ("backend_domname", "str"), ("devid", ("int", -1)),
-               ("be_alloc", "bool"), ("connectors", ("array", ("struct", "connector")))],
-    "params": _PARAMS,
-    "stream": [("unique_id", "str"), ("type", ("enum", None)), ("params", ("struct", "params"))],
-    "pcm": [("name", "str"), ("params", ("struct", "params")),
-            ("streams", ("array", ("struct", "stream")))],
-    "vsnd": [("backend_domid", "int"), ("backend_domname", "str"), ("devid", ("int", -1)),
-             ("short_name", "str"), ("long_name", "str"), ("params", ("struct", "params")),
-             ("pcms", ("array", ("struct", "pcm")))],
-}
-
-
-def _struct(name: str, data: dict) -> dict:
-    from pyxl.toolstack import libxl_json
-
-    if name == "vkb":
-        return libxl_json._gen_struct("vkb", data)
-    out: dict = {}
-    for field, kind in SCHEMA[name]:
-        value = data.get(field)
-        if isinstance(kind, tuple) and kind[0] == "struct":
-            out[field] = _struct(kind[1], value or {})
-        elif isinstance(kind, tuple) and kind[0] == "array":
-            if value:
-                inner = kind[1]
-                out[field] = [_struct(inner[1], v) if isinstance(inner, tuple) else v
-                              for v in value]
-        else:
-            present, val = libxl_json._gen(kind, value)
-            if present:
-                out[field] = val
-    return out
-
-
 def to_json(kind: str, dev: dict) -> str:
     """What `xl -N <kind>-attach` prints after "<kind>: " (yajl-beautified)."""
     from pyxl.toolstack import libxl_json
 
-    return libxl_json.render(_struct(kind, dev))
+    return libxl_json.render(libxl_json._gen_struct(kind, dev))

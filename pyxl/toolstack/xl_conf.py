@@ -119,3 +119,22 @@ def parse_global_config(text: str, source: str) -> GlobalConfig:
     g.bootloader_restrict = cfg.get_defbool("bootloader_restrict")
     g.warnings = list(cfg.report)
     return g
+
+
+def host_global_config(host_name: str | None) -> GlobalConfig:
+    """The simulated host's /etc/xen/xl.conf: `xl.conf` in its state
+    directory (`host_name` as -H gives it, None for the current host). A
+    host without one has xl's defaults; one xl cannot parse counts as
+    absent, as xl carries on with its defaults."""
+    from pyxl.sim.peek import current_host_name
+    from pyxl.state.paths import host_dir
+
+    try:
+        path = host_dir(current_host_name(host_name)) / "xl.conf"
+        text = path.read_text(errors="surrogateescape")
+    except OSError:
+        return GlobalConfig()
+    try:
+        return parse_global_config(text, "/etc/xen/xl.conf")
+    except PyxlError:
+        return GlobalConfig()

@@ -14,6 +14,7 @@ rtc_timeoffset, tsc_mode, timer_mode, shadow_memory, videoram,
 max_event_channels, e820_host, driver_domain, passthrough, device_model*,
 the HVM display/firmware keys (vnc*, sdl, opengl, spice*, vga/stdvga,
 serial, boot, usb*, viridian, pae, hpet, nx, ...), disk, vif, pci, usbctrl,
+usbdev, vkb, vtpm, vdispl, vsnd,
 and pyxl's ``workload`` (kept raw, never in libxl JSON). Every other key
 stays available through ``DomainConfig.settings`` (raw values and lines).
 ``cpuid`` is kept raw only (libxl's cpuid JSON is not modelled).
@@ -526,11 +527,128 @@ def _parse_vifs(cfg: CfgFile, dc: DomainConfig, g: GlobalConfig, nics: list) -> 
         dc.nics.append(nic)
 
 
+def _strings(cfg: CfgFile, key: str) -> list[str]:
+    """A device list's items, up to the first that is not a string (as
+    xlu_cfg_get_listitem stops)."""
+    out: list[str] = []
+    for item in cfg.get_list(key) or []:
+        if not isinstance(item, str):
+            break
+        out.append(item)
+    return out
+
+
+def _tokens(item: str) -> list[str]:
+    """strtok(item, ","), each token without its leading spaces."""
+    return [t.lstrip(" ") for t in item.split(",") if t]
+
+
+def _parse_vtpms(cfg: CfgFile, dc: DomainConfig) -> None:
+    """vtpm=: backend= is required; a token without `=` ends the spec."""
+    from pyxl.toolstack.vdev import uuid_from_string
+
+    for item in _strings(cfg, "vtpm"):
+        vtpm: dict = {}
+        for token in _tokens(item):
+            key, eq, value = token.partition("=")
+            if not eq:
+                break
+            if key == "backend":
+                vtpm["backend_domname"] = value
+            elif key == "uuid":
+                vtpm["uuid"] = uuid_from_string(value)
+                if vtpm["uuid"] is None:
+                    raise _fail(f"Failed to parse vtpm UUID: {value}")
+            else:
+                raise _fail(f"Unknown string `{key}' in vtpm spec")
+        if "backend_domname" not in vtpm:
+            raise _fail("vtpm spec missing required backend field!")
+        dc.vtpms.append(vtpm)
+
+
+def _parse_vdispls(cfg: CfgFile, dc: DomainConfig) -> None:
+    """vdispl=: the attach command's parser; any failure exits 1."""
+    from pyxl.toolstack.vdev import SpecError, parse_vdispl_token
+
+    for item in _strings(cfg, "vdispl"):
+        vdispl: dict = {}
+        try:
+            for token in _tokens(item):
+                cfg.report.extend(parse_vdispl_token(vdispl, token))
+        except SpecError as e:
+            raise _fail(e.message) from None
+        if not vdispl.get("connectors"):
+            raise _fail("At least one connector should be specified.")
+        dc.vdispls.append(vdispl)
+
+
+def _parse_vsnds(cfg: CfgFile, dc: DomainConfig) -> None:
+    """vsnd=: a list of cards, each a list of `card|pcm|stream,...` items."""
+    from pyxl.toolstack.vdev import SpecError, parse_vsnd_item
+
+    for card in cfg.get_list("vsnd") or []:
+        if not isinstance(card, list):
+            raise _fail("Failed to get vsnd card list: Invalid argument")
+        vsnd: dict = {}
+        dc.vsnds.append(vsnd)
+        try:
+            for item in card:
+                if not isinstance(item, str):
+                    break
+                parse_vsnd_item(vsnd, item)
+        except SpecError as e:
+            raise _fail(e.message) from None
+
+
+def _parse_usbdevs(cfg: CfgFile, dc: DomainConfig) -> None:
+    """usbdev=: xl's usbdev-attach parser, exit 1 on a bad token."""
+    from pyxl.toolstack.usb import UsbDev, parse_usbdev_config
+
+    for item in _strings(cfg, "usbdev"):
+        dev = UsbDev()
+        for token in _tokens(item):
+            error = parse_usbdev_config(dev, token)
+            if error:
+                raise _fail(error)
+        dc.usbdevs.append({"ctrl": dev.ctrl, "port": dev.port, "type": "hostdev",
+                           "hostbus": dev.hostbus, "hostaddr": dev.hostaddr})
+
+
+def _parse_vkbs(cfg: CfgFile, dc: DomainConfig) -> None:
+    """vkb= (parse_vkb_list): each spec needs a backend-type; multi-touch
+    needs its sizes. Every failure exits 1."""
+    from pyxl.toolstack.vdev import SpecError, parse_vkb_token
+
+    for item in _strings(cfg, "vkb"):
+        vkb: dict = {}
+        dc.vkbs.append(vkb)
+        try:
+            for token in _tokens(item):
+                parse_vkb_token(vkb, token)
+        except SpecError as e:
+            raise _fail(e.message) from None
+        if vkb.get("backend_type", "unknown") == "unknown":
+            raise _fail("backend-type should be set in vkb spec")
+        if any(vkb.get(f) for f in ("multi_touch_height", "multi_touch_width",
+                                    "multi_touch_num_contacts")):
+            vkb["feature_multi_touch"] = True
+        elif vkb.get("feature_multi_touch"):
+            raise _fail("multi-touch-width, multi-touch-height, multi-touch-num-contacts "
+                        "should be set for multi touch in vkb spec")
+
+
 def _parse_devices(cfg: CfgFile, dc: DomainConfig, g: GlobalConfig) -> None:
-    """disk=, vif=, vif2= and usbctrl=."""
+    """disk=, vtpm=, vdispl=, vsnd=, vif=, vif2=, usbctrl= and usbdev=, in
+    xl's order."""
     vbds = cfg.get_list("disk")
     if vbds is not None:
         _parse_vbds(cfg, dc, vbds)
+    if "vtpm" in cfg:
+        _parse_vtpms(cfg, dc)
+    if "vdispl" in cfg:
+        _parse_vdispls(cfg, dc)
+    if "vsnd" in cfg:
+        _parse_vsnds(cfg, dc)
     nics = cfg.get_list("vif")
     if nics is not None:
         _parse_vifs(cfg, dc, g, nics)
@@ -556,6 +674,8 @@ def _parse_devices(cfg: CfgFile, dc: DomainConfig, g: GlobalConfig) -> None:
                 else:
                     raise _fail(f"Unknown string `{tok}' in usbctrl spec")
             dc.usbctrls.append(ctrl)
+    if "usbdev" in cfg:
+        _parse_usbdevs(cfg, dc)
 
 
 def _parse_device_model(cfg: CfgFile, dc: DomainConfig) -> None:
@@ -610,7 +730,9 @@ def _parse_display(cfg: CfgFile, dc: DomainConfig, ti: dict) -> None:
 
 
 def _parse_tail(cfg: CfgFile, dc: DomainConfig) -> None:
-    """xend_suspend_evtchn_compat, msr_relaxed, vpmu, and pyxl's workload."""
+    """vkb=, xend_suspend_evtchn_compat, msr_relaxed, vpmu, and pyxl's workload."""
+    if "vkb" in cfg:
+        _parse_vkbs(cfg, dc)
     dc.c_info_extra["xend_suspend_evtchn_compat"] = cfg.get_defbool("xend_suspend_evtchn_compat")
     v = cfg.get_defbool("msr_relaxed")
     if v is not None:
