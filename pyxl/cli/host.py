@@ -26,8 +26,10 @@ def cmd_host():
               help="NUMA nodes (one socket each; CPUs and memory split evenly).")
 @click.option("--memory", "memory_mib", type=int, default=16384, show_default=True,
               help="Host memory in MiB.")
-@click.option("--dom0-mem", "dom0_mem_mib", type=int, default=1024, show_default=True,
-              help="Domain-0's memory in MiB (Xen's dom0_mem).")
+@click.option("--dom0-mem", "dom0_mem", default=None, metavar="SPEC",
+              help="Domain-0's memory: MiB (1024: 1024M,max:1024M, the default), or "
+                   "Xen's dom0_mem= syntax ([min:AMT,][max:AMT,][AMT], AMT like 1024M, "
+                   "10%, 1G+10%, -512M; without max: no limit).")
 @click.option("--sched", type=click.Choice(["credit", "credit2", "rtds", "sedf"]),
               default="credit", show_default=True, help="Xen's sched= boot parameter.")
 @click.option("--clock", type=click.Choice(["realtime", "manual"]), default=None,
@@ -39,14 +41,14 @@ def cmd_host():
               help="A USB device plugged in (repeat the option for each; replaces the "
                    "default set).")
 @click.pass_context
-def host_boot(ctx, name, cpus, nodes, memory_mib, dom0_mem_mib, sched, clock, pci, usb):
+def host_boot(ctx, name, cpus, nodes, memory_mib, dom0_mem, sched, clock, pci, usb):
     """Boot a new host: Xen with Domain-0 running."""
     booted, opts = toolstack.boot_host(
         name or globals_of(ctx).host, cpus=cpus, nodes=nodes, memory_mib=memory_mib,
-        dom0_mem_mib=dom0_mem_mib, sched=sched, clock=clock, pci=pci or None,
+        dom0_mem=dom0_mem, sched=sched, clock=clock, pci=pci or None,
         usb=usb or None)
     out(f"Booted host '{booted}': {cpus} CPUs, {memory_mib} MiB, Domain-0 with "
-        f"{dom0_mem_mib} MiB, {sched} scheduler, {opts.clock} clock\n")
+        f"{opts.dom0_kb()[0] // 1024} MiB, {sched} scheduler, {opts.clock} clock\n")
 
 
 @cmd_host.command("list")

@@ -53,6 +53,11 @@ DEFAULT_USB = (
 )
 
 
+# What a host booted without --dom0-mem gets: a fixed 1 GiB, no more (with
+# max:, as distributions' grub configs set it, so Domain-0 never balloons up).
+DEFAULT_DOM0_MEM = "1024M,max:1024M"
+
+
 @dataclass(repr=False, eq=False)
 class BootOptions:
     """The analogue of Xen's boot parameters, fixed when the host boots."""
@@ -60,7 +65,7 @@ class BootOptions:
     cpus: int = 8
     nodes: int = 1
     memory_mib: int = 16384
-    dom0_mem_mib: int = 1024
+    dom0_mem: str = DEFAULT_DOM0_MEM  # Xen's dom0_mem= (pyxl/sim/dom0mem.py)
     sched: str = "credit"
     clock: str = "realtime"
     pci: tuple = DEFAULT_PCI  # "BDF=description" for each PCI device the machine has
@@ -84,14 +89,29 @@ class BootOptions:
         if not 64 <= self.memory_mib <= max_memory_mib:
             raise PyxlError(f"invalid --memory {self.memory_mib}: from 64 to "
                             f"{max_memory_mib} MiB (16 TiB, what Xen on x86 can manage)")
-        if not 32 <= self.dom0_mem_mib <= self.memory_mib - 16:
-            raise PyxlError(
-                f"invalid --dom0-mem {self.dom0_mem_mib}: from 32 to {self.memory_mib - 16} MiB"
-            )
+        from pyxl.sim.dom0mem import Dom0MemError
+
+        try:
+            mib = self.dom0_kb()[0] // 1024
+        except Dom0MemError:
+            raise PyxlError(f"invalid --dom0-mem '{printable(self.dom0_mem)}': use Xen's "
+                            "dom0_mem syntax, [min:AMT,][max:AMT,][AMT] with AMT like 1024M, "
+                            "10%, 1G+10% or -512M") from None
+        if not 32 <= mib <= self.memory_mib - 16:
+            raise PyxlError(f"invalid --dom0-mem '{printable(self.dom0_mem)}': it gives "
+                            f"Domain-0 {mib} MiB; from 32 to {self.memory_mib - 16} MiB")
         if devices:
             pci_devices(self)
             usb_devices(self)
         return self
+
+    def dom0_kb(self) -> tuple[int, int]:
+        """(Domain-0's memory, its limit) in KiB, as Xen's dom0_mem= gives them;
+        no max: gives Xen's largest limit (max_pages, an unsigned int, full)."""
+        from pyxl.sim.dom0mem import PAGE_KB, dom0_pages
+
+        nr, max_pages = dom0_pages(self.dom0_mem, self.memory_mib * MIB)
+        return nr * PAGE_KB, max_pages * PAGE_KB
 
     def physinfo(self) -> PhysInfo:
         """One socket per NUMA node, two threads per core when the count allows."""
@@ -104,7 +124,7 @@ class BootOptions:
         )
 
     def xen_cmdline(self) -> str:
-        return (f"placeholder dom0_mem={self.dom0_mem_mib}M,max:{self.dom0_mem_mib}M "
+        return (f"placeholder dom0_mem={self.dom0_mem} "
                 f"dom0_max_vcpus={self.cpus} sched={self.sched} console=com1,vga")
 
 
@@ -147,6 +167,10 @@ def boot_options(table: object, devices: bool = True) -> BootOptions:
     ValueError saying what is wrong with it."""
     if not isinstance(table, dict):
         raise ValueError("no boot options")
+    if "dom0_mem_mib" in table and "dom0_mem" not in table:   # before dom0_mem= syntax
+        mib = table["dom0_mem_mib"]
+        table = {k: v for k, v in table.items() if k != "dom0_mem_mib"}
+        table["dom0_mem"] = f"{mib}M,max:{mib}M" if type(mib) is int else mib
     known = {f.name: type(f.default) for f in fields(BootOptions)}
     for key in ("pci", "usb"):
         if isinstance(table.get(key), list):
@@ -265,8 +289,9 @@ def _init_host(conn: sqlite3.Connection, opts: BootOptions, wall: float) -> None
     pool = CpuPool(poolid=0, name="Pool-0", sched=opts.sched, cpus=list(range(opts.cpus)),
                    params=sched.default_pool_params(opts.sched))
     save_pool(conn, pool)
+    dom0_kb, dom0_max_kb = opts.dom0_kb()
     dom0 = Domain(domid=0, name="Domain-0", uuid=DOM0_UUID, type="pv",
-                  max_memkb=opts.dom0_mem_mib * MIB, tot_memkb=opts.dom0_mem_mib * MIB,
+                  max_memkb=dom0_max_kb, tot_memkb=dom0_kb,
                   sched_params=sched.default_domain_params(opts.sched))
     vparams = sched.default_vcpu_params(opts.sched)
     dom0.vcpus = [Vcpu(domid=0, vcpuid=i, cpu=i, runstate=RUNNABLE, workload="idle",
@@ -310,7 +335,7 @@ def _xen_boot_log(opts: BootOptions, phys: PhysInfo) -> list[str]:
         f"(XEN) Brought up {phys.nr_cpus} CPUs",
         f"(XEN) Dom0 has maximum {phys.nr_cpus} VCPUs",
         "(XEN) *** LOADING DOMAIN 0 ***",
-        f"(XEN)  Dom0 alloc.:   {opts.dom0_mem_mib * MIB}kB",
+        f"(XEN)  Dom0 alloc.:   {opts.dom0_kb()[0]}kB",
         "(XEN) Initial low memory virq threshold set at 0x4000 pages.",
         "(XEN) *** Serial input to DOM0 (type 'CTRL-a' three times to switch input)",
         "(XEN) Freed 656kB init memory",

@@ -823,15 +823,21 @@ def summary_counts(sample) -> dict[str, int]:
 # --- simulated hosts (pyxl's own) ---
 
 
-def boot_host(name: str | None, *, cpus: int, nodes: int, memory_mib: int, dom0_mem_mib: int,
-              sched: str, clock: str | None = None, pci: tuple | None = None,
-              usb: tuple | None = None):
-    """Boot a new host; (its name, the boot options it got). `pci`/`usb`:
-    the machine's devices instead of the default sets."""
-    from pyxl.sim.boot import DEFAULT_PCI, DEFAULT_USB, BootOptions, default_boot_options
+def boot_host(name: str | None, *, cpus: int, nodes: int, memory_mib: int,
+              dom0_mem: str | None = None, sched: str, clock: str | None = None,
+              pci: tuple | None = None, usb: tuple | None = None):
+    """Boot a new host; (its name, the boot options it got). `dom0_mem`:
+    Xen's dom0_mem= (a bare number is MiB, with that as the limit too);
+    `pci`/`usb`: the machine's devices instead of the default sets."""
+    from pyxl.sim.boot import (DEFAULT_DOM0_MEM, DEFAULT_PCI, DEFAULT_USB, BootOptions,
+                               default_boot_options)
     from pyxl.toolstack import hosts
 
-    opts = BootOptions(cpus=cpus, nodes=nodes, memory_mib=memory_mib, dom0_mem_mib=dom0_mem_mib,
+    if dom0_mem is None:
+        dom0_mem = DEFAULT_DOM0_MEM
+    elif dom0_mem.isascii() and dom0_mem.isdigit():
+        dom0_mem = f"{int(dom0_mem)}M,max:{int(dom0_mem)}M"
+    opts = BootOptions(cpus=cpus, nodes=nodes, memory_mib=memory_mib, dom0_mem=dom0_mem,
                        sched=sched, clock=clock or default_boot_options().clock,
                        pci=tuple(pci) if pci is not None else DEFAULT_PCI,
                        usb=tuple(usb) if usb is not None else DEFAULT_USB)
