@@ -103,13 +103,13 @@ def test_python_m_pyxl_works():
     assert p.stdout.startswith(LIST_HEADER)
 
 
-# xl_cmdtable.c's order (Xen 4.x HEAD, plus 4.5's sched-sedf after sched-credit2):
-# `xl help` lists the commands in it, and pyxl's own come after them.
+# xl_cmdtable.c's order (Xen 4.x HEAD): `xl help` lists the commands in it, and
+# pyxl's own (4.5's sched-sedf among them) come after them.
 XL_ORDER = """create config-update list destroy shutdown reboot pci-attach pci-detach pci-list
 pci-assignable-add pci-assignable-remove pci-assignable-list pause unpause console
 vncviewer save migrate restore migrate-receive suspend resume dump-core cd-insert cd-eject
 mem-max mem-set button-press vcpu-list vcpu-pin vcpu-set vm-list info sharing sched-credit
-sched-credit2 sched-sedf sched-rtds domid domname rename trigger sysrq debug-keys
+sched-credit2 sched-rtds domid domname rename trigger sysrq debug-keys
 set-parameters dmesg top network-attach network-list network-detach channel-list
 block-attach block-list block-detach vtpm-attach vtpm-list vtpm-detach vkb-attach vkb-list
 vkb-detach vdispl-attach vdispl-list vdispl-detach vsnd-attach vsnd-list vsnd-detach uptime
@@ -128,17 +128,29 @@ def test_help_lists_xls_commands_in_xls_order(pyxl):
     assert len(xl) > 60 and listed.index("host") > listed.index(xl[-1])
 
 
-def test_an_exact_name_wins_however_many_names_it_prefixes(monkeypatch):
-    from dataclasses import replace
+def test_an_exact_name_wins_however_many_names_it_prefixes():
+    from pyxl.cli.cmdtable import cmdtable_lookup
 
-    from pyxl.cli import cmdtable
+    names = ("sched-credit2", "sched-credit3", "sched-credit")
+    assert cmdtable_lookup("sched-credit", names) == "sched-credit"
+    assert cmdtable_lookup("sched-cr", names) is None  # ambiguous
+    assert cmdtable_lookup("sched-credit3", names) == "sched-credit3"
+    assert cmdtable_lookup("x", names) is None
 
-    credit = cmdtable.lookup("sched-credit")
-    longer = [replace(credit, name=n) for n in ("sched-credit2", "sched-credit3")]
-    monkeypatch.setattr(cmdtable, "CMD_TABLE", (*longer, credit))
-    assert cmdtable.lookup("sched-credit") is credit
-    assert cmdtable.lookup("sched-cr") is None  # ambiguous
-    assert cmdtable.lookup("sched-credit3") is longer[1]
+
+def test_prefixes_resolve_over_xls_names_and_pyxls_own_take_none(pyxl):
+    """`cl` is xl's `claims`, not pyxl's `clock`; `sched-s` prefixes only
+    pyxl's sched-sedf, which answers to its whole name only."""
+    from pyxl.cli.cmdtable import XL_COMMANDS
+
+    assert len(XL_COMMANDS) == 96 and XL_ORDER == [*XL_COMMANDS[:96 - 2], "dt-overlay",
+                                                   *XL_COMMANDS[-2:]]
+    for word in ("cl", "clo", "sched-s", "hos", "xenstore-l", "grant"):
+        r = pyxl(word)
+        assert (r.code, r.err) == (1, "command not implemented\n"), word
+    assert lookup("clock").name == "clock"
+    assert lookup("sched-sedf").name == "sched-sedf"
+    assert lookup("cpupool-n").name == "cpupool-numa-split"
 
 
 def test_help_for_a_name_that_is_not_utf8_gives_the_bytes_back(state_dir):

@@ -165,21 +165,6 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "-s         --schedparam        Query / modify scheduler parameters\n"
        "-r RLIMIT, --ratelimit_us=RLIMIT Set the scheduling rate limit, in microseconds\n"
        "-p CPUPOOL, --cpupool=CPUPOOL  Restrict output to CPUPOOL"),
-    # xl 4.2-4.5 had sched-sedf; Xen removed SEDF in 4.6. pyxl keeps it for lessons.
-    _x("sched-sedf", "sched", False, True,
-       "Get/set sedf scheduler parameters",
-       "[options]",
-       "-d DOMAIN, --domain=DOMAIN     Domain to modify\n"
-       "-p MS, --period=MS             Relative deadline(ms)\n"
-       "-s MS, --slice=MS              Worst-case execution time(ms).\n"
-       "                               (slice < period)\n"
-       "-l MS, --latency=MS            Scaled period (ms) when domain\n"
-       "                               performs heavy I/O\n"
-       "-e FLAG, --extra=FLAG          Flag (0 or 1) controls if domain\n"
-       "                               can run in extra time\n"
-       "-w FLOAT, --weight=FLOAT       CPU Period/slice (do not set with\n"
-       "                               --period/--slice)\n"
-       "-c CPUPOOL, --cpupool=CPUPOOL  Restrict output to CPUPOOL"),
     _x("sched-rtds", "sched", False, True,
        "Get/set rtds scheduler parameters",
        "[-d <Domain> [-v[=VCPUID/all]] [-p[=PERIOD]] [-b[=BUDGET]] [-e[=Extratime]]]",
@@ -299,6 +284,22 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
     _ext("workload", "workload", True,
          "Set what a simulated guest runs on its vCPUs (pyxl)",
          "<Domain> <idle|busy|periodic:Xms/Yms|bursty>[,...]"),
+    # xl 4.2-4.5 had sched-sedf; Xen removed SEDF in 4.6. pyxl keeps it for
+    # lessons, among its own commands: it answers to its whole name only.
+    _ext("sched-sedf", "sched", True,
+         "Get/set sedf scheduler parameters",
+         "[options]",
+         "-d DOMAIN, --domain=DOMAIN     Domain to modify\n"
+         "-p MS, --period=MS             Relative deadline(ms)\n"
+         "-s MS, --slice=MS              Worst-case execution time(ms).\n"
+         "                               (slice < period)\n"
+         "-l MS, --latency=MS            Scaled period (ms) when domain\n"
+         "                               performs heavy I/O\n"
+         "-e FLAG, --extra=FLAG          Flag (0 or 1) controls if domain\n"
+         "                               can run in extra time\n"
+         "-w FLOAT, --weight=FLOAT       CPU Period/slice (do not set with\n"
+         "                               --period/--slice)\n"
+         "-c CPUPOOL, --cpupool=CPUPOOL  Restrict output to CPUPOOL"),
     _ext("sched-trace", "schedtrace", False,
          "Run the scheduler forward and show its decisions (pyxl)",
          "[options] <Duration>"),
@@ -327,13 +328,48 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
 )
 
 
+# xl's command names in an x86 build, in xl_cmdtable.c's order (96: no
+# dt-overlay). xl resolves a prefix over these; one that xl would take for a
+# command pyxl lacks, or finds ambiguous, is "command not implemented" here
+# too, whatever pyxl's own commands are called.
+XL_COMMANDS = (
+    "create", "config-update", "list", "destroy", "shutdown", "reboot", "pci-attach",
+    "pci-detach", "pci-list", "pci-assignable-add", "pci-assignable-remove",
+    "pci-assignable-list", "pause", "unpause", "console", "vncviewer", "save", "migrate",
+    "restore", "migrate-receive", "suspend", "resume", "dump-core", "cd-insert", "cd-eject",
+    "mem-max", "mem-set", "button-press", "vcpu-list", "vcpu-pin", "vcpu-set", "vm-list",
+    "info", "sharing", "sched-credit", "sched-credit2", "sched-rtds", "domid", "domname",
+    "rename", "trigger", "sysrq", "debug-keys", "set-parameters", "dmesg", "top",
+    "network-attach", "network-list", "network-detach", "channel-list", "block-attach",
+    "block-list", "block-detach", "vtpm-attach", "vtpm-list", "vtpm-detach", "vkb-attach",
+    "vkb-list", "vkb-detach", "vdispl-attach", "vdispl-list", "vdispl-detach", "vsnd-attach",
+    "vsnd-list", "vsnd-detach", "uptime", "claims", "cpupool-create", "cpupool-list",
+    "cpupool-destroy", "cpupool-rename", "cpupool-cpu-add", "cpupool-cpu-remove",
+    "cpupool-migrate", "cpupool-numa-split", "getenforce", "setenforce", "loadpolicy",
+    "remus", "devd", "psr-hwinfo", "psr-cmt-attach", "psr-cmt-detach", "psr-cmt-show",
+    "psr-cat-set", "psr-cat-show", "psr-mba-set", "psr-mba-show", "usbctrl-attach",
+    "usbctrl-detach", "usbdev-attach", "usbdev-detach", "usb-list", "qemu-monitor-command",
+    "xenstore-quota-get", "xenstore-quota-set",
+)
+
+
+def cmdtable_lookup(word: str, names) -> str | None:
+    """xl's cmdtable_lookup: an exact name (even one that prefixes others),
+    else the one name the word is a prefix of."""
+    match, count = None, 0
+    for name in names:
+        if name.startswith(word):
+            if name == word:
+                return name
+            match, count = name, count + 1
+    return match if count == 1 else None
+
+
 def lookup(word: str) -> CmdSpec | None:
-    """xl's cmdtable_lookup: an exact name, else an unambiguous prefix."""
-    match, ambiguous = None, False
+    """The command `word` runs: xl's lookup over xl's names; pyxl's own
+    commands by their whole name only. None: "command not implemented"."""
+    name = cmdtable_lookup(word, XL_COMMANDS)
     for spec in CMD_TABLE:
-        if spec.name == word:
+        if spec.name == (name or word) and (name is not None or spec.extension):
             return spec
-        if spec.name.startswith(word):
-            ambiguous = match is not None
-            match = spec
-    return None if ambiguous else match
+    return None
