@@ -274,6 +274,12 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "Detach a USB device from a domain", "<Domain> <controller> <port>"),
     _x("usb-list", "usb", False, False,
        "List information about all USB controllers and devices for a domain", "<Domain>"),
+    _x("xenstore-quota-get", "xsquota", False, False,
+       "List global or domain specific Xenstore quotas",
+       "<Domain>|-g"),
+    _x("xenstore-quota-set", "xsquota", False, True,
+       "Set global or domain specific Xenstore quotas",
+       "<Domain>|-g <quota>=<val>..."),
     # pyxl extensions: the simulated host, its clock, and views into the simulation.
     _ext("host", "host", True,
          "Boot, list, reset or destroy simulated hosts (pyxl)",

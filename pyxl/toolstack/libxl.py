@@ -471,6 +471,17 @@ class Libxl:
         """Commit (or abort) transaction `t`; EAGAIN if it conflicted."""
         self._ctx.xs().transaction_end(t, not abort)
 
+    def xs_quota_get(self, domid: int | None) -> list[tuple[str, int]]:
+        """Every xenstored quota, globally (None) or for one domain; ErrorFail."""
+        from pyxl.toolstack import xsquota
+
+        return xsquota.quota_get(self._ctx, domid)
+
+    def xs_quota_set(self, domid: int | None, items: list[tuple[str, int]]) -> None:
+        from pyxl.toolstack import xsquota
+
+        xsquota.quota_set(self._ctx, domid, items)
+
     def xs_open(self, client: str):
         """A connection of this process's own, which outlives this command."""
         from pyxl.toolstack import xs
