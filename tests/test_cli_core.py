@@ -139,13 +139,14 @@ def test_an_exact_name_wins_however_many_names_it_prefixes():
 
 
 def test_prefixes_resolve_over_xls_names_and_pyxls_own_take_none(pyxl):
-    """`cl` is xl's `claims`, not pyxl's `clock`; `sched-s` prefixes only
-    pyxl's sched-sedf, which answers to its whole name only."""
+    """`clo` prefixes only pyxl's `clock` (`cl` is xl's `claims`), `sched-s`
+    only pyxl's sched-sedf: pyxl's own answer to their whole names only."""
     from pyxl.cli.cmdtable import XL_COMMANDS
 
     assert len(XL_COMMANDS) == 96 and XL_ORDER == [*XL_COMMANDS[:96 - 2], "dt-overlay",
                                                    *XL_COMMANDS[-2:]]
-    for word in ("cl", "clo", "sched-s", "hos", "xenstore-l", "grant"):
+    assert lookup("cl").name == "claims"
+    for word in ("clo", "sched-s", "hos", "xenstore-l", "grant"):
         r = pyxl(word)
         assert (r.code, r.err) == (1, "command not implemented\n"), word
     assert lookup("clock").name == "clock"

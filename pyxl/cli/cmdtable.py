@@ -238,6 +238,8 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "Destroy a domain's virtual sound device", "<Domain> <DevId>"),
     _x("uptime", "info", False, False,
        "Print uptime for all/some domains", "[-s] [Domain]"),
+    _x("claims", "info", False, False,
+       "List outstanding claim information about all domains", "", ""),
     _x("cpupool-create", "cpupool", True, True,
        "Create a new CPU pool",
        "[options] [<ConfigFile>] [Variable=value ...]",

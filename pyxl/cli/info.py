@@ -6,7 +6,8 @@ import time
 
 import click
 
-from pyxl.cli.base import c_seconds, globals_of, out, print_help_and_fail, session, xl_command
+from pyxl.cli.base import (c_seconds, err, globals_of, out, print_help_and_fail, session,
+                           xl_command)
 from pyxl.errors import PyxlError
 
 LIST_HEADER = "Name                                        ID   Mem VCPUs\tState\tTime(s)"
@@ -70,13 +71,17 @@ def _peek_list(ctx, qualifier: str | None) -> list | None:
         return None if peek is None else peek.list_domain(qualifier)
 
 
-def _list_text(rows, verbose: bool, context: bool, cpupool: bool, numa: bool) -> str:
-    """`xl list`'s table from (name, dominfo, cpupool name) of each domain."""
+def _list_text(rows, verbose: bool, context: bool, cpupool: bool, numa: bool,
+               claim: bool = False) -> str:
+    """`xl list`'s table from (name, dominfo, cpupool name) of each domain
+    (`claim`: `xl claims`'s column)."""
     header = LIST_HEADER
     if verbose:
         header += "   UUID                            Reason-Code\tSecurity Label"
     if context and not verbose:
         header += "   Security Label"
+    if claim:
+        header += "  Claimed"
     if cpupool:
         header += "         Cpupool"
     if numa:
@@ -89,12 +94,34 @@ def _list_text(rows, verbose: bool, context: bool, cpupool: bool, numa: bool) ->
             row += f" {i.shutdown_reason:>8x}" if i.shutdown else f" {'-':>8}"
         if verbose or context:
             row += f" {'-':>16}"
+        if claim:   # outstanding_memkb: libxl's claim ends with the build
+            row += f" {0:>5}"
         if cpupool:
             row += f"{pool_name:>16}"
         if numa:
             row += " all"  # pyxl places no domain on particular nodes
         lines.append(row)
     return "\n".join(lines) + "\n"
+
+
+@xl_command("claims")
+@click.argument("ignored", nargs=-1)
+@click.pass_context
+def cmd_claims(ctx, ignored):
+    """xl's main_claims: `list` with the memory claimed but not yet allocated.
+
+    libxl claims a guest's memory (XENMEM_claim_pages) while it builds the
+    guest and lets go of the claim when the build is done, so outside a
+    create every domain's claim is 0.
+    """
+    from pyxl.toolstack.xl_conf import host_global_config
+
+    if not host_global_config(globals_of(ctx).host).claim_mode:
+        err("claim_mode not enabled (see man xl.conf).")
+    with session(ctx, write=False) as libxl:
+        rows = [(libxl.domid_to_name(i.domid) or "", i, None) for i in libxl.list_domain()]
+    out(_list_text(rows, False, False, False, False, claim=True))
+    return 0
 
 
 @xl_command("vm-list")
