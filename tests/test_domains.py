@@ -338,6 +338,7 @@ def test_trace_shows_the_hypercalls_a_command_makes(pyxl, guest_cfg):
                    "xen: XEN_DOMCTL_SCHEDOP_putinfo", "xen: XEN_DOMCTL_max_mem",
                    "xen: EVTCHNOP_alloc_unbound", "xen: EVTCHNOP_alloc_unbound",
                    "xen: XENMEM_populate_physmap",
+                   "xen: MMUEXT_PIN_L4_TABLE",
                    "xen: EVTCHNOP_bind_interdomain", "xen: GNTTABOP_map_grant_ref",
                    "xen: EVTCHNOP_bind_interdomain", "xen: GNTTABOP_map_grant_ref",
                    "xen: XEN_DOMCTL_unpausedomain"]

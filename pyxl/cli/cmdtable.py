@@ -333,6 +333,17 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
          "Watch XenStore paths, like xenstore-watch (pyxl)", "[-d depth] [-n NR] path..."),
     _ext("xenstore-transaction", "xenstore", True,
          "Start, commit or abort a XenStore transaction (pyxl)", "<start|commit|abort> [TXID]"),
+    _ext("shared-info", "pages", False,
+         "Dump a domain's shared_info page (pyxl)", "[options] <Domain>",
+         "--vcpu N                 Show only vCPU N's vcpu_info.\n"
+         "--hex                    Dump the page as hex, with the fields alongside.\n"
+         "--raw                    Write the page's 4096 bytes to stdout.\n"
+         "--json                   Print the fields as JSON, named as in xen.h."),
+    _ext("start-info", "pages", False,
+         "Dump a PV domain's start_info page (pyxl)", "[options] <Domain>",
+         "--hex                    Dump the page as hex, with the fields alongside.\n"
+         "--raw                    Write the page's 4096 bytes to stdout.\n"
+         "--json                   Print the fields as JSON, named as in xen.h."),
 )
 
 

@@ -301,7 +301,7 @@ def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:
     _sched_set_params(ctx, domid, pool.sched, cfg)
     hv.domctl_max_mem(domid, cfg.target_memkb + LIBXL_MAXMEM_CONSTANT)
     b.store_port, b.console_port = channels.build_pre(ctx, domid)
-    b.store_mfn, b.console_mfn = _build_image(ctx, d, cfg)
+    b.store_mfn, b.console_mfn = _build_image(ctx, d, cfg, b.store_port, b.console_port)
     channels.seed_grants(ctx, domid, b.console_mfn, b.store_mfn)
     xs_layout.build_post(xs, b)
     xs.introduce_domain(domid)
@@ -326,7 +326,8 @@ def _set_affinities(ctx: Ctx, d, cfg: DomainConfig) -> None:
             raise _BuildFailed from None
 
 
-def _build_image(ctx: Ctx, d, cfg: DomainConfig) -> tuple[int, int]:
+def _build_image(ctx: Ctx, d, cfg: DomainConfig, store_port: int,
+                 console_port: int) -> tuple[int, int]:
     """libxc's domain builder: the guest's RAM, then its boot image in it;
     the frames of the XenStore and console rings (pyxl/toolstack/pvbuild.py).
 
@@ -349,7 +350,8 @@ def _build_image(ctx: Ctx, d, cfg: DomainConfig) -> tuple[int, int]:
     from pyxl.toolstack import pvbuild
 
     try:
-        return pvbuild.build_image(ctx.hv, d, pages, bool(cfg.ramdisk))
+        return pvbuild.build_image(ctx.hv, d, pages, bool(cfg.ramdisk), store_port,
+                                   console_port)
     except pvbuild.LayoutError as e:
         ctx.log("error", "panic: xg_dom_core.c:537", "xc_dom_chk_alloc_pages: segment "
                 f"{e.segment} too large (0x{e.pages:x} > 0x{e.total:x} - 0x{e.used:x} pages)",

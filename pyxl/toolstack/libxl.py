@@ -471,6 +471,18 @@ class Libxl:
         """Commit (or abort) transaction `t`; EAGAIN if it conflicted."""
         self._ctx.xs().transaction_end(t, not abort)
 
+    def shared_info(self, qualifier: str, vcpu: int | None = None) -> dict:
+        """The domain's shared_info page, decoded and as its 4096 bytes (pyxl)."""
+        from pyxl.toolstack import pages
+
+        return pages.shared_info(self._ctx, qualifier, vcpu)
+
+    def start_info(self, qualifier: str) -> dict:
+        """A PV domain's start_info page, decoded and as its 4096 bytes (pyxl)."""
+        from pyxl.toolstack import pages
+
+        return pages.start_info(self._ctx, qualifier)
+
     def xs_quota_get(self, domid: int | None) -> list[tuple[str, int]]:
         """Every xenstored quota, globally (None) or for one domain; ErrorFail."""
         from pyxl.toolstack import xsquota
