@@ -47,6 +47,18 @@ def test_dom0_mem_as_xen_reads_it(pyxl, spec, kb, max_kb):
     assert f"(XEN)  Dom0 alloc.:   {kb}kB" in dmesg
 
 
+def test_xentop_shows_no_limit_without_max(pyxl):
+    _boot(pyxl, "2G")
+    dom0 = [line for line in pyxl("--host", "h", "top", "-b", "-i", "1").out.splitlines()
+            if "Domain-0" in line][0].split()
+    assert dom0[6:9] == ["no", "limit", "n/a"]
+    _boot_again = pyxl("host", "boot", "j", "--dom0-mem", "2G,max:2G", "--clock", "manual")
+    assert _boot_again.code == 0
+    dom0 = [line for line in pyxl("--host", "j", "top", "-b", "-i", "1").out.splitlines()
+            if "Domain-0" in line][0].split()
+    assert dom0[6] == str(2048 << 10)
+
+
 def test_the_default_host_has_a_limit(pyxl):
     assert "dom0_mem=1024M,max:1024M" in pyxl("info", "xen_commandline").out
     assert pyxl("xenstore-read", "/local/domain/0/memory/static-max").code == 1

@@ -140,10 +140,10 @@ def session(click_ctx: click.Context, *, write: bool, privileged: bool = True,
     return open_libxl(g.host, write=write, commit=commit, caller=g.as_domid,
                       privileged=privileged,
                       logger=_stamped if g.timestamps else err, verbose=g.verbose,
-                      tracer=_show_hypercall if g.trace else None)
+                      tracer=show_hypercall if g.trace else None)
 
 
-def _show_hypercall(op: str, args: dict) -> None:
+def show_hypercall(op: str, args: dict) -> None:
     """pyxl --trace: one stderr line per hypercall, as a student would read it."""
     shown = ", ".join(f"{k}={v}" for k, v in args.items())
     err(f"xen: {op}({shown})")

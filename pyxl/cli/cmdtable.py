@@ -290,8 +290,9 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
          "Show or advance the simulated clock (pyxl)",
          "<show|advance DURATION>"),
     _ext("workload", "workload", True,
-         "Set what a simulated guest runs on its vCPUs (pyxl)",
-         "<Domain> <idle|busy|periodic:Xms/Yms|bursty>[,...]"),
+         "Set what a simulated guest runs on its vCPUs and devices (pyxl)",
+         "<Domain> <idle|busy|periodic:Xms/Yms|bursty>[,...] "
+         "['net:tx=Npps [size=B] [to=Domain|bridge]'] ['io:[read=Niops] [write=Niops] [size=B]']"),
     # xl 4.2-4.5 had sched-sedf; Xen removed SEDF in 4.6. pyxl keeps it for
     # lessons, among its own commands: it answers to its whole name only.
     _ext("sched-sedf", "sched", True,

@@ -8,7 +8,7 @@ import time
 import click
 
 from pyxl import toolstack
-from pyxl.cli.base import err, globals_of, out
+from pyxl.cli.base import err, globals_of, out, show_hypercall
 from pyxl.units import format_duration_ns, parse_duration_ns
 
 _CTX = {"help_option_names": ["-h", "--help"]}
@@ -118,4 +118,6 @@ def clock_show(ctx, as_json):
 @click.pass_context
 def clock_advance(ctx, duration):
     """Run the simulation forward by DURATION (10s, 250ms, 2m)."""
-    toolstack.clock_advance(globals_of(ctx).host, parse_duration_ns(duration))
+    g = globals_of(ctx)
+    toolstack.clock_advance(g.host, parse_duration_ns(duration),
+                            tracer=show_hypercall if g.trace else None)

@@ -27,20 +27,64 @@ FIELDS = (("NAME", 10), ("STATE", 6), ("CPU(sec)", 10), ("CPU(%)", 6), ("MEM(k)"
           ("VBD_WR", 8), ("VBD_RSECT", 10), ("VBD_WSECT", 10), ("SSID", 4))
 
 
-def header(name_width: int = 10) -> str:
-    return " ".join(f"{h:>{name_width if h == 'NAME' else w}}" for h, w in FIELDS) + "\n"
+def _totals(d) -> dict[str, int]:
+    """The traffic columns' values for one domain, by header."""
+    return {"NETTX(k)": d.net_bytes(rx=False) // 1024, "NETRX(k)": d.net_bytes(rx=True) // 1024,
+            "VBD_RD": d.vbd_total(2), "VBD_WR": d.vbd_total(3),
+            "VBD_RSECT": d.vbd_total(4), "VBD_WSECT": d.vbd_total(5)}
 
 
-def domain_line(d, pct: float, tot_kb: int, full_name: bool, name_width: int) -> str:
+def field_widths(domains, name_width: int = 10) -> dict[str, int]:
+    """xentop's adjust_field_widths: a traffic column widens to hold the
+    digits of its largest value plus one; the header follows."""
+    widths = {h: w for h, w in FIELDS}
+    widths["NAME"] = name_width
+    for d in domains:
+        for h, value in _totals(d).items():
+            widths[h] = max(widths[h], len(str(value + 1)))
+    return widths
+
+
+def header(name_width: int = 10, widths: dict[str, int] | None = None) -> str:
+    widths = widths or dict(FIELDS, NAME=name_width)
+    return " ".join(f"{h:>{widths[h]}}" for h, _ in FIELDS) + "\n"
+
+
+def domain_line(d, pct: float, tot_kb: int, full_name: bool, name_width: int,
+                widths: dict[str, int] | None = None) -> str:
+    widths = widths or dict(FIELDS, NAME=name_width)
+    t = _totals(d)
     name = f"{d.name:>{name_width}}" if full_name else f"{d.name[:10]:>10}"
     maxmem = "no limit" if d.max_kb is None else str(d.max_kb)
     maxpct = "n/a" if d.max_kb is None else f"{100.0 * d.max_kb / tot_kb:.1f}"
     cols = [name, f"{d.state}", f"{d.cpu_ns // 1_000_000_000:>10}", f"{pct:6.1f}",
             f"{d.cur_kb:>10}", f"{100.0 * d.cur_kb / tot_kb:6.1f}", f"{maxmem:>10}",
-            f"{maxpct:>9}", f"{d.vcpus:>5}", f"{d.nets:>4}", f"{0:>8}", f"{0:>8}",
-            f"{d.vbds:>4}", f"{0:>8}", f"{0:>8}", f"{0:>8}", f"{0:>10}", f"{0:>10}",
-            f"{d.ssid:>4}"]
+            f"{maxpct:>9}", f"{d.vcpus:>5}", f"{d.nets:>4}"]
+    cols += [f"{t[h]:>{widths[h]}}" for h in ("NETTX(k)", "NETRX(k)")]
+    cols += [f"{d.vbds:>4}", f"{d.vbd_total(1):>8}"]
+    cols += [f"{t[h]:>{widths[h]}}" for h in ("VBD_RD", "VBD_WR", "VBD_RSECT", "VBD_WSECT")]
+    cols.append(f"{d.ssid:>4}")
     return " ".join(cols) + "\n"
+
+
+def network_lines(d) -> str:
+    """xentop -n: one line per vif, RX then TX as libxenstat has them."""
+    return "".join(
+        f"Net{i} RX: {n[0]:8}bytes {n[1]:8}pkts {n[2]:8}err {n[3]:8}drop  "
+        f"TX: {n[4]:8}bytes {n[5]:8}pkts {n[6]:8}err {n[7]:8}drop\n"
+        for i, n in enumerate(d.networks))
+
+
+def vbd_lines(d) -> str:
+    """xentop -x: one line per vbd, blkback's statistics; the device's
+    major:minor as glibc's major()/minor() split its number."""
+    text = ""
+    for dev, oo, rd, wr, rsect, wsect in d.vbd_list:
+        major = ((dev >> 8) & 0xFFF) | ((dev >> 32) & ~0xFFF)
+        minor = (dev & 0xFF) | ((dev >> 12) & ~0xFF)
+        text += (f"VBD BlkBack {dev:4} [{major:2x}:{minor:2x}]  OO: {oo:8}   RD: {rd:8}   "
+                 f"WR: {wr:8}   RSECT: {rsect:10}   WSECT: {wsect:10}\n")
+    return text
 
 
 def vcpu_lines(d) -> str:
@@ -66,13 +110,19 @@ def render_batch(s, prev, opts) -> str:
     width = 10
     if opts["full_name"]:
         width = max([10] + [len(d.name) for d in doms])
+    widths = field_widths(doms, width)
     text = ""
     for i, d in enumerate(doms):
         if i == 0 or opts["repeat_header"]:
-            text += header(width)
-        text += domain_line(d, cpu_pct(d, prev, s.now_ns), s.tot_kb, opts["full_name"], width)
+            text += header(width, widths)
+        text += domain_line(d, cpu_pct(d, prev, s.now_ns), s.tot_kb, opts["full_name"], width,
+                            widths)
         if opts["vcpus"]:
             text += vcpu_lines(d)
+        if opts.get("networks"):
+            text += network_lines(d)
+        if opts.get("vbds"):
+            text += vbd_lines(d)
     return text
 
 
@@ -102,7 +152,7 @@ def cmd_top(ctx, delay, batch, iterations, vcpus, repeat_header, full_name, dom0
     delay_s = c_uint32(atoi(delay))
     count = (c_uint32(atoi(iterations)) or 1 << 32) if iterations is not None else None
     opts = dict(vcpus=vcpus, repeat_header=repeat_header, full_name=full_name,
-                dom0_first=dom0_first)
+                dom0_first=dom0_first, networks=networks, vbds=vbds)
     if not batch and sys.stdout.isatty():
         return _live(ctx, delay_s, count, opts)
     prev = None

@@ -2,6 +2,23 @@
 
 `pyxl workload DOMAIN SPEC[,SPEC...]` sets it (one spec per vCPU; a short list
 repeats its last entry); `pyxl workload DOMAIN` shows it, `--json` for programs.
+
+Each vCPU runs idle, busy, bursty or periodic:RUN/PERIOD (e.g. periodic:5ms/20ms).
+Two more entries say what the guest does with its devices (fields separated by
+spaces, so quote them):
+
+
+  net:tx=RATEpps [size=BYTES] [to=DOMAIN|bridge]
+      packets a second on its first vif (size default 1500), to DOMAIN's vif
+      on the same bridge, or to dom0's bridge (the default)
+  io:[read=RATEiops] [write=RATEiops] [size=BYTES]
+      requests a second on its first vbd (size default 4k, a multiple of 512)
+
+
+e.g. pyxl workload web1 busy 'net:tx=2000pps size=1500 to=web2'
+     pyxl workload db 'io:read=200iops write=50iops size=4k'
+
+xentop (`pyxl top`) shows what the backends count: NETTX/NETRX, VBD_RD/VBD_WR.
 """
 
 from __future__ import annotations
@@ -28,5 +45,13 @@ def cmd_workload(ctx, as_json, domain, specs):
         if as_json:
             out(json.dumps({"domid": domid, "workload": result}, indent=4) + "\n")
         elif not specs:
-            out("".join(f"{i}: {s}\n" for i, s in enumerate(result)))
+            out("".join(_line(i, s) for i, s in enumerate(result)))
     return 0
+
+
+def _line(i: int, spec: str) -> str:
+    """`0: busy` for a vCPU, `net: tx=...` for a guest-level part."""
+    if spec.startswith(("net:", "io:")):
+        kind, body = spec.split(":", 1)
+        return f"{kind}: {body}\n"
+    return f"{i}: {spec}\n"

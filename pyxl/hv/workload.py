@@ -25,6 +25,23 @@ has a spec string (the xl.cfg extension key ``workload`` or ``pyxl workload``):
     time). Lengths come from a counter-based PRNG keyed by (seed, domid, vcpuid,
     draw number), so a run is reproducible and independent of other vCPUs.
 
+Two more parts describe what the guest does with its devices rather than
+its vCPUs; each is one entry of the list, its fields separated by spaces,
+and each may be given once, anywhere in the list:
+
+``net:tx=RATEpps [size=BYTES] [to=DOMAIN|bridge]``
+    The guest sends RATE packets a second of BYTES (default 1500, at most
+    65535) on its first vif, to the first vif of DOMAIN (a name or domid) on
+    the same bridge, or to dom0's bridge itself (``to=bridge``, the default).
+``io:[read=RATEiops] [write=RATEiops] [size=BYTES]``
+    The guest issues RATE read and/or write requests a second of BYTES
+    (default 4k; a multiple of 512, at most 1M; a ``k`` or ``M`` suffix is
+    allowed) on its first vbd.
+
+They are simulated by pyxl/sim/traffic.py. The normalised workload is the
+per-vCPU list followed by these parts (``net:`` before ``io:``); a spec made
+only of them runs ``idle`` on every vCPU.
+
 A list gives one spec per vCPU. **A list shorter than the vCPU count repeats its
 last entry** for the remaining vCPUs (so ``["busy", "idle"]`` on 4 vCPUs is
 busy, idle, idle, idle); entries beyond the vCPU count are ignored, as xl does
@@ -104,7 +121,8 @@ def parse_one(spec: str) -> str:
 
 
 def parse_workload(spec: str | list[str], nr_vcpus: int) -> list[str]:
-    """Normalised per-vCPU specs for a domain with `nr_vcpus` vCPUs.
+    """Normalised per-vCPU specs for a domain with `nr_vcpus` vCPUs, then its
+    guest-level parts (net:, io:) if it has any.
 
     A shorter list repeats its last entry; a longer one is cut to `nr_vcpus`.
     """
@@ -116,12 +134,111 @@ def parse_workload(spec: str | list[str], nr_vcpus: int) -> list[str]:
         raise PyxlError(f"Invalid workload '{spec}': expected a string or a list")
     if not items:
         raise PyxlError("Invalid workload '[]': the list is empty")
-    specs = [parse_one(x) for x in items]
+    parts: dict[str, str] = {}
+    specs = []
+    for x in items:
+        if is_guest_part(x):
+            kind = x.strip().lower().split(":", 1)[0]
+            if kind in parts:
+                raise _bad(x, f"a workload has at most one {kind}: part")
+            parts[kind] = _parse_part(x)
+        else:
+            specs.append(parse_one(x))
+    if not specs:
+        specs = ["idle"]
     if nr_vcpus <= 0:
         return []
     if len(specs) < nr_vcpus:
         specs += [specs[-1]] * (nr_vcpus - len(specs))
-    return specs[:nr_vcpus]
+    return specs[:nr_vcpus] + [parts[k] for k in GUEST_PARTS if k in parts]
+
+
+# --- guest-level parts: what the guest sends on its vif and vbd ---------------
+
+GUEST_PARTS = ("net", "io")
+NET_MAX_SIZE = 65535
+IO_MAX_SIZE = 1 << 20
+MAX_RATE = 10**9  # per second
+
+
+def is_guest_part(spec: object) -> bool:
+    """Whether a workload entry is a net: or io: part (not one vCPU's spec)."""
+    return isinstance(spec, str) and spec.strip().lower().startswith(("net:", "io:"))
+
+
+def _fields(spec: str, allowed: tuple[str, ...]) -> dict[str, str]:
+    kind, body = spec.strip().lower().split(":", 1)
+    fields: dict[str, str] = {}
+    for item in body.split():
+        key, eq, value = item.partition("=")
+        if not eq or key not in allowed or not value:
+            raise _bad(spec, f"'{item}' is not one of {', '.join(k + '=' for k in allowed)}")
+        if key in fields:
+            raise _bad(spec, f"'{key}=' is given twice")
+        fields[key] = value
+    return fields
+
+
+def _rate(spec: str, text: str, unit: str) -> int:
+    num = text[:-len(unit)] if text.endswith(unit) else ""
+    if not num.isdigit() or not 0 < int(num) <= MAX_RATE:
+        raise _bad(spec, f"'{text}' is not a rate like 200{unit} (1 to {MAX_RATE})")
+    return int(num)
+
+
+def _size(spec: str, text: str, limit: int, multiple: int = 1) -> int:
+    mult = {"k": 1024, "m": 1024 * 1024}.get(text[-1:], 1)
+    num = text[:-1] if mult != 1 else text
+    n = int(num) * mult if num.isdigit() else 0
+    if not 0 < n <= limit or n % multiple:
+        extra = f", a multiple of {multiple}" if multiple > 1 else ""
+        raise _bad(spec, f"'{text}' is not a size in bytes (1 to {limit}{extra})")
+    return n
+
+
+def _format_size(n: int) -> str:
+    for suffix, mult in (("M", 1024 * 1024), ("k", 1024)):
+        if n % mult == 0:
+            return f"{n // mult}{suffix}"
+    return str(n)
+
+
+def _parse_part(spec: str) -> str:
+    """Validate and normalise a net: or io: part."""
+    kind = spec.strip().lower().split(":", 1)[0]
+    if kind == "net":
+        f = _fields(spec, ("tx", "size", "to"))
+        if "tx" not in f:
+            raise _bad(spec, "expected net:tx=RATEpps [size=BYTES] [to=DOMAIN|bridge]")
+        rate = _rate(spec, f["tx"], "pps")
+        size = _size(spec, f.get("size", "1500"), NET_MAX_SIZE)
+        to = spec.strip().split("to=", 1)[1].split()[0] if "to" in f else "bridge"
+        return f"net:tx={rate}pps size={size} to={to}"
+    f = _fields(spec, ("read", "write", "size"))
+    if "read" not in f and "write" not in f:
+        raise _bad(spec, "expected io:[read=RATEiops] [write=RATEiops] [size=BYTES]")
+    rates = [f"{k}={_rate(spec, f[k], 'iops')}iops" for k in ("read", "write") if k in f]
+    size = _size(spec, f.get("size", "4k"), IO_MAX_SIZE, 512)
+    return f"io:{' '.join(rates)} size={_format_size(size)}"
+
+
+def guest_parts(specs: list[str]) -> dict[str, dict]:
+    """The net:/io: parts of a normalised workload, as numbers: {"net":
+    {"tx": pps, "size": bytes, "to": str}, "io": {"read": iops, "write":
+    iops, "size": bytes}}; {} for a workload without them."""
+    out: dict[str, dict] = {}
+    for s in specs:
+        if not is_guest_part(s):
+            continue
+        kind, body = s.split(":", 1)
+        f = dict(item.split("=", 1) for item in body.split())
+        if kind == "net":
+            out["net"] = {"tx": int(f["tx"][:-3]), "size": int(f["size"]), "to": f["to"]}
+        else:
+            out["io"] = {"read": int(f.get("read", "0iops")[:-4]),
+                         "write": int(f.get("write", "0iops")[:-4]),
+                         "size": _size(s, f["size"], IO_MAX_SIZE)}
+    return out
 
 
 def periodic_params(spec: str) -> tuple[int, int]:

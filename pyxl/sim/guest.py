@@ -132,6 +132,7 @@ class GuestState:
     xs_notified: bool = False  # xenstored signalled events for its watches since
     pending: list[Reaction] = field(default_factory=list)
     balloon: Balloon | None = None
+    backend: dict = field(default_factory=dict)  # its netback/blkback counters (sim/traffic.py)
 
 
 def new_state(info: GuestInfo) -> GuestState:
@@ -267,6 +268,18 @@ def _run_workload(host: Machine, d: "Domain", g: GuestState) -> None:
     for v, spec in zip(d.vcpus, per_vcpu(g.workload, len(d.vcpus))):
         if v.online:
             host.hv.vcpu_set_workload(d.domid, v.vcpuid, spec)
+    _traffic(host, d, g)
+
+
+def _traffic(host: Machine, d: "Domain", g: GuestState) -> None:
+    """A guest whose workload has net:/io: parts is one the backends serve
+    (pyxl/sim/traffic.py); the others cost nothing here."""
+    from pyxl.hv.workload import is_guest_part
+
+    if any(is_guest_part(s) for s in g.workload) or "traffic" in getattr(host, "meta", ()):
+        from pyxl.sim import traffic
+
+        traffic.workload_changed(host, d, g)
 
 
 def _start_boot(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
@@ -659,6 +672,9 @@ _ACTIONS = {"watch": _on_watch, "shutdown": _shutdown, "vcpu": _vcpu, "s3": _s3}
 
 def per_vcpu(specs: list[str], n: int) -> list[str]:
     """One workload per vCPU: a short list repeats its last entry."""
+    from pyxl.hv.workload import is_guest_part
+
+    specs = [s for s in specs if not is_guest_part(s)]
     if not specs:
         return ["idle"] * n
     return [specs[min(i, len(specs) - 1)] for i in range(n)]
@@ -666,9 +682,12 @@ def per_vcpu(specs: list[str], n: int) -> list[str]:
 
 def workload_of(d: "Domain", g: GuestState) -> list[str]:
     """What each vCPU runs; for a guest still booting, what it will run once up."""
+    from pyxl.hv.workload import is_guest_part
+
+    parts = [s for s in g.workload if is_guest_part(s)]
     if g.phase in ("created", "booting") and g.workload:
-        return per_vcpu(g.workload, len(d.vcpus))
-    return [v.workload for v in d.vcpus]
+        return per_vcpu(g.workload, len(d.vcpus)) + parts
+    return [v.workload for v in d.vcpus] + parts
 
 
 def set_workload(host: Machine, d: "Domain", g: GuestState, specs: list[str]) -> None:
@@ -677,9 +696,10 @@ def set_workload(host: Machine, d: "Domain", g: GuestState, specs: list[str]) ->
     g.workload = list(specs)
     host.mark_guest_dirty(d.domid)
     if g.phase == "up":
-        for v, spec in zip(d.vcpus, specs):
+        for v, spec in zip(d.vcpus, per_vcpu(specs, len(d.vcpus))):
             if v.workload != spec:
                 host.hv.vcpu_set_workload(d.domid, v.vcpuid, spec)
+    _traffic(host, d, g)
 
 
 def dom0_xenbus_up(xs) -> None:

@@ -78,6 +78,8 @@ class Host:
         # monitor (xl's background process) hooks in here to act on shutdowns.
         self.on_step: list = []
         self._tracer = None
+        # Ring passes of traffic this command did not trace, by device (sim/traffic.py).
+        self.traffic_untraced: dict[str, tuple[int, int, int]] = {}
         self.wall_now = time.time()
         self.sim = Simulation(int(self.meta["now_ns"]))
         self.sim.memory_waiters = memory_waiters(self.meta)
@@ -339,7 +341,7 @@ class Host:
         Every move of the clock comes here, so this is where one past the end
         of Xen's s_time_t (signed 64-bit ns) is refused, before anything runs.
         """
-        from pyxl.units import MAX_DURATION_NS
+        from pyxl.cnum import LONG_MAX as MAX_DURATION_NS   # pyxl.units.MAX_DURATION_NS
 
         if t_ns > MAX_DURATION_NS:
             from pyxl.errors import PyxlError
@@ -355,6 +357,10 @@ class Host:
             self._move_to(t)
             self._run_due()
         self._move_to(t_ns)
+        if self.traffic_untraced:
+            from pyxl.sim import traffic
+
+            traffic.summarise(self)
         self.hv.sched_sync()
         self.set_meta("now_ns", str(self.now_ns))
         self.set_meta("wall_anchor", repr(self.wall_now))
@@ -379,6 +385,10 @@ class Host:
         """The schedulers run up to `t_ns`, then the clock moves there."""
         if t_ns > self.sim.now_ns:
             self.hv.advance(t_ns)
+            if "traffic" in self.meta:  # guests send on their vifs and vbds
+                from pyxl.sim import traffic
+
+                traffic.account(self, self.sim.now_ns, t_ns)
             self.sim.now_ns = t_ns
 
     def _queue_timers(self, upto: int) -> None:

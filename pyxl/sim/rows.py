@@ -65,6 +65,8 @@ def guest_json(g: GuestState) -> str:
     data["info"] = None if g.info is None else g.info.__dict__
     data["balloon"] = None if g.balloon is None else g.balloon.__dict__
     data["pending"] = [[r.due_ns, r.what, r.arg] for r in g.pending]
+    if not g.backend:   # only Domain-0's holds backend counters
+        del data["backend"]
     return json.dumps(data)
 
 

@@ -153,6 +153,6 @@ def clock_show(name: str | None) -> ClockInfo:
         return clock(ctx)
 
 
-def clock_advance(name: str | None, delta_ns: int) -> ClockInfo:
-    with open_ctx(name, write=True, privileged=False) as ctx:
+def clock_advance(name: str | None, delta_ns: int, tracer=None) -> ClockInfo:
+    with open_ctx(name, write=True, privileged=False, tracer=tracer) as ctx:
         return advance_clock(ctx, delta_ns)

@@ -891,7 +891,8 @@ def clock_show(host: str | None):
     return hosts.clock_show(host)
 
 
-def clock_advance(host: str | None, delta_ns: int):
+def clock_advance(host: str | None, delta_ns: int, tracer=None):
+    """Run the host's simulation forward; `tracer` sees each hypercall (--trace)."""
     from pyxl.toolstack import hosts
 
-    return hosts.clock_advance(host, delta_ns)
+    return hosts.clock_advance(host, delta_ns, tracer=tracer)
