@@ -71,11 +71,12 @@ class BootOptions:
     pci: tuple = DEFAULT_PCI  # "BDF=description" for each PCI device the machine has
     usb: tuple = DEFAULT_USB  # "BUS:DEV=description" for each USB device plugged in
 
-    def validate(self, devices: bool = True) -> "BootOptions":
+    def validate(self, full: bool = True) -> "BootOptions":
         """Refuse a machine Xen could not run on: 1-512 CPUs, at most 64 NUMA
         nodes (NR_NUMA_NODES), at most 16 TiB (x86 without CONFIG_BIGMEM).
-        ``devices=False`` leaves the PCI and USB lists to their first user
-        (pci_devices, usb_devices), which every command does not need."""
+        ``full=False`` (options read back from a booted host) leaves what only
+        booting and a few commands read, dom0_mem and the PCI and USB lists,
+        to those users (dom0_kb, pci_devices, usb_devices)."""
         max_nodes, max_memory_mib = 64, 16 << 20
         if not 1 <= self.cpus <= 512:
             raise PyxlError(f"invalid --cpus {self.cpus}: must be from 1 to 512")
@@ -89,6 +90,8 @@ class BootOptions:
         if not 64 <= self.memory_mib <= max_memory_mib:
             raise PyxlError(f"invalid --memory {self.memory_mib}: from 64 to "
                             f"{max_memory_mib} MiB (16 TiB, what Xen on x86 can manage)")
+        if not full:
+            return self
         from pyxl.sim.dom0mem import Dom0MemError
 
         try:
@@ -100,9 +103,8 @@ class BootOptions:
         if not 32 <= mib <= self.memory_mib - 16:
             raise PyxlError(f"invalid --dom0-mem '{printable(self.dom0_mem)}': it gives "
                             f"Domain-0 {mib} MiB; from 32 to {self.memory_mib - 16} MiB")
-        if devices:
-            pci_devices(self)
-            usb_devices(self)
+        pci_devices(self)
+        usb_devices(self)
         return self
 
     def dom0_kb(self) -> tuple[int, int]:
@@ -162,7 +164,7 @@ def usb_devices(opts: BootOptions) -> dict[tuple[int, int], str]:
     return devices
 
 
-def boot_options(table: object, devices: bool = True) -> BootOptions:
+def boot_options(table: object, full: bool = True) -> BootOptions:
     """BootOptions from a stored table (host.toml, the database's meta);
     ValueError saying what is wrong with it."""
     if not isinstance(table, dict):
@@ -181,7 +183,7 @@ def boot_options(table: object, devices: bool = True) -> BootOptions:
         if type(value) is not known[key]:
             raise ValueError(f"boot option '{key}' must be {known[key].__name__}")
     try:
-        return BootOptions(**table).validate(devices)
+        return BootOptions(**table).validate(full)
     except PyxlError as e:
         raise ValueError(e.message) from None
 
@@ -265,7 +267,7 @@ def read_boot_file(name: str) -> BootOptions | None:
 def meta_boot_options(text: object) -> BootOptions:
     """The boot options kept in the database's meta table."""
     try:
-        return boot_options(json.loads(text), devices=False)  # checked at boot
+        return boot_options(json.loads(text), full=False)  # checked at boot
     except (TypeError, ValueError, RecursionError) as e:
         raise StateDamaged(f"boot options in meta: {e}") from None
 

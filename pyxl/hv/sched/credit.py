@@ -25,7 +25,9 @@ import heapq
 
 from pyxl.hv.runstate import RUNNABLE, RUNNING
 from pyxl.hv.sched.engine import EV_SCHED, KIND_ORDER, Engine, PCpu, VS, absol, rel
-from pyxl.hv.sched.params import CreditParams
+from pyxl.hv.sched.params import DOMAIN_PARAMS
+
+DEFAULTS = DOMAIN_PARAMS["credit"]
 
 CREDITS_PER_MSEC = 10
 MIN_TIMER = 100_000
@@ -45,8 +47,8 @@ class CV:
     __slots__ = ("credit", "pri", "residual", "burn_start", "active", "last_ran", "w", "cap")
 
     def __init__(self):
-        self.w = CreditParams.weight  # the domain's weight and cap, fixed for the engine's life
-        self.cap = CreditParams.cap
+        self.w = DEFAULTS["weight"]  # the domain's weight and cap, fixed for the engine's life
+        self.cap = DEFAULTS["cap"]
         self.credit = 0
         self.pri = UNDER
         self.residual = 0
@@ -91,10 +93,10 @@ class CreditEngine(Engine):
             self.cap(vs) for vs in self.vss if vs.eligible)
 
     def weight(self, vs: VS) -> int:
-        return int(vs.dom.sched_params.get("weight", CreditParams.weight))
+        return int(vs.dom.sched_params.get("weight", DEFAULTS["weight"]))
 
     def cap(self, vs: VS) -> int:
-        return int(vs.dom.sched_params.get("cap", CreditParams.cap))
+        return int(vs.dom.sched_params.get("cap", DEFAULTS["cap"]))
 
     def info(self, vs: VS | None) -> dict:
         if vs is None:

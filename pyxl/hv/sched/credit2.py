@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from pyxl.hv.runstate import RUNNABLE, RUNNING
 from pyxl.hv.sched.engine import EV_SCHED, Engine, PCpu, VS, absol, rel
-from pyxl.hv.sched.params import Credit2Params
+from pyxl.hv.sched.params import DOMAIN_PARAMS
+
+DEFAULTS = DOMAIN_PARAMS["credit2"]
 
 CREDIT_INIT = 10_000_000
 CREDIT_MIN = -CREDIT_INIT
@@ -38,7 +40,7 @@ class C2V:
     __slots__ = ("credit", "residual", "burn_start", "budget", "seq", "w")
 
     def __init__(self):
-        self.w = Credit2Params.weight  # the domain's weight, fixed for the engine's life
+        self.w = DEFAULTS["weight"]  # the domain's weight, fixed for the engine's life
         self.credit = CREDIT_INIT
         self.residual = 0
         self.burn_start = 0
@@ -60,10 +62,10 @@ class Credit2Engine(Engine):
         self.repl_gen = 0
 
     def weight(self, vs: VS) -> int:
-        return int(vs.dom.sched_params.get("weight", Credit2Params.weight))
+        return int(vs.dom.sched_params.get("weight", DEFAULTS["weight"]))
 
     def cap(self, vs: VS) -> int:
-        return int(vs.dom.sched_params.get("cap", Credit2Params.cap))
+        return int(vs.dom.sched_params.get("cap", DEFAULTS["cap"]))
 
     # -------------------------------------------------------- credits
     def burn(self, vs: VS) -> None:

@@ -4,8 +4,8 @@ Units are those of the xl/libxl interface, so the CLI can print them as is:
 credit/credit2 weight and cap (% of one pCPU); RTDS period and budget in
 microseconds; SEDF period, slice and latency in milliseconds; pool-wide
 tslice_ms, ratelimit_us, migration_delay_us. Each default is written once,
-in the dataclasses below; the hypervisor keeps the values as plain dicts
-(``asdict`` of these) in its domain, vCPU and pool records.
+in the tables below; the hypervisor keeps copies of them as plain dicts in
+its domain, vCPU and pool records.
 
 Only what Xen itself refuses is checked here: the ``*_putinfo`` functions
 return what Xen keeps after a put, or raise HypercallError("EINVAL").
@@ -14,8 +14,6 @@ libxl's range checks and their messages are the toolstack's
 """
 
 from __future__ import annotations
-
-from dataclasses import asdict, dataclass
 
 from pyxl.errors import PyxlError
 from pyxl.hv.errors import HypercallError
@@ -31,63 +29,23 @@ SEDF_PERIOD_MAX_NS = 10_000_000_000
 SEDF_SLICE_MIN_NS = 5_000
 
 
-@dataclass(repr=False, eq=False)
-class CreditParams:
-    """xen_domctl_sched_credit; CSCHED_DEFAULT_WEIGHT, no cap."""
-
-    weight: int = 256
-    cap: int = 0
-
-
-@dataclass(repr=False, eq=False)
-class Credit2Params:
-    """xen_domctl_sched_credit2; CSCHED2_DEFAULT_WEIGHT, no cap."""
-
-    weight: int = 256
-    cap: int = 0
-
-
-@dataclass(repr=False, eq=False)
-class RtdsParams:
-    """xen_domctl_sched_rtds, per domain and per vCPU (RTDS_DEFAULT_*)."""
-
-    period: int = 10000
-    budget: int = 4000
-    extratime: int = 1
-
-
-@dataclass(repr=False, eq=False)
-class SedfParams:
-    """Xen 4.5's xen_domctl_sched_sedf; the default is "best effort": only
-    extra time, with extraweight 1."""
-
-    period: int = 100
-    slice: int = 0
-    latency: int = 0
-    extratime: int = 1
-    weight: int = 0
-
-
-@dataclass(repr=False, eq=False)
-class CreditPoolParams:
-    """xen_sysctl_credit_schedule."""
-
-    tslice_ms: int = 30
-    ratelimit_us: int = 1000
-    migration_delay_us: int = 0
-
-
-@dataclass(repr=False, eq=False)
-class Credit2PoolParams:
-    """xen_sysctl_credit2_schedule."""
-
-    ratelimit_us: int = 1000
-
-
-DOMAIN_PARAMS = {"credit": CreditParams, "credit2": Credit2Params, "rtds": RtdsParams,
-                 "sedf": SedfParams}
-POOL_PARAMS = {"credit": CreditPoolParams, "credit2": Credit2PoolParams}
-VCPU_PARAMS = {"rtds": RtdsParams}
+# Each scheduler's parameters with Xen's defaults, by their xl/libxl names.
+DOMAIN_PARAMS = {
+    # xen_domctl_sched_credit / _credit2: CSCHED_DEFAULT_WEIGHT and
+    # CSCHED2_DEFAULT_WEIGHT, no cap
+    "credit": {"weight": 256, "cap": 0},
+    "credit2": {"weight": 256, "cap": 0},
+    # xen_domctl_sched_rtds, per domain and per vCPU (RTDS_DEFAULT_PERIOD/_BUDGET)
+    "rtds": {"period": 10000, "budget": 4000, "extratime": 1},
+    # Xen 4.5's xen_domctl_sched_sedf; the default is "best effort": only
+    # extra time, with extraweight 1
+    "sedf": {"period": 100, "slice": 0, "latency": 0, "extratime": 1, "weight": 0},
+}
+POOL_PARAMS = {
+    "credit": {"tslice_ms": 30, "ratelimit_us": 1000, "migration_delay_us": 0},
+    "credit2": {"ratelimit_us": 1000},   # xen_sysctl_credit2_schedule
+}
+VCPU_PARAMS = {"rtds": DOMAIN_PARAMS["rtds"]}
 
 
 def _check_sched(sched: str) -> None:
@@ -97,19 +55,17 @@ def _check_sched(sched: str) -> None:
 
 def default_domain_params(sched: str) -> dict:
     _check_sched(sched)
-    return asdict(DOMAIN_PARAMS[sched]())
+    return dict(DOMAIN_PARAMS[sched])
 
 
 def default_pool_params(sched: str) -> dict:
     _check_sched(sched)
-    kind = POOL_PARAMS.get(sched)
-    return asdict(kind()) if kind else {}
+    return dict(POOL_PARAMS.get(sched, {}))
 
 
 def default_vcpu_params(sched: str) -> dict:
     _check_sched(sched)
-    kind = VCPU_PARAMS.get(sched)
-    return asdict(kind()) if kind else {}
+    return dict(VCPU_PARAMS.get(sched, {}))
 
 
 def domain_putinfo(sched: str, current: dict, new: dict, nr_vcpus: int) -> dict:
@@ -125,7 +81,7 @@ def domain_putinfo(sched: str, current: dict, new: dict, nr_vcpus: int) -> dict:
     out.update(new)
     if sched in ("credit", "credit2"):
         if not new.get("weight"):
-            out["weight"] = (current or {}).get("weight", DOMAIN_PARAMS[sched].weight)
+            out["weight"] = (current or {}).get("weight", DOMAIN_PARAMS[sched]["weight"])
         ok = sched == "credit" or out["cap"] <= 100 * nr_vcpus
     elif sched == "rtds":
         ok = _rtds_ok(out["period"], out["budget"])

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from pyxl.hv.runstate import RUNNABLE, RUNNING
 from pyxl.hv.sched.engine import EV_SCHED, Engine, PCpu, VS, absol, rel
-from pyxl.hv.sched.params import RtdsParams
+from pyxl.hv.sched.params import DOMAIN_PARAMS
+
+DEFAULTS = DOMAIN_PARAMS["rtds"]
 
 EV_REPL = EV_SCHED
 
@@ -66,9 +68,9 @@ class RtdsEngine(Engine):
     def params(self, vs: VS) -> tuple[int, int, bool]:
         p = dict(vs.dom.sched_params or {})
         p.update(vs.v.sched_params or {})
-        period = int(p.get("period", RtdsParams.period)) * 1000
-        budget = int(p.get("budget", RtdsParams.budget)) * 1000
-        return period, min(budget, period), bool(int(p.get("extratime", RtdsParams.extratime)))
+        period = int(p.get("period", DEFAULTS["period"])) * 1000
+        budget = int(p.get("budget", DEFAULTS["budget"])) * 1000
+        return period, min(budget, period), bool(int(p.get("extratime", DEFAULTS["extratime"])))
 
     def longest_cycle(self) -> int:
         return max([super().longest_cycle()] + [vs.s.period for vs in self.vss])

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from pyxl.hv.runstate import RUNNING, RUNSTATES
 from pyxl.hv.sched.engine import Engine, PCpu, VS, absol, rel
-from pyxl.hv.sched.params import SedfParams
+from pyxl.hv.sched.params import DOMAIN_PARAMS
+
+DEFAULTS = DOMAIN_PARAMS["sedf"]
 
 MS = 1_000_000
 EXTRA_QUANTUM = 500_000
@@ -446,10 +448,10 @@ class SedfEngine(Engine):
         kinds = {}
         for vs in self.vss:
             p = vs.dom.sched_params or {}
-            period = int(p.get("period", SedfParams.period)) * MS
-            slc = int(p.get("slice", SedfParams.slice)) * MS
-            extra = bool(int(p.get("extratime", SedfParams.extratime)))
-            weight = int(p.get("weight", SedfParams.weight))
+            period = int(p.get("period", DEFAULTS["period"])) * MS
+            slc = int(p.get("slice", DEFAULTS["slice"])) * MS
+            extra = bool(int(p.get("extratime", DEFAULTS["extratime"])))
+            weight = int(p.get("weight", DEFAULTS["weight"]))
             s = vs.s
             s.aware = extra
             if weight and extra and period == 0:
@@ -468,7 +470,7 @@ class SedfEngine(Engine):
         for vs in self.vss:
             if kinds[vs.key] == "wd":
                 s = vs.s
-                weight = int(vs.dom.sched_params.get("weight", SedfParams.weight))
+                weight = int(vs.dom.sched_params.get("weight", DEFAULTS["weight"]))
                 avail = max(0, WEIGHT_PERIOD - WEIGHT_SAFETY - sumt.get(s.home, 0))
                 s.period = WEIGHT_PERIOD
                 s.slice = max(1, weight * avail // sumw[s.home])
