@@ -139,9 +139,10 @@ def _start_time(t: float) -> str:
 
 
 def build_post(xs, b: BuildInfo, tx: int = 0) -> None:
-    """libxl__build_post's transaction, then the primary console."""
+    """libxl__build_post's transaction, then the primary console in its own
+    (libxl__device_console_add: libxl__device_generic_add makes one)."""
     _in_transaction(xs, tx, lambda t: _post(xs, b, t))
-    _console(xs, b, tx)
+    _in_transaction(xs, tx, lambda t: _console(xs, b, t))
 
 
 def _post(xs, b: BuildInfo, tx: int) -> None:

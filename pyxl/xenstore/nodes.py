@@ -106,9 +106,13 @@ class GlobalNodes:
                                   [(node.path, d) for d in new_refs - old_refs])
 
     def delete(self, node: Node) -> None:
-        self.conn.execute("DELETE FROM xs_node WHERE path = ?", (node.path,))
-        if len(node.perms) > 1:
-            self.conn.execute("DELETE FROM xs_perm_ref WHERE path = ?", (node.path,))
+        self.delete_many([node])
+
+    def delete_many(self, nodes: list[Node]) -> None:
+        self.conn.executemany("DELETE FROM xs_node WHERE path = ?", [(n.path,) for n in nodes])
+        refs = [(n.path,) for n in nodes if len(n.perms) > 1]
+        if refs:
+            self.conn.executemany("DELETE FROM xs_perm_ref WHERE path = ?", refs)
 
     def owned_count(self, domid: int) -> int:
         return self.conn.execute(

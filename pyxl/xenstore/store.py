@@ -260,7 +260,9 @@ class XenStore:
             if self._over("node-size", node.size()):
                 raise XenStoreError("ENOSPC")
             self._charge_node(view, node, old)
-        node.generation = gen if gen is not None else self._next_gen()
+        if gen is None and not view.txid:   # in a transaction, the commit numbers it
+            gen = self._next_gen()
+        node.generation = gen
         view.put(node, old)
         return node
 
@@ -318,8 +320,12 @@ class XenStore:
             lo, hi = paths.subtree_bounds(node.path)
             watched = {r[0] for r in self.conn.execute(
                 "SELECT DISTINCT path FROM xs_watch WHERE path > ? AND path < ?", (lo, hi))}
-        for n in _post_order(node, descendants):
-            view.delete(n)
+        order = _post_order(node, descendants)
+        if not view.txid:   # one statement for the subtree's rows
+            view.delete_many(order)
+        for n in order:
+            if view.txid:
+                view.delete(n)
             if n is node:
                 self._fire(view, n.path, "subtree", n, parent_perms=parent.perms)
             elif watched is None or n.path in watched:
