@@ -374,15 +374,18 @@ def destroy_all(ctx: Ctx, domid: int) -> None:
     """libxl__devices_destroy: each backend lets go of the dying guest's rings
     and channels, and its directory goes (the guest's and libxl's go with
     the domain's own directories)."""
-    from pyxl.sim import frontend
-
     xs = ctx.xs()
+    kinds = _directory(xs, f"/libxl/{domid}/device")
     for kind in ("vif", "vbd", "vkbd", "vtpm", "vdispl", "vsnd"):
+        if kind not in kinds:
+            continue
         for devid in _directory(xs, f"/libxl/{domid}/device/{kind}"):
             lpath = f"/libxl/{domid}/device/{kind}/{devid}"
             bpath = _read(xs, f"{lpath}/backend")
             if bpath is None:
                 continue
+            from pyxl.sim import frontend
+
             backend = _backend_of(bpath)
             frontend.backend_disconnect(ctx.host, domid, backend,
                                         _read(xs, f"{lpath}/frontend"))
