@@ -115,6 +115,7 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "-t <type>       console type, pv , serial or vuart\n"
        "-n <number>     console number\n"
        "-e <escape>     escape character"),
+    _x("dump-core", "misc", False, True, "Core dump a domain", "<Domain> <filename>"),
     _x("cd-insert", "netblk", True, True,
        "Insert a cdrom into a guest's cd drive", "<Domain> <VirtualDevice> <path>"),
     _x("cd-eject", "netblk", True, True,
@@ -345,6 +346,30 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
          "--hex                    Dump the page as hex, with the fields alongside.\n"
          "--raw                    Write the page's 4096 bytes to stdout.\n"
          "--json                   Print the fields as JSON, named as in xen.h."),
+    _ext("hypercall", "hypercall", True,
+         "Issue one hypercall as a domain's kernel (pyxl)",
+         "<Domain> <op> [<subop>] [name=value ...]",
+         "mmu_update ptr=MA val=PTE         MMU_NORMAL_PT_UPDATE (ptr & 7 = 0),\n"
+         "                                  MMU_MACHPHYS_UPDATE (ptr & 7 = 1, val = pfn)\n"
+         "mmuext_op pin_l1_table..pin_l4_table|unpin_table|new_baseptr mfn=N\n"
+         "mmuext_op tlb_flush_local|tlb_flush_all|invlpg_local|invlpg_all [linear_addr=VA]\n"
+         "update_va_mapping va=VA val=PTE [flags=none|tlb_flush|invlpg[|all]]\n"
+         "memory_op increase_reservation|populate_physmap nr_extents=N [extent_order=N]\n"
+         "memory_op decrease_reservation gmfn=MFN [nr_extents=N]\n"
+         "memory_op maximum_ram_page | current_reservation [domid=D]\n"
+         "grant_table_op setup_table nr_frames=N [dom=D] | query_size [dom=D]\n"
+         "grant_table_op map_grant_ref dom=D ref=R [flags=host_map|readonly|...]\n"
+         "grant_table_op unmap_grant_ref handle=H\n"
+         "grant_table_op copy source_ref=R|source_gmfn=F [source_dom=D] [source_offset=N]\n"
+         "                    dest_ref=R|dest_gmfn=F [dest_dom=D] [dest_offset=N] len=N\n"
+         "event_channel_op alloc_unbound remote_dom=D [dom=D]\n"
+         "event_channel_op bind_interdomain remote_dom=D remote_port=P\n"
+         "event_channel_op send|close|unmask port=P | status port=P [dom=D]\n"
+         "sched_op yield | block | shutdown reason=poweroff|reboot|suspend|crash|...\n"
+         "sched_op poll ports=P[,P...] [timeout=NS]\n"
+         "vcpu_op is_up|up|down|get_runstate_info vcpu=N\n"
+         "Numbers are decimal or 0x hex; D is a domid or self. Prints Xen's checks\n"
+         "in order and the return value; exits 1 when it is an -errno."),
 )
 
 

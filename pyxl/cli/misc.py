@@ -1,4 +1,5 @@
-"""xl trigger, sysrq and button-press (xl_misc.c). All exit 0 whatever libxl says."""
+"""xl trigger, sysrq and button-press (xl_misc.c), which exit 0 whatever libxl
+says, and dump-core."""
 
 from __future__ import annotations
 
@@ -56,4 +57,22 @@ def cmd_button_press(ctx, args):
         if args[1] not in ("power", "sleep"):
             raise PyxlError(f"{args[1]} is an invalid button identifier")
         libxl.send_trigger(domid, args[1], 0)
+    return 0
+
+
+@xl_command("dump-core")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def cmd_dump_core(ctx, args):
+    """xl dump-core: libxl_domain_core_dump; its failure is xl's one line, exit 1."""
+    from pyxl.errors import LibxlError
+
+    need_args("dump-core", args, 2)
+    with session(ctx, write=False) as libxl:
+        domid = libxl.domain_qualifier_to_domid(args[0])
+        try:
+            libxl.domain_core_dump(domid, args[1])
+        except LibxlError as e:
+            err(f"core dump failed (rc={e.rc})")
+            return 1
     return 0

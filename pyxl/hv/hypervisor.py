@@ -868,5 +868,59 @@ class Hypervisor:
             gnttab.release(self, d)
 
 
+    # --- a guest kernel's own hypercalls, one at a time (pyxl hypercall) ---
+    # Each answers a guestcall.Outcome: Xen's checks in order and its return.
+
+    def mmu_update(self, caller: int, ptr: int, val: int):
+        from pyxl.hv import guestcall, mmu
+
+        return guestcall.call(self, caller, "mmu_update",
+                              lambda d, c: mmu.mmu_update(self, d, ptr, val, c),
+                              ptr=hex(ptr), val=hex(val))
+
+    def mmuext_op(self, caller: int, cmd: str, mfn: int = 0, linear_addr: int = 0):
+        from pyxl.hv import guestcall, mmu
+
+        return guestcall.call(self, caller, f"MMUEXT_{cmd.upper()}",
+                              lambda d, c: mmu.mmuext_op(self, d, cmd, mfn, linear_addr, c),
+                              mfn=hex(mfn), linear_addr=hex(linear_addr))
+
+    def update_va_mapping(self, caller: int, va: int, val: int, flags: int):
+        from pyxl.hv import guestcall, mmu
+
+        return guestcall.call(self, caller, "update_va_mapping",
+                              lambda d, c: mmu.update_va_mapping(self, d, va, val, flags, c),
+                              va=hex(va), val=hex(val), flags=flags)
+
+    def memory_op(self, caller: int, cmd: str, **args):
+        """XENMEM_increase_reservation, decrease_reservation, populate_physmap,
+        maximum_ram_page, current_reservation as the guest asks them."""
+        from pyxl.hv import guestcall as g
+
+        ops = {
+            "increase_reservation": lambda d, c: g.increase_reservation(
+                self, d, args["nr_extents"], args["extent_order"], c),
+            "populate_physmap": lambda d, c: g.increase_reservation(
+                self, d, args["nr_extents"], args["extent_order"], c),
+            "decrease_reservation": lambda d, c: g.decrease_reservation(
+                self, d, args["gmfn"], args["nr_extents"], c),
+            "maximum_ram_page": lambda d, c: g.maximum_ram_page(self, d, c),
+            "current_reservation": lambda d, c: g.current_reservation(
+                self, d, args["domid"], c),
+        }
+        return g.call(self, caller, f"XENMEM_{cmd}", ops[cmd], **args)
+
+    def sched_op(self, caller: int, cmd: str, **args):
+        from pyxl.hv import guestcall as g
+
+        return g.call(self, caller, f"SCHEDOP_{cmd}",
+                      lambda d, c: g.sched_op(self, d, cmd, args, c), **args)
+
+    def vcpu_op(self, caller: int, cmd: str, vcpuid: int):
+        from pyxl.hv import guestcall as g
+
+        return g.call(self, caller, f"VCPUOP_{cmd}",
+                      lambda d, c: g.vcpu_op(self, d, cmd, vcpuid, c), vcpu=vcpuid)
+
 def _nobody(domid: int) -> None:
     """No simulation listens (a hypervisor on its own, in tests)."""

@@ -107,8 +107,9 @@ def nr_pages(d: Domain) -> int:
 
 
 def populate(hv, d: Domain, pages: int) -> None:
-    """XENMEM_populate_physmap of the next `pages` pfns."""
-    pfn = nr_pages(d)
+    """XENMEM_populate_physmap of the next `pages` pfns (after the last,
+    should a guest have given back a frame below it)."""
+    pfn = d.p2m[-1][0] + d.p2m[-1][2] if d.p2m else 0
     for mfn, count in _alloc(_free_list(hv), pages):
         last = d.p2m[-1] if d.p2m else None
         if last is not None and last[0] + last[2] == pfn and last[1] + last[2] == mfn:

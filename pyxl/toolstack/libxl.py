@@ -526,6 +526,18 @@ class Libxl:
         from pyxl.toolstack import channels
 
         channels.send_debug_keys(self._ctx, keys)
+    def guest_hypercall(self, qualifier: str, op: str, sub: str | None, args: dict) -> dict:
+        """One hypercall made as the domain's kernel: Xen's checks, its return (pyxl)."""
+        from pyxl.toolstack import hypercall
+
+        return hypercall.issue(self._ctx, qualifier, op, sub, args)
+
+    def domain_core_dump(self, domid: int, filename: str) -> None:
+        """libxl_domain_core_dump: xc_domain_dumpcore's ELF core of the domain."""
+        from pyxl.toolstack import dumpcore
+
+        dumpcore.core_dump(self._ctx, domid, filename)
+
 
     # --- split devices: vifs and vbds (libxl_device_nic_*, libxl_device_disk_*) ---
 
