@@ -96,8 +96,12 @@ class Hypervisor:
 
     def __init__(self, physinfo: PhysInfo, domains: Mapping[int, Domain],
                  pools: dict[int, CpuPool], clock: Callable[[], int], domid_rover: int,
-                 seed: int = 0, trace: Callable[[str, dict], None] | None = None):
+                 seed: int = 0, trace: Callable[[str, dict], None] | None = None,
+                 heap_free: list[list[int]] | None = None):
         self.physinfo = physinfo
+        # The heap's free frames as [mfn, count] runs (pyxl/hv/mm.py); None
+        # until first used.
+        self.heap_free = heap_free
         # A host's table loads its domains on demand and answers questions
         # about all of them (memory in use, names) without loading them all.
         self.domains = domains if isinstance(domains, Domains) else Domains(domains)

@@ -2,9 +2,7 @@
 
 Frames are kept as runs, never one entry per page, so that a 64 GiB domain
 costs what a 64 MiB one does. The heap's free frames are `[mfn, count]`
-runs in Domain-0's record (`Domain.heap["free"]`: Domain-0 lives as long as
-the host, and every command that creates or destroys a domain loads it
-anyway). A domain's frames are its P2M, `[pfn, mfn, count]` runs sorted by
+runs (`Hypervisor.heap_free`, kept in the host's meta). A domain's frames are its P2M, `[pfn, mfn, count]` runs sorted by
 pfn (`Domain.p2m`); the M2P is its inverse, asked of the runs by mfn.
 
 Machine frames below 1 MiB are the firmware's. Each domain's shared_info is
@@ -56,15 +54,13 @@ def max_ram_page(hv) -> int:
 
 def _free_list(hv) -> list[list[int]]:
     """The heap's free runs, set up on first use (Domain-0 then takes its frames)."""
-    d0 = hv.domains.get(0)
-    if d0 is None:  # a hypervisor without Domain-0 (hv tests): the heap on it
-        d0 = hv.__dict__.setdefault("_heap_owner", Domain(domid=0, name="", uuid=""))
-    if not d0.heap:
+    if hv.heap_free is None:
         first, end = domheap_frames(hv)
-        d0.heap = {"free": [[first, end - first]]}
-        if d0.name:
+        hv.heap_free = [[first, end - first]]
+        d0 = hv.domains.get(0)
+        if d0 is not None:
             sync(hv, d0)
-    return d0.heap["free"]
+    return hv.heap_free
 
 
 def free_pages(hv) -> int:

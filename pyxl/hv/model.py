@@ -33,7 +33,7 @@ MAX_PAGES_KB = ((1 << 32) - 1) * 4
 # Domain fields a row holds only while they are non-empty, so that a domain
 # without channels or grants costs nothing more to store and load.
 SPARSE_FIELDS = frozenset({"evtchn", "evtchn_upcall", "gnttab", "max_evtchn_port", "p2m",
-                           "page_types", "heap", "build"})
+                           "page_types", "build"})
 
 
 @dataclass(repr=False, eq=False)
@@ -92,11 +92,9 @@ class Domain:
     evtchn_upcall: dict[str, list] = field(default_factory=dict)
     gnttab: dict = field(default_factory=dict)
     # Machine frames (pyxl/hv/mm.py), stored only while non-empty: the P2M
-    # as [pfn, mfn, count] runs, the frames typed other than writable, and
-    # in Domain-0's record only, the heap's free runs.
+    # as [pfn, mfn, count] runs and the frames typed other than writable.
     p2m: list[list[int]] = field(default_factory=list)
     page_types: list[list[int]] = field(default_factory=list)
-    heap: dict = field(default_factory=dict)
     # What the PV domain builder laid out ({"nr_pages", "ramdisk"}): the
     # layout and start_info follow from it (pyxl/toolstack/pvbuild.py).
     build: dict = field(default_factory=dict)

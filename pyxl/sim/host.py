@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from pyxl.sim import guest as guestos
 from pyxl.sim.guest import GuestState
 from pyxl.sim.peek import (current_host_name, db_exists, due_guests,
-                           memory_waiters, optional_number, quiet_now, read_meta,
+                           heap_runs, memory_waiters, optional_number, quiet_now, read_meta,
                            realtime_now, stored_domid, stored_name, xs_head)
 from pyxl.sim.rows import (DomainTable, decode_lines, decode_object, domain_data, guest_json,
                            guest_state, load_pools, pool_data, save_domain, save_guests,
@@ -141,7 +141,8 @@ class Host:
         hv = Hypervisor(self.physinfo, domains, load_pools(self.conn, self._pool_rows),
                         clock=lambda: self.sim.now_ns,
                         domid_rover=int(self.meta["domid_rover"]),
-                        seed=int(self.meta["seed"]), trace=self._tracer)
+                        seed=int(self.meta["seed"]), trace=self._tracer,
+                        heap_free=heap_runs(self.meta))
         hv.notify = self._wake
         hv.memory_freed = self._memory_freed
         return hv
@@ -511,6 +512,10 @@ class Host:
                 [(hv.now_ns, line) for line in hv.console_ring])
             if str(hv.domid_rover) != self.meta["domid_rover"]:
                 self.set_meta("domid_rover", str(hv.domid_rover))
+            if hv.heap_free is not None:
+                heap = json.dumps(hv.heap_free, separators=(",", ":"))
+                if heap != self.meta.get("heap"):
+                    self.set_meta("heap", heap)
         self._save_guests()
         self.conn.executemany(  # a key older databases lack is added
             "INSERT INTO meta(key, value) VALUES (?, ?) "

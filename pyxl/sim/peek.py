@@ -70,6 +70,24 @@ def memory_waiters(meta: dict) -> set[int]:
     return {i for i in ids if isinstance(i, int) and not isinstance(i, bool)}
 
 
+def heap_runs(meta: dict) -> list[list[int]] | None:
+    """Xen's free frames as the last command left them ([mfn, count] runs);
+    None before any domain had frames. Runs that are not pairs of counts
+    are damage."""
+    text = meta.get("heap")
+    if text is None:
+        return None
+    try:
+        runs = json.loads(text)
+    except ValueError:
+        runs = None
+    if not isinstance(runs, list) or not all(
+            isinstance(r, list) and len(r) == 2
+            and all(type(x) is int and x >= 0 for x in r) for r in runs):
+        raise StateDamaged(f"meta 'heap' is {text[:60]!r}")
+    return runs
+
+
 def db_exists(path) -> bool:
     """False only if the file is surely not there (opening it says why else)."""
     try:
