@@ -198,9 +198,8 @@ def test_list_long_is_json_array_in_yajl_layout(pyxl, guest_cfg):
     r = pyxl("list", "-l")
     assert r.code == 0, r.err
     data = json.loads(r.out)
-    # dom0 has no stored libxl config, so libxl_retrieve_domain_configuration fails
-    # for it and xl skips it silently
-    assert [e["domid"] for e in data] == [1]
+    # xen-init-dom0 stores a stub config for Domain-0, so it is listed too
+    assert [e["domid"] for e in data] == [0, 1]
     vm = [e for e in data if e["domid"] == 1][0]
     assert vm["config"]["c_info"]["name"] == "vm1"
     assert vm["config"]["b_info"]["max_memkb"] == 512 * 1024

@@ -298,3 +298,27 @@ def test_debug_keys_e_dumps_into_dmesg(pyxl, guest_cfg):
         "(XEN)        2 [0/0/0]: s=3 n=0 x=0 d=0 p=2",
     ]
     assert pyxl("debug-keys").code == 2
+
+
+def test_debug_keys_h_q_r_dump_into_dmesg(pyxl, guest_cfg):
+    _create(pyxl, guest_cfg())
+    assert pyxl("debug-keys", "hqrZ").code == 0  # Z has no handler: ignored
+    dmesg = pyxl("dmesg").out
+    tail = dmesg[dmesg.index("(XEN) 'h' pressed"):].splitlines()
+    assert tail[:6] == [
+        "(XEN) 'h' pressed -> showing installed handlers",
+        "(XEN)  key 'e' (ascii '65') => dump evtchn info",
+        "(XEN)  key 'g' (ascii '67') => print grant table usage",
+        "(XEN)  key 'h' (ascii '68') => show this message",
+        "(XEN)  key 'q' (ascii '71') => dump domain (and guest debug) info",
+        "(XEN)  key 'r' (ascii '72') => dump run queues",
+    ]
+    assert tail[6].startswith("(XEN) 'q' pressed -> dumping domain info (now = ")
+    assert "(XEN) General information for domain 1:" in tail
+    assert "(XEN)     VCPU1: CPU" in "\n".join(tail)
+    assert "(XEN) Notifying guest 1:1 (virq 1, port 0)" in tail
+    runq = tail[tail.index("(XEN) sched_smt_power_savings: disabled"):]
+    assert runq[2:7] == ["(XEN) Online Cpus: 0-7", "(XEN) Cpupool 0:", "(XEN) Cpus: 0-7",
+                         "(XEN) Scheduling granularity: cpu, 1 CPU per sched-resource",
+                         "(XEN) Scheduler: SMP Credit Scheduler (credit)"]
+    assert runq[7] == "(XEN) CPUs info:" and len(runq) == 16

@@ -8,7 +8,7 @@ def test_shutdown_wait_returns_once_gone(pyxl, guest_cfg):
     r = pyxl("shutdown", "-w", "vm1")
     assert r.code == 0
     assert r.err == ("Shutting down domain 1\nWaiting for 1 domains\n"
-                     "Domain 1 has been destroyed\n")
+                     "Domain 1 has been shut down, reason code 0\n")   # then destroyed
     assert "vm1" not in pyxl("list").out
     assert pyxl("xenstore-exists", "/local/domain/1").code == 1
 
@@ -29,7 +29,7 @@ def test_unmonitored_domain_is_left_shut_down(pyxl, guest_cfg):
 def test_reboot_restarts_with_new_domid(pyxl, guest_cfg):
     pyxl("create", "-q", guest_cfg())
     r = pyxl("reboot", "-w", "vm1")
-    assert r.code == 0 and "Domain 1 has been destroyed" in r.err
+    assert r.code == 0 and "Domain 1 has been shut down, reason code 1" in r.err
     assert pyxl("domid", "vm1").out == "2\n"
 
 

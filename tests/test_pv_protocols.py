@@ -91,4 +91,4 @@ def test_hvm_without_pv_drivers_ignores_xenstore(pyxl, write_cfg):
         "PV control interface not available: external graceful shutdown not possible.\n"
         'Use "-F" to fallback to ACPI power event.\nshutdown failed (rc=-10)\n')
     r = pyxl("shutdown", "-F", "-w", "h")
-    assert r.code == 0 and r.err.endswith("Domain 1 has been destroyed\n")
+    assert r.code == 0 and r.err.endswith("Domain 1 has been shut down, reason code 0\n")

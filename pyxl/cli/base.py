@@ -41,14 +41,22 @@ def help_text(spec: CmdSpec) -> str:
 
 
 def full_help() -> str:
+    """`xl help`: xl's commands as xl lists them, then pyxl's own under a
+    heading of theirs (no leading space, so bash-completion's line filter
+    still finds every name)."""
     from pyxl.cli.cmdtable import CMD_TABLE
 
     lines = ["Usage xl [-vfNtT] <subcommand> [args]\n\n", "xl full list of subcommands:\n\n"]
-    for spec in CMD_TABLE:
-        lines.append(f" {spec.name:<19} ")
-        if len(spec.name) > 19:
-            lines.append(f"\n {'':<19} ")
-        lines.append(f"{spec.description}\n")
+    for extension in (False, True):
+        if extension:
+            lines.append("\npyxl's own subcommands:\n\n")
+        for spec in CMD_TABLE:
+            if spec.extension != extension:
+                continue
+            lines.append(f" {spec.name:<19} ")
+            if len(spec.name) > 19:
+                lines.append(f"\n {'':<19} ")
+            lines.append(f"{spec.description}\n")
     return "".join(lines)
 
 
@@ -108,12 +116,110 @@ class XlCommand(click.Command):
             callback=_show_help))
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = _getopt_long(self.params, args)
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as e:
             raise UsageError(f"option `{_letter(e.option_name)}' not supported.") from None
         except click.BadOptionUsage as e:
             raise UsageError(f"option `{_letter(e.option_name)}' not supported.") from None
+
+
+class _GetoptFailed(Exception):
+    """getopt_long returned '?': ``optopt`` is the letter xl prints."""
+
+    def __init__(self, optopt: str):
+        super().__init__(optopt)
+        self.optopt = optopt
+
+
+def _getopt_long(params: list[click.Parameter], args: list[str]) -> list[str]:
+    """Walk `args` as glibc's getopt_long walks argv for xl's def_getopt and
+    return them with long options spelled out, for click to parse.
+
+    What glibc accepts (unambiguous long-option prefixes, `--opt=value`) is
+    made plain; what makes it return '?' is xl's ``option `c' not supported.``
+    (exit 2), with optopt 0, a NUL byte, for an unknown or ambiguous long
+    option. `-h`/`--help` reached before any error is help, exit 0.
+    """
+    shorts, longs = _option_table(params)
+    spelled = list(args)
+    i = 0
+    try:
+        while i < len(args):
+            arg = args[i]
+            if arg == "--":
+                break
+            if arg.startswith("--"):
+                name, has_value, _ = arg[2:].partition("=")
+                full, takes_arg, letter = _long_option(longs, name)
+                if letter == "h":
+                    return ["--help"]
+                if has_value and not takes_arg:
+                    raise _GetoptFailed(letter)
+                spelled[i] = "--" + full + arg[2 + len(name):]
+                if takes_arg and not has_value:
+                    if i + 1 >= len(args):
+                        raise _GetoptFailed(letter)
+                    i += 1
+            elif arg.startswith("-") and arg != "-":
+                i += _short_options(shorts, arg, i + 1 < len(args))
+            i += 1
+    except _GetoptFailed as e:
+        if e.optopt == "h":
+            return ["--help"]
+        raise UsageError(f"option `{e.optopt}' not supported.") from None
+    return spelled
+
+
+def _option_table(params: list[click.Parameter]):
+    """Short letters and long names -> (takes an argument, optopt letter)."""
+    shorts: dict[str, bool] = {}
+    longs: dict[str, tuple[int, bool, str]] = {}
+    for index, param in enumerate(params):
+        if not isinstance(param, click.Option):
+            continue
+        takes_arg = not (param.is_flag or param.count)
+        letters = [o[1] for o in param.opts if len(o) == 2 and o[0] == "-" and o != "--"]
+        letter = letters[0] if letters else "\0"
+        for opt in param.opts:
+            if opt.startswith("--"):
+                longs[opt[2:]] = (index, takes_arg, letter)
+            elif len(opt) == 2:
+                shorts[opt[1]] = takes_arg
+    return shorts, longs
+
+
+def _long_option(longs: dict, name: str) -> tuple[str, bool, str]:
+    """getopt_long's match: the exact name, else the one option that `name`
+    begins (names of a single option count once); unknown or ambiguous: NUL."""
+    if name in longs:
+        _index, takes_arg, letter = longs[name]
+        return name, takes_arg, letter
+    found = {}
+    for full, (index, takes_arg, letter) in longs.items():
+        if full.startswith(name):
+            found.setdefault(index, (full, takes_arg, letter))
+    if len(found) != 1 or not name:
+        raise _GetoptFailed("\0")
+    return next(iter(found.values()))
+
+
+def _short_options(shorts: dict[str, bool], arg: str, more: bool) -> int:
+    """One `-abc` cluster; returns 1 when the next argument is its value."""
+    for j, letter in enumerate(arg[1:], 1):
+        takes_arg = shorts.get(letter)
+        if takes_arg is None:
+            raise _GetoptFailed(letter)
+        if letter == "h":
+            raise _GetoptFailed("h")     # help, whatever follows (xl exits 0)
+        if takes_arg:
+            if j + 1 < len(arg):
+                return 0
+            if not more:
+                raise _GetoptFailed(letter)
+            return 1
+    return 0
 
 
 def _letter(option: str) -> str:
@@ -123,7 +229,8 @@ def _letter(option: str) -> str:
 def xl_command(name: str, **kwargs):
     """Decorator: a click command for table entry `name`."""
     kwargs.setdefault("context_settings", {}).update(
-        ignore_unknown_options=False, allow_interspersed_args=True)
+        ignore_unknown_options=False, allow_interspersed_args=True,
+        allow_extra_args=True)
     return click.command(name, cls=XlCommand, **kwargs)
 
 

@@ -57,6 +57,15 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "-A, --vncviewer-autopass\n"
        "                        Pass VNC password to viewer via stdin.\n"
        "--ignore-global-affinity-masks Ignore global masks in xl.conf."),
+    _x("config-update", "cfgupdate", True, True,
+       "Update a running domain's saved configuration, used when rebuilding "
+       "the domain after reboot.\n"
+       "WARNING: xl now has better capability to manage domain configuration, "
+       "avoid using this command when possible",
+       "<Domain> <ConfigFile> [options] [vars]",
+       "-h                      Print this help.\n"
+       "-f FILE, --defconfig=FILE\n                     Use the given configuration file.\n"
+       "-d                      Enable debug messages.\n"),
     _x("list", "info", False, False,
        "List information about all/some domains",
        "[options] [Domain]\n",
@@ -115,6 +124,45 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "-t <type>       console type, pv , serial or vuart\n"
        "-n <number>     console number\n"
        "-e <escape>     escape character"),
+    _x("vncviewer", "vnc", False, False,
+       "Attach to domain's VNC server.",
+       "[options] <Domain>\n"
+       "--autopass               Pass VNC password to viewer via stdin and\n"
+       "                         -autopass\n"
+       "--vncviewer-autopass     (consistency alias for --autopass)"),
+    _x("save", "saverestore", False, True,
+       "Save a domain state to restore later",
+       "[options] <Domain> <CheckpointFile> [<ConfigFile>]",
+       "-h  Print this help.\n"
+       "-c  Leave domain running after creating the snapshot.\n"
+       "-p  Leave domain paused after creating the snapshot.\n"
+       "-D  Store the domain id in the configuration."),
+    _x("migrate", "migrate", False, True,
+       "Migrate a domain to another host",
+       "[options] <Domain> <host>",
+       "-h              Print this help.\n"
+       "-C <config>     Send <config> instead of config file from creation.\n"
+       "-s <sshcommand> Use <sshcommand> instead of ssh.  String will be passed\n"
+       "                to sh. If empty, run <host> instead of ssh <host> xl\n"
+       "                migrate-receive [-d -e]\n"
+       "-e              Do not wait in the background (on <host>) for the death\n"
+       "                of the domain.\n"
+       "--debug         Print huge (!) amount of debug during the migration process.\n"
+       "-p              Do not unpause domain after migrating it.\n"
+       "-D              Preserve the domain id"),
+    _x("restore", "saverestore", False, True,
+       "Restore a domain from a saved state",
+       "[options] [<ConfigFile>] <CheckpointFile>",
+       "-h                       Print this help.\n"
+       "-p                       Do not unpause domain after restoring it.\n"
+       "-e                       Do not wait in the background for the death of the domain.\n"
+       "-d                       Enable debug messages.\n"
+       "-V, --vncviewer          Connect to the VNC display after the domain is created.\n"
+       "-A, --vncviewer-autopass Pass VNC password to viewer via stdin."),
+    _x("migrate-receive", "migrate", False, True,
+       "Restore a domain from a saved state", "- for internal use only"),
+    _x("suspend", "saverestore", False, True, "Suspend a domain to RAM", "<Domain>"),
+    _x("resume", "saverestore", False, True, "Resume a domain from RAM", "<Domain>"),
     _x("dump-core", "misc", False, True, "Core dump a domain", "<Domain> <filename>"),
     _x("cd-insert", "netblk", True, True,
        "Insert a cdrom into a guest's cd drive", "<Domain> <VirtualDevice> <path>"),
@@ -146,6 +194,7 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
     _x("info", "info", False, False,
        "Get information about Xen host",
        "-n, --numa         List host NUMA topology information"),
+    _x("sharing", "info", False, False, "Get information about page sharing", "[Domain]"),
     _x("sched-credit", "sched", False, True,
        "Get/set credit scheduler parameters",
        "[-d <Domain> [-w[=WEIGHT]|-c[=CAP]]] [-s [-t TSLICE] [-r RATELIMIT]] [-p CPUPOOL]",
@@ -186,6 +235,7 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
     _x("sysrq", "misc", False, True, "Send a sysrq to a domain", "<Domain> <letter>"),
     _x("debug-keys", "channels", False, True,
        "Send debug keys to Xen", "<Keys>"),
+    _x("set-parameters", "params", False, True, "Set hypervisor parameters", "<Params>"),
     _x("dmesg", "info", False, False,
        "Read and/or clear dmesg buffer", "[-c]",
        "  -c                        Clear dmesg buffer as well as printing it"),
@@ -264,6 +314,46 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "Moves a domain into a CPU pool", "<Domain> <CPU Pool>"),
     _x("cpupool-numa-split", "cpupool", False, True,
        "Splits up the machine into one CPU pool per NUMA node", ""),
+    _x("getenforce", "flask", False, False,
+       "Returns the current enforcing mode of the Flask Xen security module", ""),
+    _x("setenforce", "flask", False, True,
+       "Sets the current enforcing mode of the Flask Xen security module",
+       "<1|0|Enforcing|Permissive>"),
+    _x("loadpolicy", "flask", False, True,
+       "Loads a new policy into the Flask Xen security module", "<policy file>"),
+    _x("devd", "devd", False, True,
+       "Daemon that listens for devices and launches backends", "[options]",
+       "-F                      Run in the foreground.\n"
+       "-p, --pidfile [FILE]    Write PID to pidfile when daemonizing."),
+    _x("psr-hwinfo", "psr", False, True,
+       "Show hardware information for Platform Shared Resource", "[options]",
+       "-m, --cmt       Show Cache Monitoring Technology (CMT) hardware info\n"
+       "-a, --cat       Show Cache Allocation Technology (CAT) hardware info\n"
+       "-b, --mba       Show Memory Bandwidth Allocation (MBA) hardware info\n"),
+    _x("psr-cmt-attach", "psr", False, True,
+       "Attach Cache Monitoring Technology service to a domain", "<Domain>"),
+    _x("psr-cmt-detach", "psr", False, True,
+       "Detach Cache Monitoring Technology service from a domain", "<Domain>"),
+    _x("psr-cmt-show", "psr", False, True,
+       "Show Cache Monitoring Technology information", "<PSR-CMT-Type> <Domain>",
+       "Available monitor types:\n"
+       "\"cache-occupancy\":         Show L3 cache occupancy(KB)\n"
+       "\"total-mem-bandwidth\":     Show total memory bandwidth(KB/s)\n"
+       "\"local-mem-bandwidth\":     Show local memory bandwidth(KB/s)\n"),
+    _x("psr-cat-set", "psr", False, True,
+       "Set cache capacity bitmasks(CBM) for a domain", "[options] <Domain> <CBM>",
+       "-s <socket>       Specify the socket to process, otherwise all sockets are processed\n"
+       "-l <level>        Specify the cache level to process, otherwise L3 cache is processed\n"
+       "-c                Set code CBM if CDP is supported\n"
+       "-d                Set data CBM if CDP is supported\n"),
+    _x("psr-cat-show", "psr", False, True,
+       "Show Cache Allocation Technology information", "[options] <Domain>",
+       "-l <level>        Specify the cache level to process, otherwise L3 cache is processed\n"),
+    _x("psr-mba-set", "psr", False, True,
+       "Set throttling value (THRTL) for a domain", "[options] <Domain> <THRTL>",
+       "-s <socket>       Specify the socket to process, otherwise all sockets are processed\n"),
+    _x("psr-mba-show", "psr", False, True,
+       "Show Memory Bandwidth Allocation information", "<Domain>"),
     _x("usbctrl-attach", "usb", False, True,
        "Create a virtual USB controller for a domain",
        "<Domain> [type=pv] [version=<version>] [ports=<number>]"),
@@ -277,6 +367,8 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "Detach a USB device from a domain", "<Domain> <controller> <port>"),
     _x("usb-list", "usb", False, False,
        "List information about all USB controllers and devices for a domain", "<Domain>"),
+    _x("qemu-monitor-command", "qemu", False, True,
+       "Issue a qemu monitor command to the device model of a domain", "<Domain> <Command>"),
     _x("xenstore-quota-get", "xsquota", False, False,
        "List global or domain specific Xenstore quotas",
        "<Domain>|-g"),

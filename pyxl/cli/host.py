@@ -40,13 +40,22 @@ def cmd_host():
 @click.option("--usb", multiple=True, metavar="BUS:DEV=DESCRIPTION",
               help="A USB device plugged in (repeat the option for each; replaces the "
                    "default set).")
+@click.option("--flask", type=click.Choice(["enforcing", "permissive", "disabled"]),
+              default="disabled", show_default=True,
+              help="Xen's flask= boot parameter (disabled: Xen built without XSM).")
+@click.option("--psr", default="", metavar="FEATURES",
+              help="Platform Shared Resource features the CPUs offer, some of "
+                   "cmt,cat,cdp,mba (default: none, as most CPUs).")
+@click.option("--link", "link_mbps", type=int, default=1000, show_default=True,
+              help="The network link live migrations leave by, in Mbit/s.")
 @click.pass_context
-def host_boot(ctx, name, cpus, nodes, memory_mib, dom0_mem, sched, clock, pci, usb):
+def host_boot(ctx, name, cpus, nodes, memory_mib, dom0_mem, sched, clock, pci, usb, flask,
+              psr, link_mbps):
     """Boot a new host: Xen with Domain-0 running."""
     booted, opts = toolstack.boot_host(
         name or globals_of(ctx).host, cpus=cpus, nodes=nodes, memory_mib=memory_mib,
         dom0_mem=dom0_mem, sched=sched, clock=clock, pci=pci or None,
-        usb=usb or None)
+        usb=usb or None, flask=flask, psr=psr, link_mbps=link_mbps)
     out(f"Booted host '{booted}': {cpus} CPUs, {memory_mib} MiB, Domain-0 with "
         f"{opts.dom0_kb()[0] // 1024} MiB, {sched} scheduler, {opts.clock} clock\n")
 

@@ -234,3 +234,28 @@ def cmd_dmesg(ctx, clear):
         out("".join(line + "\n" for line in libxl.xen_console_read(clear)))
     return 0
 
+
+
+@xl_command("sharing")
+@click.argument("domains", nargs=-1)
+@click.pass_context
+def cmd_sharing(ctx, domains):
+    """xl's main_sharing: each domain's memory and how much of it is shared.
+    pyxl's Xen shares no pages between domains (no mem_sharing), so the
+    Shared column is 0, as on a host that never ran xenpaging's sharing."""
+    if len(domains) > 1:
+        return print_help_and_fail("sharing")
+    with session(ctx, write=False) as libxl:
+        if domains:
+            info = libxl.domain_info(libxl.domain_qualifier_to_domid(domains[0]))
+            if info is None:
+                raise PyxlError(f"Error: Domain '{domains[0]}' does not exist.")
+            infos = [info]
+        else:
+            infos = libxl.list_domain()
+        lines = ["Name                                        ID   Mem Shared\n"]
+        for i in infos:
+            lines.append(f"{libxl.domid_to_name(i.domid) or '':<40} {i.domid:>5} "
+                         f"{i.current_memkb // 1024:>5}  {0:>5}\n")
+    out("".join(lines))
+    return 0

@@ -55,6 +55,13 @@ def _wait_deaths(ctx, domids: list[int], shutdown_counts: bool) -> None:
                             "(manual clock)")
         for ev in events:
             if ev.kind == "death":
+                if ev.reason is not None and ev.domid not in reported:
+                    # xl's monitor destroyed it as it shut down: the shutdown came first
+                    err(f"Domain {ev.domid} has been shut down, reason code {ev.reason}")
+                    if shutdown_counts:
+                        left.remove(ev.domid)
+                        continue
+                    err(f"Domain {ev.domid} continue waiting for death")
                 err(f"Domain {ev.domid} has been destroyed")
                 left.remove(ev.domid)
             else:

@@ -74,15 +74,31 @@ def cmd_vcpu_pin(ctx, force, ignore_masks, args):
                 line += " " + print_bitmap(soft, nr)
             out(line + "\n")
             return 0
+        if hard is not None and not ignore_masks:
+            _apply_global_affinity_masks(libxl, domid, hard)
         if vcpuid is not None:
             # libxl_set_vcpuaffinity takes a uint32_t
             if not libxl.set_vcpuaffinity(domid, c_uint32(vcpuid), hard, soft):
                 raise PyxlError(f"Could not set affinity for vcpu `{vcpuid}'.")
+        elif not libxl.list_vcpu(domid):    # logs libxl's error for a missing domain
+            raise PyxlError("libxl_list_vcpu failed.")
         elif not libxl.set_vcpuaffinity(domid, None, hard, soft):
             from pyxl.cli.base import err
 
             err("Could not set affinity.")
     return 0
+
+
+def _apply_global_affinity_masks(libxl, domid: int, hard: set[int]) -> None:
+    """xl asks for the domain's type to mask the hard affinity with xl.conf's
+    (pyxl's masks are every pCPU): a map left empty is refused here, before
+    Xen sees it (CPUs beyond the host were dropped when it was parsed)."""
+    from pyxl.errors import PyxlError
+
+    if libxl.domain_info(domid) is None:    # logs libxl's error
+        raise PyxlError("Could not get domain info")
+    if not hard:
+        raise PyxlError("vcpu hard affinity map is empty")
 
 
 @xl_command("vcpu-set")

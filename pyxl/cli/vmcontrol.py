@@ -144,7 +144,16 @@ def cmd_create(ctx, vnc_autopass, foreground, vnc, console, debug, no_monitor, c
                 out(text)
                 return 0
             err(text)
-        domid = libxl.domain_create_new(loaded.config, paused=paused, monitored=not no_monitor)
+        failed = None
+        try:
+            domid = libxl.domain_create_new(loaded.config, paused=paused,
+                                            monitored=not no_monitor)
+        except PyxlError as e:
+            if not getattr(e, "keep_state", False):
+                raise
+            failed = e    # Xen gave out a domid: the state keeps it used up
+    if failed is not None:
+        raise failed
     if console:
         from pyxl.cli.console import cmd_console
 

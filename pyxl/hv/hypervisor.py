@@ -755,6 +755,25 @@ class Hypervisor:
         v.online, v.runstate = False, OFFLINE
         self.trace("VCPUOP_down", domid=domid, vcpu=vcpuid)
 
+    def domctl_setvcpucontext(self, domid: int, vcpuid: int, context: dict) -> None:
+        """XEN_DOMCTL_setvcpucontext, as a restore sets a paused domain's vCPU
+        from the image: whether it is up, what it runs (pyxl's demand model)
+        and its runstate times, so Time(s) goes on from where it was."""
+        self._reload_engines()
+        d = self.domain(domid)
+        self._settle_domain(d)
+        if not d.paused:
+            raise HypercallError("EBUSY", "XEN_DOMCTL_setvcpucontext")
+        v = self.vcpu(domid, vcpuid)
+        v.online = bool(context.get("online", v.online))
+        v.runstate = RUNNABLE if v.online else OFFLINE
+        v.workload = str(context.get("workload", v.workload))
+        v.wl_state = dict(context.get("wl_state", {}))
+        times = context.get("time")
+        if isinstance(times, dict):
+            v.time = {s: int(times.get(s, 0)) for s in v.time}
+        self.trace("XEN_DOMCTL_setvcpucontext", domid=domid, vcpu=vcpuid)
+
     def hvmop_set_param(self, domid: int, param: str, value: int) -> None:
         """HVMOP_set_param from an HVM guest's kernel (its PV drivers set
         CALLBACK_IRQ, the interrupt Xen's event channels arrive on)."""
@@ -853,25 +872,6 @@ class Hypervisor:
 
         return gnttab.copy(self, caller, source, dest, length, flags)
 
-    def sysctl_debug_keys(self, keys: str) -> None:
-        """XEN_SYSCTL_debug_keys: the handlers print into the console ring."""
-        from pyxl.hv import keyhandler
-
-        self.trace("XEN_SYSCTL_debug_keys", keys=keys)
-        keyhandler.handle(self, keys)
-
-    def _release_channels(self, d: Domain) -> None:
-        """domain_kill: close the domain's ports and release its grants."""
-        if d.evtchn or d.evtchn_upcall:
-            from pyxl.hv import evtchn
-
-            evtchn.destroy(self, d)
-        if d.gnttab:
-            from pyxl.hv import gnttab
-
-            gnttab.release(self, d)
-
-
     # --- a guest kernel's own hypercalls, one at a time (pyxl hypercall) ---
     # Each answers a guestcall.Outcome: Xen's checks in order and its return.
 
@@ -925,6 +925,25 @@ class Hypervisor:
 
         return g.call(self, caller, f"VCPUOP_{cmd}",
                       lambda d, c: g.vcpu_op(self, d, cmd, vcpuid, c), vcpu=vcpuid)
+
+    def sysctl_debug_keys(self, keys: str) -> None:
+        """XEN_SYSCTL_debug_keys: the handlers print into the console ring."""
+        from pyxl.hv import keyhandler
+
+        self.trace("XEN_SYSCTL_debug_keys", keys=keys)
+        keyhandler.handle(self, keys)
+
+    def _release_channels(self, d: Domain) -> None:
+        """domain_kill: close the domain's ports and release its grants."""
+        if d.evtchn or d.evtchn_upcall:
+            from pyxl.hv import evtchn
+
+            evtchn.destroy(self, d)
+        if d.gnttab:
+            from pyxl.hv import gnttab
+
+            gnttab.release(self, d)
+
 
 def _nobody(domid: int) -> None:
     """No simulation listens (a hypervisor on its own, in tests)."""

@@ -38,8 +38,16 @@ and each may be given once, anywhere in the list:
     (default 4k; a multiple of 512, at most 1M; a ``k`` or ``M`` suffix is
     allowed) on its first vbd.
 
-They are simulated by pyxl/sim/traffic.py. The normalised workload is the
-per-vCPU list followed by these parts (``net:`` before ``io:``); a spec made
+``mem:dirty=RATE [wss=SIZE]``
+    How fast the guest writes its memory: RATE bytes a second (``50MB/s``;
+    ``k``, ``M``, ``G`` with an optional ``B`` are binary, as xl.cfg's sizes)
+    into a writable working set of SIZE bytes (default 256MB). A live
+    migration's pre-copy rounds resend what the guest dirtied
+    (docs/migration.md); a guest without this part dirties 1MB/s in 4MB.
+
+They are simulated by pyxl/sim/traffic.py (``mem:`` by a live migration,
+pyxl/toolstack/precopy.py). The normalised workload is the per-vCPU list
+followed by these parts (``net:``, ``io:``, then ``mem:``); a spec made
 only of them runs ``idle`` on every vCPU.
 
 A list gives one spec per vCPU. **A list shorter than the vCPU count repeats its
@@ -155,15 +163,15 @@ def parse_workload(spec: str | list[str], nr_vcpus: int) -> list[str]:
 
 # --- guest-level parts: what the guest sends on its vif and vbd ---------------
 
-GUEST_PARTS = ("net", "io")
+GUEST_PARTS = ("net", "io", "mem")
 NET_MAX_SIZE = 65535
 IO_MAX_SIZE = 1 << 20
 MAX_RATE = 10**9  # per second
 
 
 def is_guest_part(spec: object) -> bool:
-    """Whether a workload entry is a net: or io: part (not one vCPU's spec)."""
-    return isinstance(spec, str) and spec.strip().lower().startswith(("net:", "io:"))
+    """Whether a workload entry is a net:, io: or mem: part (not one vCPU's spec)."""
+    return isinstance(spec, str) and spec.strip().lower().startswith(("net:", "io:", "mem:"))
 
 
 def _fields(spec: str, allowed: tuple[str, ...]) -> dict[str, str]:
@@ -214,6 +222,8 @@ def _parse_part(spec: str) -> str:
         size = _size(spec, f.get("size", "1500"), NET_MAX_SIZE)
         to = spec.strip().split("to=", 1)[1].split()[0] if "to" in f else "bridge"
         return f"net:tx={rate}pps size={size} to={to}"
+    if kind == "mem":
+        return _parse_mem(spec)
     f = _fields(spec, ("read", "write", "size"))
     if "read" not in f and "write" not in f:
         raise _bad(spec, "expected io:[read=RATEiops] [write=RATEiops] [size=BYTES]")
@@ -222,13 +232,59 @@ def _parse_part(spec: str) -> str:
     return f"io:{' '.join(rates)} size={_format_size(size)}"
 
 
+MEM_MAX = 1 << 44  # 16 TiB: no guest has more, nor writes faster a second
+_MEM_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def _mem_bytes(spec: str, text: str, what: str) -> int:
+    """'50MB' -> 52428800: bytes, with k/M/G (binary) and an optional B."""
+    t = text[:-1] if text.endswith("b") else text
+    unit = t[-1:] if t[-1:] in ("k", "m", "g") else ""
+    num = t[:-1] if unit else t
+    n = int(num) * _MEM_UNITS[unit] if num.isdigit() else 0
+    if not 0 < n <= MEM_MAX:
+        raise _bad(spec, f"'{text}' is not {what} like 50MB (1 byte to 16TB)")
+    return n
+
+
+def _format_mem(n: int) -> str:
+    for suffix, mult in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n % mult == 0:
+            return f"{n // mult}{suffix}"
+    return f"{n}B"
+
+
+DEFAULT_WSS = 256 << 20
+
+
+def _parse_mem(spec: str) -> str:
+    """Validate and normalise a mem: part."""
+    f = _fields(spec, ("dirty", "wss"))
+    if "dirty" not in f or not f["dirty"].endswith("/s"):
+        raise _bad(spec, "expected mem:dirty=RATE/s [wss=SIZE], e.g. mem:dirty=50MB/s wss=256MB")
+    rate = _mem_bytes(spec, f["dirty"][:-2], "a rate")
+    wss = _mem_bytes(spec, f["wss"], "a size") if "wss" in f else DEFAULT_WSS
+    return f"mem:dirty={_format_mem(rate)}/s wss={_format_mem(wss)}"
+
+
+def mem_part(specs: list[str]) -> dict | None:
+    """The mem: part of a normalised workload as numbers, {"dirty": bytes a
+    second, "wss": bytes}; None for a workload without one."""
+    for s in specs:
+        if isinstance(s, str) and s.startswith("mem:"):
+            f = dict(item.split("=", 1) for item in s[4:].split())
+            return {"dirty": _mem_bytes(s, f["dirty"][:-2].lower(), "a rate"),
+                    "wss": _mem_bytes(s, f["wss"].lower(), "a size")}
+    return None
+
+
 def guest_parts(specs: list[str]) -> dict[str, dict]:
     """The net:/io: parts of a normalised workload, as numbers: {"net":
     {"tx": pps, "size": bytes, "to": str}, "io": {"read": iops, "write":
     iops, "size": bytes}}; {} for a workload without them."""
     out: dict[str, dict] = {}
     for s in specs:
-        if not is_guest_part(s):
+        if not is_guest_part(s) or s.startswith("mem:"):
             continue
         kind, body = s.split(":", 1)
         f = dict(item.split("=", 1) for item in body.split())

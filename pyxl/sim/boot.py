@@ -27,7 +27,10 @@ from pyxl.state.paths import BOOT_NAME, db_path, host_path, printable
 
 SCHEDULERS = ("credit", "credit2", "rtds", "sedf")
 CLOCKS = ("realtime", "manual")
+FLASK_MODES = ("enforcing", "permissive", "disabled")
+PSR_FEATURES = ("cmt", "cat", "cdp", "mba")
 DOM0_UUID = "00000000-0000-0000-0000-000000000000"
+MAX_LINK_MBPS = 1_000_000  # 1 Tbit/s
 # Manual-clock hosts start their calendar here, so lessons replay identically.
 MANUAL_EPOCH = 1767225600  # 2026-01-01T00:00:00Z
 MIB = 1024
@@ -70,6 +73,9 @@ class BootOptions:
     clock: str = "realtime"
     pci: tuple = DEFAULT_PCI  # "BDF=description" for each PCI device the machine has
     usb: tuple = DEFAULT_USB  # "BUS:DEV=description" for each USB device plugged in
+    flask: str = "disabled"  # Xen's flask=: enforcing, permissive, or disabled (no XSM)
+    psr: str = ""  # what Xen's psr= turns on: "" (none), or some of cmt,cat,cdp,mba
+    link_mbps: int = 1000  # the network link migrations leave by, Mbit/s
 
     def validate(self, full: bool = True) -> "BootOptions":
         """Refuse a machine Xen could not run on: 1-512 CPUs, at most 64 NUMA
@@ -87,6 +93,15 @@ class BootOptions:
             raise PyxlError(f"unknown scheduler '{self.sched}': use one of {', '.join(SCHEDULERS)}")
         if self.clock not in CLOCKS:
             raise PyxlError(f"unknown clock '{self.clock}': use realtime or manual")
+        if self.flask not in FLASK_MODES:
+            raise PyxlError(f"unknown flask mode '{printable(self.flask)}': use enforcing, "
+                            "permissive or disabled")
+        if any(f not in PSR_FEATURES for f in psr_features(self)):
+            raise PyxlError(f"invalid --psr '{printable(self.psr)}': use some of "
+                            f"{','.join(PSR_FEATURES)}, comma-separated")
+        if not 1 <= self.link_mbps <= MAX_LINK_MBPS:
+            raise PyxlError(f"invalid --link {self.link_mbps}: from 1 to {MAX_LINK_MBPS} "
+                            "Mbit/s")
         if not 64 <= self.memory_mib <= max_memory_mib:
             raise PyxlError(f"invalid --memory {self.memory_mib}: from 64 to "
                             f"{max_memory_mib} MiB (16 TiB, what Xen on x86 can manage)")
@@ -126,8 +141,16 @@ class BootOptions:
         )
 
     def xen_cmdline(self) -> str:
+        extra = "" if self.flask == "disabled" else f" flask={self.flask}"
+        if self.psr:
+            extra += " psr=" + ",".join(f"{f}:1" for f in psr_features(self))
         return (f"placeholder dom0_mem={self.dom0_mem} "
-                f"dom0_max_vcpus={self.cpus} sched={self.sched} console=com1,vga")
+                f"dom0_max_vcpus={self.cpus} sched={self.sched} console=com1,vga{extra}")
+
+
+def psr_features(opts: BootOptions) -> list[str]:
+    """The PSR features the host's CPUs offer (Xen's psr= turns each on)."""
+    return [f for f in opts.psr.split(",") if f] if isinstance(opts.psr, str) else [""]
 
 
 def pci_devices(opts: BootOptions) -> dict[str, str]:

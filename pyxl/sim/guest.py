@@ -189,8 +189,10 @@ def boot_console(info: GuestInfo) -> list[tuple[int, str]]:
 
 
 def timers(d: "Domain", g: GuestState) -> list[int]:
-    """Every moment this guest will next do something on its own."""
-    if d.domid == 0 or d.shutdown or d.dying:
+    """Every moment this guest will next do something on its own (a paused
+    guest does nothing: its timers fire when it is unpaused). The schema
+    migration's stand-in for a stored domain has no pause count."""
+    if d.domid == 0 or d.shutdown or d.dying or d.paused:
         return []
     times = [r.due_ns for r in g.pending]
     if g.phase == "booting" and g.ready_ns is not None:
@@ -238,8 +240,10 @@ def _at(host: Machine, d: "Domain", t: int) -> None:
 
 
 def step(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
-    """React to everything that has happened to this guest by `now`."""
-    if d.domid == 0:
+    """React to everything that has happened to this guest by `now`. A
+    paused guest's vCPUs do not run, so it reacts to nothing (a shutdown
+    request stays unacknowledged) until it is unpaused."""
+    if d.domid == 0 or d.paused:
         return
     triggers = [t for t in host.hv.triggers if t[0] == d.domid]
     if triggers:
@@ -606,6 +610,52 @@ def soft_reset(host: Machine, d: "Domain", g: GuestState) -> None:
     step(host, d, g, host.sim.now_ns)
 
 
+def suspend_cancelled(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
+    """SCHEDOP_shutdown(suspend) returned 1 (libxl resumed the domain with
+    suspend_cancel): manage.c's do_suspend thaws what it froze. The devices
+    get PMSG_THAW, which xenbus's cancel leaves connected, and the balloon
+    driver goes on toward its target."""
+    _console(host, d, g, now, ["OOM killer enabled.", "Restarting tasks ... done."])
+    _balloon_resume(host, d, g, now)
+    host.mark_guest_dirty(d.domid)
+
+
+RESUME_NS = 40 * MS                # xenbus and the frontends coming back after a restore
+
+
+def restored(host: Machine, d: "Domain", g: GuestState, now: int, shift_ns: int) -> None:
+    """The kernel carries on in a new domain (a restore or a migration): its
+    timers move with the clock (`shift_ns`, this host's now less the saving
+    host's), and after PMSG_RESTORE xenbus resumes as Linux's does, writing
+    its features and watches again, on which each frontend walks the
+    XenbusState handshake with its new backend."""
+    def moved(t: int | None) -> int | None:
+        return None if t is None else t + shift_ns
+
+    g.boot_ns = g.boot_ns + shift_ns
+    g.ready_ns = moved(g.ready_ns)
+    g.pending = [Reaction(r.due_ns + shift_ns, r.what, r.arg) for r in g.pending]
+    g.xs_seq, g.xs_notified = 0, False
+    if g.pv and g.drivers_up:
+        g.drivers_up, g.drivers_ns = False, now + RESUME_NS
+    else:
+        g.drivers_ns = moved(g.drivers_ns)
+    if g.balloon is not None:
+        g.balloon.next_ns = g.balloon.starved_ns = None
+    _console(host, d, g, now, ["xen:grant_table: Grant tables using version 1 layout",
+                               "OOM killer enabled.", "Restarting tasks ... done."])
+    _balloon_resume(host, d, g, now)
+    host.mark_guest_dirty(d.domid)
+
+
+def _balloon_resume(host: Machine, d: "Domain", g: GuestState, now: int) -> None:
+    """A balloon that had not reached its target when the kernel froze moves again."""
+    b = g.balloon
+    if b is not None and d.tot_memkb != b.target_kb:
+        b.next_ns, b.starved_ns = now, None
+        _at(host, d, now)
+
+
 # --- the balloon driver ------------------------------------------------------
 
 
@@ -707,3 +757,17 @@ def dom0_xenbus_up(xs) -> None:
     PV control protocol like any Linux guest (xen-init-dom0 writes the rest)."""
     for key in ("feature-poweroff", "feature-reboot", "feature-suspend"):
         xs.write(f"/local/domain/0/control/{key}", b"1")
+
+
+def dom0_balloon(host: Machine, target_kb: int) -> None:
+    """Domain-0's balloon driver on a new ~/memory/target: dom0 runs while
+    the toolstack does, so it reaches the target at once, as far as free
+    memory and its maximum allow (memory it gives back is free at once)."""
+    d = host.hv.domain(0)
+    gap = target_kb - d.tot_memkb
+    if gap < 0:
+        host.hv.memory_decrease_reservation(0, -gap)   # wakes starved balloons
+    elif gap > 0:
+        room = min(gap, host.hv.free_kb(), d.max_memkb - d.tot_memkb)
+        if room > 0:
+            host.hv.memory_populate_physmap(0, room)

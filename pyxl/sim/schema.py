@@ -118,6 +118,8 @@ class _DomainFlags:
         self.domid = domid
         self.shutdown = dom.get("shutdown") is True
         self.dying = dom.get("dying") is True
+        count = dom.get("pause_count")
+        self.paused = type(count) is int and count > 0
 
 
 # schema version -> function bringing a database from version-1 to version.

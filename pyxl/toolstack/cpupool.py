@@ -152,13 +152,21 @@ def create_pool(ctx: Ctx, spec: PoolSpec) -> int:
     from pyxl.toolstack.create import new_uuid
 
     if spec.sched not in SIMULATED:
+        # libxl passes libxc's -1 as the errno value: no strerror follows
         ctx.log("error", "libxl_cpupool.c:157:libxl_cpupool_create",
-                f"Could not create cpupool: the {spec.sched} scheduler is not simulated",
-                errno="Invalid argument")
+                f"Could not create cpupool: the {spec.sched} scheduler is not simulated")
         raise PyxlError("error on creating cpupool")
     pool = ctx.hv.sysctl_cpupool_create(spec.sched, spec.name)
-    for cpu in spec.cpus:
-        ctx.hv.sysctl_cpupool_addcpu(pool.poolid, cpu)
+    for cpu in sorted(spec.cpus):
+        try:
+            ctx.hv.sysctl_cpupool_addcpu(pool.poolid, cpu)
+        except HypercallError:
+            ctx.log("error", "libxl_cpupool.c:167:libxl_cpupool_create",
+                    "Error moving cpu to cpupool")
+            for added in list(pool.cpus):
+                ctx.hv.sysctl_cpupool_removecpu(pool.poolid, added)
+            ctx.hv.sysctl_cpupool_destroy(pool.poolid)
+            raise PyxlError("error on creating cpupool") from None
     xs = ctx.xs()
     xs.write(f"/local/pool/{pool.poolid}/uuid", new_uuid(ctx).encode())
     xs.write(f"/local/pool/{pool.poolid}/name", spec.name.encode())
@@ -217,9 +225,10 @@ def move_domain(ctx: Ctx, poolid: int, domid: int) -> None:
     """libxl_cpupool_movedomain; the domain takes the new pool's default parameters."""
     try:
         ctx.hv.sysctl_cpupool_movedomain(poolid, domid)
-    except HypercallError as e:
+    except HypercallError:
+        # LOGEVD with libxc's rc, -1: no strerror follows
         ctx.log("error", "libxl_cpupool.c:437:libxl_cpupool_movedomain",
-                "Error moving domain to cpupool", domid, errno=e.strerror)
+                "Error moving domain to cpupool", domid)
         raise PyxlError("", 1) from None
 
 

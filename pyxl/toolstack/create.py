@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid as uuidlib
 from dataclasses import dataclass
 
-from pyxl.errors import ERROR_FAIL, ERROR_INVAL, ErrorFail, LibxlError, PyxlError
+from pyxl.errors import ERROR_FAIL, ERROR_INVAL, ErrorFail, ErrorInval, LibxlError, PyxlError
 from pyxl.hv.hypervisor import HypercallError
 from pyxl.hv.model import HVM_MAX_VCPUS
 from pyxl.sim import guest as guestos
@@ -96,23 +96,19 @@ def _sha256(data: bytes) -> bytes:
 
 
 def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
-                  monitored: bool = True) -> int:
-    """libxl_domain_create_new; returns the new domid."""
+                  monitored: bool = True, domid: int | None = None) -> int:
+    """libxl_domain_create_new; returns the new domid. A restore asks for
+    the saved domid (c_info.domid, xl save -D); otherwise Xen picks one."""
     from pyxl.hv.workload import parse_workload
 
     hv = ctx.hv
     cfg = domain_config_setdefault(config, host_info(ctx))
+    poolid = _pool_id(ctx, cfg.pool_name)
     _check_avail_vcpus(ctx, cfg)
     workload = parse_workload(cfg.workload or "idle", cfg.max_vcpus)
-    rc = check_new_name(ctx, cfg.name)
-    if rc:
-        ctx.log("error", "libxl_create.c:1309:initiate_domain_create",
-                f"cannot make domain: {rc}")
-        raise ErrorFail(exit_code=-ERROR_FAIL)
-    poolid = _pool_id(ctx, cfg.pool_name)
     uuid = cfg.uuid or new_uuid(ctx)
     try:
-        d = hv.domctl_createdomain(uuid, cfg.name, cfg.type, poolid=poolid,
+        d = hv.domctl_createdomain(uuid, cfg.name, cfg.type, poolid=poolid, domid=domid,
                                    max_vcpus=cfg.max_vcpus,
                                    max_grant_frames=cfg.max_grant_frames,
                                    max_evtchn_port=cfg.event_channels or None,
@@ -124,6 +120,9 @@ def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
                 f"cannot make domain: {ERROR_FAIL}")
         raise ErrorFail(exit_code=-ERROR_FAIL) from None
     domid = d.domid
+    rc = check_new_name(ctx, cfg.name, domid)
+    if rc:
+        _unmake(ctx, domid, rc)
     try:
         _build(ctx, d, cfg)
     except _BuildFailed:
@@ -137,7 +136,10 @@ def create_domain(ctx: Ctx, config: DomainConfig, *, paused: bool = False,
         memory_mib=cfg.target_memkb // 1024, cmdline=cfg.cmdline or "",
         kernel=cfg.kernel or "", workload=workload)
     guest = guestos.new_state(guest_info)
-    ctx.host.add_domain(d, cfg.to_json_dict(), guest)
+    # libxl stores the config as xl gave it, before its defaults (what
+    # `list -l` and save show), and pyxl the defaulted one beside it.
+    ctx.host.add_domain(d, dict(cfg.to_json_dict(), libxl_saved=config.to_json_dict()),
+                        guest)
     ctx.host.set_monitored(domid, monitored)
     if not paused:
         hv.domctl_unpausedomain(domid)
@@ -266,13 +268,41 @@ def _check_avail_vcpus(ctx: Ctx, cfg: DomainConfig) -> None:
 
 
 def _pool_id(ctx: Ctx, pool: str | None) -> int:
-    if not pool or pool == "Pool-0":
+    """libxl__domain_config_setdefault: `pool` is a pool's name or id, and
+    the pool must exist (no domid is given out otherwise)."""
+    if not pool:
         return 0
-    for p in ctx.hv.pools.values():
-        if p.name == pool:
-            return p.poolid
-    ctx.log("error", "libxl_create.c:645:libxl__domain_make", f"cpupool {pool} not found")
-    raise ErrorFail(exit_code=-ERROR_FAIL)
+    if pool.isdigit() and pool.isascii():     # libxl_cpupool_qualifier_to_cpupoolid
+        from pyxl.cnum import domid_from_digits
+
+        poolid = domid_from_digits(pool)
+    else:
+        poolid = next((p.poolid for p in sorted(ctx.hv.pools.values(), key=lambda p: p.poolid)
+                       if p.name == pool), None)
+    if poolid not in ctx.hv.pools:
+        ctx.log("error", "libxl_create.c:1138:libxl__domain_config_setdefault",
+                f"Illegal pool specified: {pool}")
+        raise ErrorInval(exit_code=-ERROR_INVAL)
+    return poolid
+
+
+def _unmake(ctx: Ctx, domid: int, rc: int) -> None:
+    """libxl__domain_make failed after Xen gave out `domid` (the name is
+    taken): libxl destroys the domain, then xl's error path destroys it
+    again and libxl logs that it is gone. The domid stays used up, so the
+    error asks the CLI to keep the state (`keep_state`)."""
+    from pyxl.toolstack.domain import destroy
+
+    ctx.log("error", "libxl_create.c:1309:initiate_domain_create",
+            f"cannot make domain: {rc}", domid)
+    ctx.hv.domctl_destroydomain(domid)
+    try:
+        destroy(ctx, domid)
+    except PyxlError:
+        pass
+    error = ErrorFail(exit_code=-ERROR_FAIL)
+    error.keep_state = True
+    raise error
 
 
 def _build(ctx: Ctx, d, cfg: DomainConfig) -> None:

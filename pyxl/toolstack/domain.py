@@ -7,7 +7,6 @@ message and exit status where xl fails.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from pyxl.cnum import strtoul_value
@@ -17,8 +16,6 @@ from pyxl.toolstack.ctx import Ctx, is_text
 
 if TYPE_CHECKING:  # not imported at run time: `domid` and `domname` start quickly
     from pyxl.hv.hypervisor import DomainInfo
-
-_VALID_NAME = re.compile(r"^[^\s/]")
 
 
 def domain_info(ctx: Ctx, domid: int) -> DomainInfo:
@@ -40,6 +37,10 @@ def destroy(ctx: Ctx, domid: int) -> None:
         info = domain_info(ctx, domid)
     except LibxlError as e:
         ctx.log("error", "libxl_domain.c:1181:libxl__destroy_domid", "Non-existant domain", domid)
+        ctx.log("error", "libxl_domain.c:1135:domain_destroy_callback", "Unable to destroy guest",
+                domid)
+        ctx.log("error", "libxl_domain.c:1062:domain_destroy_cb", "Destruction of domain failed",
+                domid)
         raise PyxlError(f"destroy failed (rc={e.rc})") from None
     from pyxl.toolstack import device, xs_layout
     from pyxl.xenstore.lookup import directory_or_empty, read_or_none
@@ -72,25 +73,34 @@ def pause(ctx: Ctx, domid: int) -> None:
 
 
 def unpause(ctx: Ctx, domid: int) -> None:
+    """libxl_domain_unpause: it asks the domain's type first (an HVM guest's
+    device model is resumed too); xl ignores a failure, libxl logs it."""
+    try:
+        ctx.hv.getdomaininfo(domid)
+    except HypercallError as e:
+        ctx.log("error", "libxl_dom.c:37:libxl__domain_type", "unable to get dominfo",
+                domid, e.strerror)
+        return
     try:
         ctx.hv.domctl_unpausedomain(domid)
     except HypercallError as e:
-        ctx.log("error", "libxl_domain.c:634:libxl__domain_unpause_deprecated",
+        ctx.log("error", "libxl_domain.c:686:domain_unpause_done",
                 "Unpausing domain", domid, e.strerror)
 
 
 def check_new_name(ctx: Ctx, name: str, domid: int | None = None) -> int:
-    """libxl's checks on a domain name; returns 0 or a libxl error code."""
-    if not name or not _VALID_NAME.match(name) or not is_text(name):
+    """libxl__domain_rename's check: a non-empty name must be unique (an
+    empty one, or one with spaces, is accepted). Returns 0 or a libxl error
+    code. pyxl keeps names as text, so a name that is not is refused."""
+    if not is_text(name):
         from pyxl.toolstack.libxlu_cfg import printable
 
-        shown = printable(name)
-        ctx.log("error", "libxl_domain.c:449:libxl__domain_rename", "new domain name not specified"
-                if not name else f"invalid domain name \"{shown}\"", domid)
+        ctx.log("error", "libxl_domain.c:449:libxl__domain_rename",
+                f"invalid domain name \"{printable(name)}\"", domid)
         return ERROR_INVAL
-    other = ctx.host.domid_by_name(name)
+    other = ctx.host.domid_by_name(name) if name else None
     if other is not None and other != domid:
-        ctx.log("error", "libxl_domain.c:472:libxl__domain_rename",
+        ctx.log("error", "libxl_domain.c:81:libxl__domain_rename",
                 f"Domain with name \"{name}\" already exists.", domid)
         return ERROR_INVAL
     return 0
@@ -99,12 +109,12 @@ def check_new_name(ctx: Ctx, name: str, domid: int | None = None) -> int:
 def rename(ctx: Ctx, domid: int, new_name: str, qualifier: str) -> None:
     """libxl_domain_rename: XenStore's two name nodes, in one transaction."""
     fail = PyxlError(f"Can't rename domain '{qualifier}'.")
-    if domid not in ctx.hv.domains:
-        ctx.log("error", "libxl_domain.c:437:libxl__domain_rename",
-                "unable to find domain info: No such process", domid)
-        raise fail
     if check_new_name(ctx, new_name, domid):
         raise fail
+    try:
+        domain_info(ctx, domid)    # for /vm/UUID/name: the transaction is dropped
+    except LibxlError:
+        raise fail from None
     d = ctx.hv.domain(domid)
     xs = ctx.xs()
     xs.write(f"/local/domain/{domid}/name", new_name.encode())
@@ -137,13 +147,18 @@ def peek_name(conn, domid: int) -> str | None:
 
 
 def start_time(ctx: Ctx, domid: int) -> int | None:
-    """libxl_vm_get_start_time: whole seconds from /vm/UUID/start_time."""
+    """libxl_vm_get_start_time: whole seconds from /vm/UUID/start_time; None
+    (logged without strerror: libxl passes errno -1) when it cannot be read."""
     d = ctx.hv.domains.get(domid)
-    if d is None:
-        return None
-    try:
-        raw = ctx.xs().read(f"/vm/{d.uuid}/start_time")
-    except PyxlError:
+    raw = None
+    if d is not None:
+        try:
+            raw = ctx.xs().read(f"/vm/{d.uuid}/start_time")
+        except PyxlError:
+            pass
+    if raw is None:
+        ctx.log("error", "libxl_domain.c:2224:libxl_vm_get_start_time",
+                "Can't get start time of domain", domid)
         return None
     return strtoul_value(raw.decode("latin-1"))   # libxl: strtoul(s, NULL, 10)
 

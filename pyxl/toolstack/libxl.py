@@ -107,6 +107,49 @@ class Libxl:
 
         return create_domain(self._ctx, config, paused=paused, monitored=monitored)
 
+    # --- save, restore, migration (pyxl/toolstack/saverestore.py) ---
+
+    def retrieve_domain_configuration(self, domid: int, preserve_domid: bool = False):
+        """What xl save embeds: (typed config, libxl's JSON of it), or None."""
+        from pyxl.toolstack.saverestore import config_for_save
+
+        return config_for_save(self._ctx, domid, preserve_domid)
+
+    def config_to_json(self, config) -> bytes:
+        """libxl_domain_config_to_json of a parsed config."""
+        from pyxl.toolstack.saverestore import libxl_json
+
+        return libxl_json(config)
+
+    def domain_suspend_image(self, domid: int, out, config, override: bool = False) -> int:
+        """libxl_domain_suspend's stream, once the guest has suspended."""
+        from pyxl.toolstack.saverestore import write_image
+
+        return write_image(self._ctx, domid, out, config, override)
+
+    def domain_resume(self, domid: int, suspend_cancel: bool = True) -> int:
+        """libxl_domain_resume; the libxl rc (xl ignores it, libxl logs it)."""
+        from pyxl.toolstack.saverestore import domain_resume
+
+        try:
+            domain_resume(self._ctx, domid, suspend_cancel)
+        except LibxlError as e:
+            return e.rc
+        return 0
+
+    def restore_config(self, image, libxl_obj):
+        """The config a restore builds from a save file's JSON and image."""
+        from pyxl.toolstack.saverestore import config_from_image
+
+        return config_from_image(image, libxl_obj)
+
+    def domain_create_restore(self, config, image, *, paused: bool = False,
+                              monitored: bool = True, domid: int | None = None) -> int:
+        from pyxl.toolstack.saverestore import restore_domain
+
+        return restore_domain(self._ctx, config, image, paused=paused, monitored=monitored,
+                              domid=domid)
+
     def console_log(self, domid: int, ctype: str | None, num: int) -> list[str] | None:
         """What the console has shown, or None where xl could not attach."""
         from pyxl.toolstack.console import console_log
@@ -483,6 +526,84 @@ class Libxl:
 
         return pages.start_info(self._ctx, qualifier)
 
+    def guest_hypercall(self, qualifier: str, op: str, sub: str | None, args: dict) -> dict:
+        """One hypercall made as the domain's kernel: Xen's checks, its return (pyxl)."""
+        from pyxl.toolstack import hypercall
+
+        return hypercall.issue(self._ctx, qualifier, op, sub, args)
+
+    def domain_core_dump(self, domid: int, filename: str) -> None:
+        """libxl_domain_core_dump: xc_domain_dumpcore's ELF core of the domain."""
+        from pyxl.toolstack import dumpcore
+
+        dumpcore.core_dump(self._ctx, domid, filename)
+
+    @property
+    def psr(self):
+        """libxl_psr_*: PSR monitoring and allocation (pyxl/toolstack/psr.py)."""
+        from pyxl.toolstack.psr import Psr
+
+        return Psr(self._ctx)
+
+    # --- FLASK, runtime parameters, the device model (xl_flask.c, xl_misc.c) ---
+
+    def flask_getenforce(self) -> tuple[int, str | None]:
+        """libxl_flask_getenforce: (the mode, None), or (-1, the errno name)."""
+        from pyxl.hv.errors import HypercallError
+        from pyxl.toolstack import flask
+
+        try:
+            return flask.getenforce(self._ctx), None
+        except HypercallError as e:
+            return -1, e.errno
+
+    def flask_setenforce(self, mode: int) -> str | None:
+        """libxl_flask_setenforce: None, or the errno name of its failure."""
+        from pyxl.hv.errors import HypercallError
+        from pyxl.toolstack import flask
+
+        try:
+            flask.setenforce(self._ctx, mode)
+        except HypercallError as e:
+            return e.errno
+        return None
+
+    def flask_loadpolicy(self, policy: bytes) -> str | None:
+        """libxl_flask_loadpolicy: None, or the errno name of its failure."""
+        from pyxl.hv.errors import HypercallError
+        from pyxl.toolstack import flask
+
+        try:
+            flask.load(self._ctx, policy)
+        except HypercallError as e:
+            return e.errno
+        return None
+
+    def set_parameters(self, params: str) -> None:
+        """libxl_set_parameters (logged; ErrorFail on the first refusal)."""
+        from pyxl.toolstack import params as hypfs_params
+
+        hypfs_params.set_parameters(self._ctx, params)
+
+    def qemu_monitor_command(self, domid: int, command_line: str) -> str:
+        """libxl_qemu_monitor_command: the device model's HMP answer (logged
+        ErrorFail where there is no QMP socket to reach)."""
+        from pyxl.toolstack import qmp
+
+        return qmp.monitor_command(self._ctx, domid, command_line)
+
+    def vncviewer_args(self, domid: int, autopass: bool) -> list[str]:
+        """What libxl_vncviewer_exec would exec (logged ErrorFail without a VNC port)."""
+        from pyxl.toolstack import qmp
+
+        return qmp.vncviewer_args(self._ctx, domid, autopass)
+
+    def userdata_store_xl(self, domid: int, config_text: bytes) -> None:
+        """libxl_userdata_store(domid, "xl"): the config xl rebuilds from at reboot."""
+        from pyxl.toolstack.retrieve import store_xl_userdata
+
+        store_xl_userdata(self._ctx, domid, config_text)
+
     def xs_quota_get(self, domid: int | None) -> list[tuple[str, int]]:
         """Every xenstored quota, globally (None) or for one domain; ErrorFail."""
         from pyxl.toolstack import xsquota
@@ -526,18 +647,6 @@ class Libxl:
         from pyxl.toolstack import channels
 
         channels.send_debug_keys(self._ctx, keys)
-    def guest_hypercall(self, qualifier: str, op: str, sub: str | None, args: dict) -> dict:
-        """One hypercall made as the domain's kernel: Xen's checks, its return (pyxl)."""
-        from pyxl.toolstack import hypercall
-
-        return hypercall.issue(self._ctx, qualifier, op, sub, args)
-
-    def domain_core_dump(self, domid: int, filename: str) -> None:
-        """libxl_domain_core_dump: xc_domain_dumpcore's ELF core of the domain."""
-        from pyxl.toolstack import dumpcore
-
-        dumpcore.core_dump(self._ctx, domid, filename)
-
 
     # --- split devices: vifs and vbds (libxl_device_nic_*, libxl_device_disk_*) ---
 
@@ -789,6 +898,25 @@ def wait_for_pvcontrol_ack(reopen: Opener, domid: int) -> int:
     return lifecycle.ERROR_TIMEDOUT
 
 
+def domain_suspend(reopen: Opener, domid: int) -> int:
+    """libxl's suspend of a domain: the request, then up to 60 s of waiting
+    for SCHEDOP_shutdown(suspend); 0, or the libxl rc (logged)."""
+    from pyxl.toolstack import lifecycle, saverestore
+
+    with _ctx_of(reopen()) as ctx:
+        try:
+            saverestore.suspend_request(ctx, domid)
+        except LibxlError as e:
+            return e.rc
+    got = lifecycle.wait_for(lambda: _ctx_of(reopen()), [domid],
+                             lambda ctx: saverestore.suspend_state(ctx, domid),
+                             saverestore.SUSPEND_TIMEOUT_NS)
+    if got is not None:
+        return got
+    with _ctx_of(reopen()) as ctx:
+        return saverestore.suspend_timed_out(ctx, domid)
+
+
 def wait_for_death(reopen: Opener, domid: int) -> None:
     """xl's monitor for create -F: until the domain is gone, however long it
     takes; a manual clock is left for other commands to move."""
@@ -811,6 +939,13 @@ def read_config_text(path: str) -> str:
     from pyxl.toolstack.create import read_config_text
 
     return read_config_text(path)
+
+
+def printf_info_json(config) -> str:
+    """xl's printf_info(..., -1, config): {"domid": null, "config": ...}."""
+    from pyxl.toolstack.libxl_json import domain_config_json_obj, render
+
+    return render({"domid": None, "config": domain_config_json_obj(config)})
 
 
 def dryrun_json(config) -> str:
@@ -860,10 +995,12 @@ def summary_counts(sample) -> dict[str, int]:
 
 def boot_host(name: str | None, *, cpus: int, nodes: int, memory_mib: int,
               dom0_mem: str | None = None, sched: str, clock: str | None = None,
-              pci: tuple | None = None, usb: tuple | None = None):
+              pci: tuple | None = None, usb: tuple | None = None,
+              flask: str = "disabled", psr: str = "", link_mbps: int = 1000):
     """Boot a new host; (its name, the boot options it got). `dom0_mem`:
     Xen's dom0_mem= (a bare number is MiB, with that as the limit too);
-    `pci`/`usb`: the machine's devices instead of the default sets."""
+    `pci`/`usb`: the machine's devices instead of the default sets;
+    `flask`: Xen's flask= mode; `psr`: the PSR features its CPUs offer."""
     from pyxl.sim.boot import (DEFAULT_DOM0_MEM, DEFAULT_PCI, DEFAULT_USB, BootOptions,
                                default_boot_options)
     from pyxl.toolstack import hosts
@@ -875,7 +1012,8 @@ def boot_host(name: str | None, *, cpus: int, nodes: int, memory_mib: int,
     opts = BootOptions(cpus=cpus, nodes=nodes, memory_mib=memory_mib, dom0_mem=dom0_mem,
                        sched=sched, clock=clock or default_boot_options().clock,
                        pci=tuple(pci) if pci is not None else DEFAULT_PCI,
-                       usb=tuple(usb) if usb is not None else DEFAULT_USB)
+                       usb=tuple(usb) if usb is not None else DEFAULT_USB,
+                       flask=flask, psr=psr, link_mbps=link_mbps)
     return hosts.boot_host(name, opts), opts
 
 

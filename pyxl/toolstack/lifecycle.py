@@ -52,7 +52,7 @@ def domain_type(ctx: Ctx, domid: int) -> str:
     """libxl__domain_type, with its log line when the domain is missing."""
     d = ctx.hv.domains.get(domid)
     if d is None:
-        ctx.log("error", "libxl_dom.c:36:libxl__domain_type", "unable to get dominfo",
+        ctx.log("error", "libxl_dom.c:37:libxl__domain_type", "unable to get dominfo",
                 domid, strerror("ESRCH"))
         raise ErrorFail
     return d.type
@@ -101,11 +101,28 @@ class DeathEvent:
 
 
 def death_event(ctx: Ctx, domid: int) -> DeathEvent | None:
+    """A death carries the shutdown reason when xl's monitor destroyed the
+    domain as it shut down: libxl's watch in the waiting xl saw the
+    shutdown before the monitor's destroy (see monitor_shutdown_reason)."""
     d = ctx.hv.domains.get(domid)
     if d is None or d.dying:
-        return DeathEvent(domid, "death")
+        return DeathEvent(domid, "death", monitor_shutdown_reason(ctx, domid))
     if d.shutdown:
         return DeathEvent(domid, "shutdown", d.shutdown_reason)
+    return None
+
+
+def monitor_shutdown_reason(ctx: Ctx, domid: int) -> int | None:
+    """The reason code the domain shut down with, if its monitor's last act
+    was to destroy it for that (its log ends so); else None."""
+    log = ctx.host.monitor_log(domid)
+    if not log or not log[-1].endswith("needs to be cleaned up: destroying the domain"):
+        return None
+    prefix = f"Domain {domid} has shut down, reason code "
+    for line in reversed(log):
+        if line.startswith(prefix):
+            code = line[len(prefix):].split(" ", 1)[0]
+            return int(code) if code.isdigit() else None
     return None
 
 
@@ -188,7 +205,7 @@ def send_trigger(ctx: Ctx, domid: int, trigger: str, vcpuid: int = 0) -> int:
         d = ctx.hv.domains.get(domid)
         if d is None or d.type != "hvm":
             if d is None:
-                ctx.log("error", "libxl_dom.c:36:libxl__domain_type", "unable to get dominfo",
+                ctx.log("error", "libxl_dom.c:37:libxl__domain_type", "unable to get dominfo",
                         domid, strerror("ESRCH"))
             ctx.log("error", "libxl_domain.c:2155:domain_s3_resume_done",
                     f"Send trigger 's3resume' failed, rc={ERROR_INVAL}", domid)

@@ -76,9 +76,10 @@ def set_max_memory(ctx: Ctx, domid: int, max_memkb: int) -> None:
                 strerror("ENOENT"))
         raise ErrorFail
     if max_memkb < target:
+        # LOGED appends strerror(errno), and nothing has failed yet
         ctx.log("error", "libxl_mem.c:59:libxl_domain_setmaxmem",
                 "memory_static_max must be greater than or or equal to memory_dynamic_max",
-                domid)
+                domid, "Success")
         raise ErrorFail
     ctx.hv.domctl_max_mem(domid, max_memkb + LIBXL_MAXMEM_CONSTANT)
     xs.write(f"{dompath}/memory/static-max", str(max_memkb).encode())
@@ -164,4 +165,8 @@ def set_memory_target(ctx: Ctx, domid: int, target_memkb: int, relative: bool = 
 
     xs.transaction(body)
     _update_config(ctx, domid, target_delta=result["delta"])
+    if domid == 0:
+        from pyxl.sim.guest import dom0_balloon
+
+        dom0_balloon(ctx.host, result["target"])
     return result["target"]

@@ -83,6 +83,8 @@ def handle_domain_death(host: "Host", domid: int, reason: int | None) -> None:
     if action == "preserve":
         _log(host, domid, "Done. Exiting now")
         return
+    if action in ("restart", "restart_rename"):
+        raw = _reload_domain_config(ctx, domid, raw)
     if action == "restart_rename":
         _preserve_renamed(ctx, domid, cfg)
         _recreate(ctx, raw, keep_uuid=True)
@@ -102,6 +104,23 @@ def handle_domain_death(host: "Host", domid: int, reason: int | None) -> None:
     dom.destroy(ctx, domid)
     if action == "restart":
         _recreate(ctx, raw, keep_uuid=True)
+
+
+def _reload_domain_config(ctx, domid: int, raw: dict) -> dict:
+    """xl's reload_domain_config: a config that `config-update` stored is
+    parsed and used for the new domain; otherwise the domain's own."""
+    from pyxl.errors import PyxlError
+    from pyxl.toolstack.create import parse_config
+    from pyxl.toolstack.retrieve import XL_USERDATA
+
+    text = raw.get(XL_USERDATA)
+    if not text:
+        return raw
+    _log(ctx.host, domid, '"xl" configuration found, using it')
+    try:
+        return parse_config(ctx, text, "<updated>").config.to_json_dict()
+    except PyxlError:   # xl's parse would exit its monitor; keep the old one
+        return raw
 
 
 def _recreate(ctx, raw: dict, keep_uuid: bool) -> int | None:

@@ -38,11 +38,20 @@ _XEN_REFUSED = {
     "rtds": ("libxl_sched.c:756:sched_rtds_domain_set", "Setting domain sched rtds"),
     "sedf": ("libxl.c:5788:sched_sedf_domain_set", "setting domain sched sedf"),
 }
+# Where sched_*_domain_set logs a missing domain (RTDS does not ask first)
+# and a failed XEN_DOMCTL_SCHEDOP_getinfo.
+_SCHED_SET_LINES = {"credit": (224, 230), "credit2": (429, 435), "rtds": (None, 739)}
 _POOL_GET_WHERE = {
     "credit": ("libxl_sched.c:285:libxl_sched_credit_params_get",
                "getting Credit scheduler parameters"),
     "credit2": ("libxl_sched.c:360:libxl_sched_credit2_params_get",
                 "getting Credit2 scheduler parameters"),
+}
+_POOL_SET_WHERE = {
+    "credit": ("libxl_sched.c:336:libxl_sched_credit_params_set",
+               "Setting Credit scheduler parameters"),
+    "credit2": ("libxl_sched.c:387:libxl_sched_credit2_params_set",
+                "Setting Credit2 scheduler parameters"),
 }
 
 
@@ -169,8 +178,8 @@ def validate_pool_params(sched: str, current: dict, changes: dict) -> dict:
     try:
         return pool_putinfo(sched, out if sched in ("credit", "credit2") else ch)
     except HypercallError as e:
-        raise SchedParamError(e.strerror, "libxl_sched.c:336:libxl_sched_credit_params_set",
-                              names_domain=False) from None
+        where, what = _POOL_SET_WHERE.get(sched, _POOL_SET_WHERE["credit"])
+        raise SchedParamError(f"{what}: {e.strerror}", where, names_domain=False) from None
 
 
 def _check_credit_pool(p: dict) -> None:
@@ -205,9 +214,14 @@ def _log_refusal(ctx: Ctx, e: SchedParamError, domid: int | None) -> None:
 
 
 def domain_scheduler(ctx: Ctx, domid: int) -> str | None:
-    """libxl__domain_scheduler: the scheduler of the domain's pool (None: no domain)."""
+    """libxl__domain_scheduler: the scheduler of the domain's pool (None: no
+    domain, logged by libxl__domain_cpupool)."""
     d = ctx.hv.domains.get(domid)
-    return None if d is None else ctx.hv.pools[d.poolid].sched
+    if d is None:
+        ctx.log("error", "libxl_dom.c:76:libxl__domain_cpupool", "get domaininfo failed",
+                domid, errno=strerror("ESRCH"))
+        return None
+    return ctx.hv.pools[d.poolid].sched
 
 
 def get_domain_params(ctx: Ctx, domid: int, sched: str) -> dict:
@@ -228,15 +242,18 @@ def domain_sched_params_set(ctx: Ctx, domid: int, sched: str, changes: dict) -> 
     ErrorInval (libxl's checks) or ErrorFail."""
     d = ctx.hv.domains.get(domid)
     fn = _SCHED_SET_FN[sched]
-    if d is None:
-        ctx.log("error", f"libxl_sched.c:224:{fn}", "Getting domain info", domid,
+    info_line, get_line = _SCHED_SET_LINES.get(sched, (224, 230))
+    if d is None and info_line is not None:
+        ctx.log("error", f"libxl_sched.c:{info_line}:{fn}", "Getting domain info", domid,
                 errno=strerror("ESRCH"))
         raise ErrorInval
     try:
+        if d is None:
+            raise HypercallError("ESRCH", "XEN_DOMCTL_scheduler_op")
         current = ctx.hv.domctl_scheduler_op_getinfo(domid, sched)
     except HypercallError as e:
         what = "Getting domain sched " + sched
-        ctx.log("error", f"libxl_sched.c:230:{fn}", what, domid, errno=e.strerror)
+        ctx.log("error", f"libxl_sched.c:{get_line}:{fn}", what, domid, errno=e.strerror)
         raise ErrorFail from None
     try:
         new = validate_domain_params(sched, current, changes, len(d.vcpus))
@@ -268,16 +285,24 @@ def get_pool_params(ctx: Ctx, poolid: int, sched: str) -> dict | None:
 
 
 def set_pool_params(ctx: Ctx, poolid: int, sched: str, changes: dict) -> dict:
-    """libxl_sched_credit{,2}_params_set; raises xl's "... failed." line."""
-    current = get_pool_params(ctx, poolid, sched)
-    if current is None:
-        raise PyxlError(f"libxl_sched_{sched}_params_get failed.")
+    """xl's sched-credit -s (get, change, set) and sched-credit2 -s -r (set
+    only: its one parameter needs no get); raises xl's "... failed." line."""
+    if sched == "credit2":
+        current = {}
+    else:
+        current = get_pool_params(ctx, poolid, sched)
+        if current is None:
+            raise PyxlError(f"libxl_sched_{sched}_params_get failed.")
     try:
         new = validate_pool_params(sched, current, changes)
+        ctx.hv.sysctl_scheduler_op_putinfo(poolid, sched, new)
+    except HypercallError as e:     # Xen: the pool runs another scheduler
+        where, what = _POOL_SET_WHERE.get(sched, _POOL_SET_WHERE["credit"])
+        ctx.log("error", where, f"{what}: {e.strerror}")
+        raise PyxlError(f"libxl_sched_{sched}_params_set failed.") from None
     except SchedParamError as e:
         _log_refusal(ctx, e, None)
         raise PyxlError(f"libxl_sched_{sched}_params_set failed.") from None
-    ctx.hv.sysctl_scheduler_op_putinfo(poolid, sched, new)
     return new
 
 
@@ -289,11 +314,11 @@ def get_vcpu_params(ctx: Ctx, domid: int, vcpuids: list[int] | None) -> list[tup
     sched = domain_scheduler(ctx, domid)
     what = "libxl_vcpu_sched_params_get" + ("_all" if vcpuids is None else "")
     if sched is None:
-        ctx.log("error", "libxl_sched.c:506:sched_rtds_vcpu_get", "Getting domain info",
-                domid, errno=strerror("ESRCH"))
+        ctx.log("error", f"libxl_sched.c:{967 if vcpuids is None else 934}:{what}",
+                "Unknown scheduler", domid)
         raise PyxlError(f"{what} failed.")
     if sched != "rtds":
-        ctx.log("error", "libxl_sched.c:927:libxl_vcpu_sched_params_get",
+        ctx.log("error", f"libxl_sched.c:{960 if vcpuids is None else 927}:{what}",
                 "per-VCPU parameter getting not supported for this scheduler", domid)
         raise PyxlError(f"{what} failed.")
     d = ctx.hv.domains[domid]
@@ -314,16 +339,13 @@ def set_vcpu_params(ctx: Ctx, domid: int, settings: list[tuple[int | None, dict]
     """
     is_all = any(v is None for v, _ in settings)
     fail = PyxlError("libxl_vcpu_sched_params_set" + ("_all" if is_all else "") + " failed.")
-    sched = domain_scheduler(ctx, domid)
-    if sched is None:
-        ctx.log("error", "libxl_sched.c:610:sched_rtds_vcpu_set", "Getting domain info",
+    fn, info_line, set_line = (("sched_rtds_vcpu_set_all", 671, 701) if is_all
+                               else ("sched_rtds_vcpu_set", 610, 649))
+    d = ctx.hv.domains.get(domid)    # xl names RTDS: libxl goes straight to it
+    if d is None:
+        ctx.log("error", f"libxl_sched.c:{info_line}:{fn}", "Getting domain info",
                 domid, errno=strerror("ESRCH"))
         raise fail
-    if sched != "rtds":
-        ctx.log("error", "libxl_sched.c:822:libxl_vcpu_sched_params_set",
-                "per-VCPU parameter setting not supported for this scheduler", domid)
-        raise fail
-    d = ctx.hv.domains[domid]
     expanded = []
     for vcpuid, changes in settings:
         for v in (range(len(d.vcpus)) if vcpuid is None else [vcpuid]):
@@ -334,6 +356,10 @@ def set_vcpu_params(ctx: Ctx, domid: int, settings: list[tuple[int | None, dict]
                 _log_refusal(ctx, e, domid)
                 raise fail from None
             expanded.append((v, new))
+    if ctx.hv.pools[d.poolid].sched != "rtds":   # Xen: not this pool's scheduler
+        ctx.log("error", f"libxl_sched.c:{set_line}:{fn}", "Setting vcpu sched rtds",
+                domid, errno=strerror("EINVAL"))
+        raise fail
     for v, new in expanded:
         ctx.hv.domctl_scheduler_op_putvcpuinfo(domid, v, "rtds", new)
 

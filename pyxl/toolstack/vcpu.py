@@ -27,8 +27,10 @@ def list_vcpus(ctx: Ctx, domid: int) -> list[VcpuInfo]:
     """libxl_list_vcpu: every vCPU of a domain (XEN_DOMCTL_getvcpuinfo for
     each); [] if it is gone.
 
-    A domain that cannot run (paused, shut down) has no vCPU running, and dom0's
-    vCPU 0 is the one running this very command.
+    A domain that cannot run (paused, shut down) has no vCPU running or
+    blocked, and dom0's vCPU 0 is the one running this very command: the
+    same rule as getdomaininfo's (pyxl/hv/dominfo.py), whose domain flags
+    are derived from these, so `list` and `vcpu-list` agree.
     """
     d = ctx.hv.domains.get(domid)
     if d is None:
@@ -41,7 +43,8 @@ def list_vcpus(ctx: Ctx, domid: int) -> list[VcpuInfo]:
         if domid == 0 and v.vcpuid == 0:
             running = True
         vcpus.append(VcpuInfo(
-            domid, v.vcpuid, v.cpu, v.online, v.runstate == BLOCKED and not running, running,
+            domid, v.vcpuid, v.cpu, v.online,
+            v.runstate == BLOCKED and d.can_run and not running, running,
             v.cpu_time, _cpumap(v.hard_affinity), _cpumap(v.soft_affinity)))
     return vcpus
 
@@ -61,9 +64,13 @@ def vcpu_pin(ctx: Ctx, domid: int, vcpuid: int | None, hard: set[int] | None,
     """
     from pyxl.hv.hypervisor import HypercallError
 
-    if hard is None and soft is None:
-        return False  # libxl: nothing to set is ERROR_INVAL, without a log line
     d = ctx.hv.domains.get(domid)
+    if hard is None and soft is None:
+        # libxl: nothing to set is ERROR_INVAL without a log line; _all warns
+        for v in range(len(d.vcpus)) if vcpuid is None and d is not None else ():
+            ctx.log("warning", "libxl_sched.c:124:libxl_set_vcpuaffinity_all",
+                    f"Failed to set affinity for {v}", domid)
+        return False
     if d is None:
         ctx.log("error", "libxl_sched.c:62:libxl__set_vcpuaffinity", "Setting vcpu affinity",
                 domid, "No such process")
