@@ -383,9 +383,10 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
          "Show or advance the simulated clock (pyxl)",
          "<show|advance DURATION>"),
     _ext("workload", "workload", True,
-         "Set what a simulated guest runs on its vCPUs and devices (pyxl)",
+         "Set what a simulated guest runs on its vCPUs, devices and memory (pyxl)",
          "<Domain> <idle|busy|periodic:Xms/Yms|bursty>[,...] "
-         "['net:tx=Npps [size=B] [to=Domain|bridge]'] ['io:[read=Niops] [write=Niops] [size=B]']"),
+         "['net:tx=Npps [size=B] [to=Domain|bridge]'] ['io:[read=Niops] [write=Niops] [size=B]'] "
+         "['mem:dirty=RATE/s [wss=SIZE]']"),
     # xl 4.2-4.5 had sched-sedf; Xen removed SEDF in 4.6. pyxl keeps it for
     # lessons, among its own commands: it answers to its whole name only.
     _ext("sched-sedf", "sched", True,

@@ -1,7 +1,8 @@
 """xl migrate and migrate-receive (xl_migrate.c): both ends of xl's protocol.
 
-Non-live: the sender suspends the guest, then sends the whole stream (one
-stop-and-copy round); docs/migration.md says what a later pre-copy adds.
+The sender migrates live, as xl always does: pre-copy rounds while the guest
+runs, then its suspend and the stop-and-copy round (pyxl/toolstack/precopy.py,
+docs/migration.md).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def cmd_migrate(ctx, config_file, preserve_domid, foreground, no_monitor, paused
 def migrate_domain(ctx, domid: int, name: str | None, preserve_domid: bool, command: str,
                    config_file: str | None) -> int:
     """xl's migrate_domain: preamble, suspend into the pipe, then the handshake."""
-    from pyxl.cli.saverestore import save_config, suspend_into
+    from pyxl.cli.saverestore import save_config
     from pyxl.toolstack import migrate as mig
     from pyxl.toolstack.stream import encode_save_header, save_header
 
@@ -102,11 +103,12 @@ def migrate_domain(ctx, domid: int, name: str | None, preserve_domid: bool, comm
     except OSError:
         pass  # the stream's write below fails the same way, and says so
     err(f"Saving to migration stream new xl format (info {header.info})")
-    rc = suspend_into(ctx, domid, child.send, config, override=config_file is not None)
+    rc, figures = _save_live(ctx, domid, child.send, config, config_file is not None)
     try:
         if rc:
             err(f"migration sender: libxl_domain_suspend failed (rc={rc})")
             raise _Failed("suspend" if rc == -8 else "resume")
+        err(summary(figures))
         _expect(child, mig.RECEIVER_READY, "ready message")
         err("migration sender: Target has acknowledged transfer.")
         away = f"{name}--migratedaway" if name else None
@@ -134,6 +136,49 @@ def migrate_domain(ctx, domid: int, name: str | None, preserve_domid: bool, comm
     err("Migration successful.")
     child.finish()
     return 0
+
+
+def _save_live(ctx, domid: int, out, config, override: bool):
+    """libxl_domain_suspend(LIBXL_SUSPEND_LIVE), as xl migrate always asks:
+    (rc, the pre-copy's figures). xl hides libxc's progress meanwhile; on a
+    terminal pyxl draws each round's bar instead."""
+    from pyxl.toolstack.libxl import domain_save_live
+
+    report = _RoundBars() if sys.stderr.isatty() else None
+    return domain_save_live(lambda: session(ctx, write=True), domid, out, config, override,
+                            report)
+
+
+class _RoundBars:
+    """A finished rich progress bar per pre-copy round (the simulation sends
+    a round at once, so there is nothing to animate)."""
+
+    def __init__(self):
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+
+    def __call__(self, what: str, iteration: int, pages: int, ns: int) -> None:
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+
+        if what != "round":
+            if what == "suspended":
+                self.console.print("xc: progress: Domain now suspended", highlight=False)
+            return
+        row = Table.grid(padding=(0, 1))
+        row.add_row(f"Frames iteration {iteration}", ProgressBar(total=max(pages, 1),
+                    completed=max(pages, 1), width=30),
+                    f"{pages} pages", f"{ns / 1e9:.3f} s")
+        self.console.print(row)
+
+
+def summary(figures: dict) -> str:
+    """pyxl's account of the pre-copy (xl prints none): rounds, pages,
+    total time and the guest's downtime."""
+    return (f"migration sender: pre-copy: {figures['rounds']} rounds, {figures['pages']} "
+            f"pages sent, {figures['total_ns'] / 1e9:.3f} s in all, downtime "
+            f"{figures['downtime_ns'] / 1e6:.1f} ms")
 
 
 def _expect(child, message: bytes, what: str, badly: bool = False) -> None:

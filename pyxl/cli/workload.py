@@ -4,8 +4,8 @@
 repeats its last entry); `pyxl workload DOMAIN` shows it, `--json` for programs.
 
 Each vCPU runs idle, busy, bursty or periodic:RUN/PERIOD (e.g. periodic:5ms/20ms).
-Two more entries say what the guest does with its devices (fields separated by
-spaces, so quote them):
+Three more entries say what the guest does with its devices and its memory
+(fields separated by spaces, so quote them):
 
 
   net:tx=RATEpps [size=BYTES] [to=DOMAIN|bridge]
@@ -13,6 +13,9 @@ spaces, so quote them):
       on the same bridge, or to dom0's bridge (the default)
   io:[read=RATEiops] [write=RATEiops] [size=BYTES]
       requests a second on its first vbd (size default 4k, a multiple of 512)
+  mem:dirty=RATE/s [wss=SIZE]
+      how fast the guest writes its memory, within a working set (what a live
+      migration's pre-copy rounds must send again)
 
 
 e.g. pyxl workload web1 busy 'net:tx=2000pps size=1500 to=web2'
@@ -51,7 +54,7 @@ def cmd_workload(ctx, as_json, domain, specs):
 
 def _line(i: int, spec: str) -> str:
     """`0: busy` for a vCPU, `net: tx=...` for a guest-level part."""
-    if spec.startswith(("net:", "io:")):
+    if spec.startswith(("net:", "io:", "mem:")):
         kind, body = spec.split(":", 1)
         return f"{kind}: {body}\n"
     return f"{i}: {spec}\n"

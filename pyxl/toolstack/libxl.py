@@ -917,6 +917,17 @@ def domain_suspend(reopen: Opener, domid: int) -> int:
         return saverestore.suspend_timed_out(ctx, domid)
 
 
+def domain_save_live(reopen: Opener, domid: int, out, config, override: bool = False,
+                     report=None) -> tuple[int, dict | None]:
+    """libxl_domain_suspend with LIBXL_SUSPEND_LIVE (xl migrate): pre-copy
+    rounds while the guest runs, then its suspend and the stop-and-copy
+    round; (0, the figures) or (the libxl rc, None)."""
+    from pyxl.toolstack import precopy
+
+    return precopy.save_live(lambda: _ctx_of(reopen()), lambda: domain_suspend(reopen, domid),
+                             domid, out, config, override, report)
+
+
 def wait_for_death(reopen: Opener, domid: int) -> None:
     """xl's monitor for create -F: until the domain is gone, however long it
     takes; a manual clock is left for other commands to move."""

@@ -525,6 +525,7 @@ def restore_domain(ctx: Ctx, config, img: Image, *, paused: bool, monitored: boo
     from pyxl.toolstack.create import create_domain
 
     kind = "HVM" if img.dtype == st.DHDR_TYPE_X86_HVM else "PV"
+    _stream_arrived(ctx, img.state.get("precopy"))
     freemem(ctx, config)
     try:
         domid = create_domain(ctx, config, paused=True, monitored=monitored, domid=domid)
@@ -545,6 +546,17 @@ def restore_domain(ctx: Ctx, config, img: Image, *, paused: bool, monitored: boo
     if not paused:
         ctx.hv.domctl_unpausedomain(domid)
     return domid
+
+
+MAX_TRANSFER_NS = 86400 * 1_000_000_000
+
+
+def _stream_arrived(ctx: Ctx, precopy) -> None:
+    """A live migration's stream took the pre-copy's time to arrive: this
+    host's clock moves by as much (at most a day, whatever a stream says)."""
+    total = precopy.get("total_ns") if isinstance(precopy, dict) else None
+    if isinstance(total, int) and not isinstance(total, bool) and total > 0:
+        ctx.host.advance_to(ctx.host.now_ns + min(total, MAX_TRANSFER_NS))
 
 
 def _stored_config(ctx: Ctx, domid: int, config, saved) -> None:

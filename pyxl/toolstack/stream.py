@@ -13,6 +13,7 @@ a `StreamError` with the words libxl or libxc would log.
 from __future__ import annotations
 
 import struct
+import sys
 from dataclasses import dataclass
 
 # --- xl's save-file header (tools/xl/xl.h) ---------------------------------
@@ -274,23 +275,26 @@ def page_data_records(runs, contents: dict[int, bytes]) -> list[bytes]:
     XALLOC, allocated with no data, so a big guest costs 8 octets a page."""
     from array import array
 
-    xalloc = PFINFO_XALLOC << 60
     pfns = array("Q")
     for pfn, count in runs:
-        pfns.extend(range(pfn | xalloc, (pfn + count) | xalloc))
+        pfns.extend(range(pfn, pfn + count))  # small ints: 4x faster than with the type
+    if sys.byteorder != "little":
+        pfns.byteswap()
+    entries = bytearray(pfns.tobytes())
+    entries[7::8] = bytes([PFINFO_XALLOC << 4]) * len(pfns)  # the type, in bits 60-63
     out = []
     for i in range(0, len(pfns), MAX_BATCH_SIZE):
         batch = pfns[i:i + MAX_BATCH_SIZE]
-        data = []
-        lo, hi = batch[0] & PFN_MASK, batch[-1] & PFN_MASK  # runs ascend
+        body = bytearray(struct.pack("<II", len(batch), 0))
+        body += entries[i * 8:(i + len(batch)) * 8]
+        lo, hi = batch[0], batch[-1]  # runs ascend
         if any(lo <= pfn <= hi for pfn in contents):
-            for j, entry in enumerate(batch):
-                page = contents.get(entry & PFN_MASK)
+            for j, pfn in enumerate(batch):
+                page = contents.get(pfn)
                 if page is not None:
-                    batch[j] = entry & PFN_MASK  # NOTAB
-                    data.append(page)
-        body = struct.pack("<II", len(batch), 0) + batch.tobytes() + b"".join(data)
-        out.append(record(XC_PAGE_DATA, body))
+                    body[8 + j * 8 + 7] = 0  # NOTAB, with its data after the pfns
+                    body += page
+        out.append(record(XC_PAGE_DATA, bytes(body)))
     return out
 
 
