@@ -69,6 +69,25 @@ def pyxl():
     return run_pyxl
 
 
+def run_pyxm(*args: str) -> Result:
+    """Run pyxm, xm's front end, in this process."""
+    from pyxl.cli.xm.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def pyxm():
+    return run_pyxm
+
+
 def spawn(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
     """Run pyxl as a separate process (`python -m pyxl`), as a script would."""
     full_env = dict(os.environ, **(env or {}))

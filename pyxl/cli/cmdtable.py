@@ -463,6 +463,12 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
          "vcpu_op is_up|up|down|get_runstate_info vcpu=N\n"
          "Numbers are decimal or 0x hex; D is a domid or self. Prints Xen's checks\n"
          "in order and the return value; exits 1 when it is an -errno."),
+    _ext("shell-init", "shellinit", False,
+         "Print shell functions for xl, xm, xentop and xenstore-* (pyxl)",
+         "[bash|zsh|fish]"),
+    _ext("lab", "lab", True,
+         "List the lessons, or boot a fresh host for one (pyxl)",
+         "<list|start NAME>"),
 )
 
 

@@ -1,0 +1,331 @@
+"""xm's domain and host commands: list, info, uptime, vcpu-list, create,
+the lifecycle verbs, memory and vCPUs, save/restore/migrate and top."""
+
+from __future__ import annotations
+
+import sys
+
+from pyxl.cli.xm.common import arg_check, find_domain, getopt, session, xl, xm_state
+from pyxl.errors import PyxlError
+
+LIST_HEADER = f"{'Name':<40} {'ID':>5} {'Mem':>5} {'VCPUs':>5} {'State':>10} {'Time(s)':>9}\n"
+STATE_NAMES = {"running": 0, "blocked": 1, "paused": 2, "shutdown": 3, "crashed": 4,
+               "dying": 5}
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def list_row(name: str, i) -> str:
+    return (f"{name:<40} {i.domid!s:>5} {i.current_memkb // 1024:>5d} {i.vcpu_online:>5d} "
+            f"{xm_state(i):>10} {i.cpu_time_ns / 1e9:8.1f}\n")
+
+
+def _domains(libxl, params: list[str]) -> list:
+    if not params:
+        return libxl.list_domain()
+    return [libxl.domain_info(find_domain(libxl, q)) for q in params]
+
+
+def xm_list(host, args):
+    from pyxl.cli.xm.main import XmUsage
+
+    options, params = getopt(args, "list", "lv", ["long", "vcpus", "label", "state=", "pool="])
+    opts = dict(options)
+    long_form = "-l" in opts or "--long" in opts
+    state = opts.get("--state", "all")
+    if state != "all" and params:
+        raise XmUsage("You may specify either a state or a particular VM, but not both", "list")
+    if state != "all" and state not in STATE_NAMES:
+        raise PyxlError(f"Invalid state '{state}'")
+    if "-v" in opts or "--vcpus" in opts:
+        sys.stderr.write("xm list -v is deprecated.  Please use xm vcpu-list.\n")
+        return xm_vcpu_list(host, params)
+    with session(host, write=False) as libxl:
+        infos = _domains(libxl, params)
+        if state != "all":
+            infos = [i for i in infos if xm_state(i)[STATE_NAMES[state]] != "-"]
+        if long_form:
+            from pyxl.cli.xm.sxp import domain_sxp, pretty
+
+            out("".join(pretty(domain_sxp(libxl, i)) for i in infos))
+            return 0
+        rows = [list_row(libxl.domid_to_name(i.domid) or "", i) for i in infos]
+    out(LIST_HEADER + "".join(rows))
+    return 0
+
+
+def xm_info(host, args):
+    _opts, _params = getopt(args, "info", "cn", ["config", "numa"])
+    with session(host, write=False) as libxl:
+        items = libxl.info_uname() + libxl.info_physinfo() + libxl.info_xeninfo()
+    shown = [(k, str(v).strip()) for k, v in items if k in XM_INFO_KEYS]
+    if "xend_config_format" not in dict(shown):
+        shown.append(("xend_config_format", "4"))
+    out("".join(f"{k:<23}: {v}\n" for k, v in shown))
+    return 0
+
+
+# The keys xend's node.info gave, in its order (xl adds others).
+XM_INFO_KEYS = ("host", "release", "version", "machine", "nr_cpus", "nr_nodes",
+                "cores_per_socket", "threads_per_core", "cpu_mhz", "hw_caps", "virt_caps",
+                "total_memory", "free_memory", "free_cpus", "xen_major", "xen_minor",
+                "xen_extra", "xen_caps", "xen_scheduler", "xen_pagesize", "platform_params",
+                "xen_changeset", "xen_commandline", "cc_compiler", "cc_compile_by",
+                "cc_compile_domain", "cc_compile_date", "xend_config_format")
+
+
+def _uptime_text(seconds: int, short: bool) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{days} day{'s' if days > 1 else ''}, " if days > 0 else ""
+    text += f"{hours:2d}:{minutes:02d}"
+    return text if short else text + f":{secs:02d}"
+
+
+def xm_uptime(host, args):
+    import time
+
+    options, params = getopt(args, "uptime", "s", ["short"])
+    short = bool(options)
+    with session(host, write=False) as libxl:
+        clock = libxl.clock()
+        ids = [find_domain(libxl, q) for q in params] or [i.domid for i in libxl.list_domain()]
+        rows = []
+        for domid in ids:
+            if domid == 0:
+                up = clock.now_ns // 1_000_000_000
+            else:
+                start = libxl.vm_get_start_time(domid)
+                up = 0 if start is None else max(0, int(round(clock.wall - start)))
+            rows.append((libxl.domid_to_name(domid) or "", domid, up))
+    lines = [] if short else [f"{'Name':<33} {'ID':>4} Uptime \n"]
+    stamp = time.strftime(" %H:%M:%S", time.localtime(int(clock.wall)))
+    for name, domid, up in rows:
+        if short:
+            lines.append(f"{stamp} up {_uptime_text(up, True)}, {name} ({domid})\n")
+        else:
+            lines.append(f"{name:<32} {domid:>5} {_uptime_text(up, False)}\n")
+    out("".join(lines))
+    return 0
+
+
+def _ranges(cpus: list[int]) -> str:
+    pairs: list[list[int]] = []
+    for c in sorted(set(cpus)):
+        if pairs and c == pairs[-1][1] + 1:
+            pairs[-1][1] = c
+        else:
+            pairs.append([c, c])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in pairs) or "no cpus"
+
+
+def xm_vcpu_list(host, args):
+    out(f"{'Name':<32} {'ID':>5} {'VCPU':>5} {'CPU':>5} {'State':>5} {'Time(s)':>9} "
+        "CPU Affinity\n")
+    with session(host, write=False) as libxl:
+        nr_cpus = libxl.get_physinfo().max_cpu_id + 1
+        ids = [find_domain(libxl, q) for q in args] or [i.domid for i in libxl.list_domain()]
+        lines = []
+        for domid in ids:
+            name = libxl.domid_to_name(domid) or ""
+            for v in libxl.list_vcpu(domid) or []:
+                if v.online:
+                    cpu = str(v.cpu)
+                    state = ("r" if v.running else "-") + ("b" if v.blocked else "-") + "-"
+                else:
+                    cpu, state = "-", "--p"
+                cpumap = [c for c in (v.cpumap or range(nr_cpus)) if c < nr_cpus]
+                affinity = "any cpu" if len(set(cpumap)) == nr_cpus else _ranges(cpumap)
+                lines.append(f"{name:<32} {domid!s:>5} {v.vcpuid:5d} {cpu:>5} {state:>5}  "
+                             f"{v.vcpu_time / 1e9:8.1f} {affinity}\n")
+    out("".join(lines))
+    return 0
+
+
+def _int_unit(text: str, dest: str = "m") -> int:
+    """xm's int_unit: a number with an optional k/m/g suffix, in `dest` units."""
+    bases = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+    unit = text[-1:].lower()
+    if not unit.isalpha():
+        return int(text)
+    if unit not in bases:
+        raise ValueError(text)
+    value, base, dst = int(text[:-1]), bases[unit], bases[dest]
+    return value // (dst // base) if dst > base else value * (base // dst)
+
+
+def xm_mem_set(host, args):
+    arg_check(args, "mem-set", 2)
+    try:
+        target_mb = _int_unit(args[1])
+    except ValueError:
+        from pyxl.cli.xm.main import XmUsage
+
+        raise XmUsage("Invalid argument.", "mem-set") from None
+    with session(host, write=True) as libxl:
+        domid = find_domain(libxl, args[0])
+        rc = libxl.set_memory_target(domid, target_mb * 1024)
+    return 0 if not rc else 1
+
+
+def xm_vcpu_set(host, args):
+    from pyxl.cli.xm.main import XmUsage
+
+    arg_check(args, "vcpu-set", 2)
+    if not args[1].isdigit():
+        raise XmUsage("Invalid argument.", "vcpu-set")
+    with session(host, write=True) as libxl:
+        domid = find_domain(libxl, args[0])
+        rc = libxl.set_vcpuonline(domid, int(args[1]))
+    return 0 if not rc else 1
+
+
+def _simple(host, args, name: str, action) -> int:
+    arg_check(args, name, 1)
+    with session(host, write=True) as libxl:
+        action(libxl, find_domain(libxl, args[0]))
+    return 0
+
+
+def xm_pause(host, args):
+    return _simple(host, args, "pause", lambda libxl, d: libxl.domain_pause(d))
+
+
+def xm_unpause(host, args):
+    return _simple(host, args, "unpause", lambda libxl, d: libxl.domain_unpause(d))
+
+
+def xm_destroy(host, args):
+    return _simple(host, args, "destroy", lambda libxl, d: libxl.domain_destroy(d))
+
+
+def xm_domid(host, args):
+    arg_check(args, "domid", 1)
+    with session(host, write=False) as libxl:
+        domid = libxl.name_to_domid(args[0])
+    if domid is None:
+        from pyxl.cli.xm.common import NoSuchDomain
+
+        raise NoSuchDomain(args[0])
+    out(f"{domid}\n")
+    return 0
+
+
+def xm_domname(host, args):
+    arg_check(args, "domname", 1)
+    with session(host, write=False) as libxl:
+        name = libxl.domid_to_name(find_domain(libxl, args[0]))
+    out(f"{name}\n")
+    return 0
+
+
+def _shutdown(host, args, name: str, reboot: bool) -> int:
+    """xm shutdown [-w] [-a] [-R|-H] / xm reboot: xl's shutdown on the same host."""
+    options, params = getopt(args, name, "waRH", ["wait", "all", "reboot", "halt"])
+    flags = {k for k, _ in options}
+    reboot = reboot or bool(flags & {"-R", "--reboot"})
+    everything = bool(flags & {"-a", "--all"})
+    if not everything:
+        arg_check(params, name, 1)
+        with session(host, write=False) as libxl:
+            find_domain(libxl, params[0])
+    argv = ["reboot" if reboot else "shutdown"]
+    argv += ["-w"] if flags & {"-w", "--wait"} else []
+    argv += ["-a"] if everything else params[:1]
+    return xl(host, argv)
+
+
+def xm_shutdown(host, args):
+    return _shutdown(host, args, "shutdown", False)
+
+
+def xm_reboot(host, args):
+    return _shutdown(host, args, "reboot", True)
+
+
+def xm_save(host, args):
+    options, params = getopt(args, "save", "c", ["checkpoint"])
+    arg_check(params, "save", 2)
+    with session(host, write=False) as libxl:
+        find_domain(libxl, params[0])
+    return xl(host, ["save"] + (["-c"] if options else []) + params)
+
+
+def xm_restore(host, args):
+    options, params = getopt(args, "restore", "p", ["paused"])
+    arg_check(params, "restore", 1)
+    return xl(host, ["restore"] + (["-p"] if options else []) + params)
+
+
+def xm_migrate(host, args):
+    """xm migrate DOM HOST [-l|--live]: pyxl migrates live always, as xl does."""
+    _options, params = getopt(args, "migrate", "lp:r:c",
+                              ["live", "port=", "resource=", "ssl", "node=", "change_home_server"])
+    arg_check(params, "migrate", 2)
+    with session(host, write=False) as libxl:
+        find_domain(libxl, params[0])
+    return xl(host, ["migrate"] + params)
+
+
+def xm_top(host, args):
+    """`xm top` ran xentop; pyxm runs pyxl's top with the same arguments."""
+    return xl(host, ["top"] + list(args))
+
+
+def xm_create(host, args):
+    """xm create FILE [name=value ...]: a Python-syntax config, read safely."""
+    from pyxl.toolstack.xm_config import xm_config_to_xl
+
+    options, params = getopt(args, "create", "cpnqf:F:",
+                             ["console_autoconnect", "paused", "dryrun", "quiet",
+                              "defconfig=", "config="])
+    opts = dict(options)
+    config_file = opts.get("-f") or opts.get("--defconfig")
+    variables: dict[str, str] = {}
+    for param in params:
+        name, eq, value = param.partition("=")
+        if eq and name.isidentifier():
+            variables[name] = value
+        elif config_file is None:
+            config_file = param
+        else:
+            from pyxl.cli.xm.main import XmUsage
+
+            raise XmUsage(f"Invalid argument: {param}", "create")
+    if config_file is None:
+        raise PyxlError("Unable to open config file: /etc/xen/xmdefconfig")
+    text = _read(config_file)
+    quiet = "-q" in opts or "--quiet" in opts
+    if not quiet:
+        out(f'Using config file "{config_file}".\n')
+    xl_text = xm_config_to_xl(text, config_file, variables)
+    with session(host, write=not _has(opts, "-n", "--dryrun")) as libxl:
+        loaded = libxl.parse_config(xl_text, config_file)
+        for warning in loaded.warnings:
+            sys.stderr.write(warning + "\n")
+        if _has(opts, "-n", "--dryrun"):
+            from pyxl.toolstack import dryrun_json
+
+            out(dryrun_json(loaded.config))
+            return 0
+        domid = libxl.domain_create_new(loaded.config, paused=_has(opts, "-p", "--paused"))
+    if not quiet:
+        out(f"Started domain {loaded.config.name} (id={domid})\n")
+    if _has(opts, "-c", "--console_autoconnect"):
+        return xl(host, ["console", str(domid)])
+    return 0
+
+
+def _has(opts: dict, *names: str) -> bool:
+    return any(n in opts for n in names)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", errors="surrogateescape")
+    except OSError:
+        raise PyxlError(f"Unable to open config file: {path}") from None
