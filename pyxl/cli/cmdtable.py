@@ -321,6 +321,26 @@ CMD_TABLE: tuple[CmdSpec, ...] = (
        "<1|0|Enforcing|Permissive>"),
     _x("loadpolicy", "flask", False, True,
        "Loads a new policy into the Flask Xen security module", "<policy file>"),
+    _x("remus", "remus", False, True,
+       "Enable Remus HA for domain", "[options] <Domain> [<host>]",
+       "-i MS                   Checkpoint domain memory every MS milliseconds (def. 200ms).\n"
+       "-u                      Disable memory checkpoint compression.\n"
+       "-s <sshcommand>         Use <sshcommand> instead of ssh.  String will be passed\n"
+       "                        to sh. If empty, run <host> instead of \n"
+       "                        ssh <host> xl migrate-receive -r [-e]\n"
+       "-e                      Do not wait in the background (on <host>) for the death\n"
+       "                        of the domain.\n"
+       "-N <netbufscript>       Use netbufscript to setup network buffering instead of the\n"
+       "                        default script (/etc/xen/scripts/remus-netbuf-setup).\n"
+       "-F                      Enable unsafe configurations [-b|-n|-d flags]. Use this option\n"
+       "                        with caution as failover may not work as intended.\n"
+       "-b                      Replicate memory checkpoints to /dev/null (blackhole).\n"
+       "                        Works only in unsafe mode.\n"
+       "-n                      Disable network output buffering. Works only in unsafe mode.\n"
+       "-d                      Disable disk replication. Works only in unsafe mode.\n"
+       "-c                      Enable COLO HA. It is conflict with -i and -b, and memory\n"
+       "                        checkpoint must be disabled.\n"
+       "-p                      Use COLO userspace proxy."),
     _x("devd", "devd", False, True,
        "Daemon that listens for devices and launches backends", "[options]",
        "-F                      Run in the foreground.\n"

@@ -275,10 +275,11 @@ def cmd_migrate_receive(ctx, foreground, debug, no_monitor, paused, remus, colo,
     if args:
         return print_help_and_fail("migrate-receive")
     return migrate_receive(ctx, sys.stdin.buffer, sys.stdout.buffer, debug=debug,
-                           monitored=not no_monitor, pause_after=paused)
+                           monitored=not no_monitor, pause_after=paused, remus=remus)
 
 
-def migrate_receive(ctx, recv, send, *, debug: bool, monitored: bool, pause_after: bool) -> int:
+def migrate_receive(ctx, recv, send, *, debug: bool, monitored: bool, pause_after: bool,
+                    remus: bool = False) -> int:
     """xl's migrate_receive: restore into NAME--incoming, paused; on "go",
     rename and unpause, and report."""
     from pyxl.cli.saverestore import restore_from
@@ -296,6 +297,8 @@ def migrate_receive(ctx, recv, send, *, debug: bool, monitored: bool, pause_afte
         code = -6 if e.message.startswith(("File has", "Savefile", "Config file")) else -3
         err(f"migration target: Domain creation failed (code {code}).")
         return 1
+    if remus:
+        return _remus_backup(ctx, recv, domid, incoming)
     err("migration target: Transfer complete, requesting permission to start domain.")
     if not _write(send, mig.RECEIVER_READY):
         return 1
@@ -326,6 +329,45 @@ def migrate_receive(ctx, recv, send, *, debug: bool, monitored: bool, pause_afte
         err("migration target: Cleanup OK, granting sender permission to resume.")
         if not _write(send, mig.PERMISSION_TO_GO):
             return 1
+    return 0
+
+
+def _remus_backup(ctx, recv, domid: int, incoming: str) -> int:
+    """A Remus backup: NAME--incoming, paused, becomes each complete
+    checkpoint; when the stream ends (the primary is gone) it fails over to
+    the last one, renamed and unpaused, as xl's migrate_receive -r does."""
+    from pyxl.errors import ERROR_INVAL, LibxlError
+    from pyxl.toolstack import libxl as lx
+    from pyxl.toolstack.saverestore import read_image
+    from pyxl.toolstack.stream import StreamError
+
+    while True:
+        try:
+            image = read_image(recv)
+        except (StreamError, OSError, ValueError):
+            break  # a checkpoint cut short is dropped: the last whole one stands
+        try:
+            with session(ctx, write=True) as libxl:
+                lx.remus_apply_checkpoint(libxl, domid, incoming, image)
+        except PyxlError:
+            break
+    err(f"migration target: Remus Failover for domain {domid}")
+    name = incoming[:-len("--incoming")]
+    rc = 0
+    try:
+        with session(ctx, write=True) as libxl:
+            libxl.domain_rename(domid, name, incoming)
+    except PyxlError as e:
+        rc = e.rc if isinstance(e, LibxlError) else ERROR_INVAL
+        err(f"migration target (Remus): Failed to rename domain from {incoming} to "
+            f"{name}:{rc}")
+    try:
+        with session(ctx, write=True) as libxl:
+            libxl.domain_unpause(domid)
+    except PyxlError as e:
+        rc = e.rc if isinstance(e, LibxlError) else -3
+        err(f"migration target (Remus): Failed to unpause domain {name} (id: {domid}):{rc}")
+        return 1
     return 0
 
 

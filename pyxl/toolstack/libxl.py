@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
-from pyxl.errors import LibxlError
+from pyxl.errors import LibxlError, PyxlError
 
 if TYPE_CHECKING:
     from pyxl.toolstack.ctx import Ctx
@@ -926,6 +926,57 @@ def domain_save_live(reopen: Opener, domid: int, out, config, override: bool = F
 
     return precopy.save_live(lambda: _ctx_of(reopen()), lambda: domain_suspend(reopen, domid),
                              domid, out, config, override, report)
+
+
+def remus_resume_primary(reopen: Opener, domid: int) -> int:
+    """Remus's primary runs on after the initial save: 0 or the libxl rc."""
+    from pyxl.toolstack import remus
+
+    return remus.resume_primary(lambda: _ctx_of(reopen()), domid)
+
+
+def remus_checkpoint(reopen: Opener, domid: int, out, config, last_ns: int):
+    """One Remus checkpoint into `out` (pyxl/toolstack/remus.py)."""
+    from pyxl.toolstack import remus
+
+    return remus.checkpoint(lambda: _ctx_of(reopen()), lambda: domain_suspend(reopen, domid),
+                            domid, out, config, last_ns)
+
+
+def remus_primary_state(reopen: Opener, domid: int) -> tuple[bool, int]:
+    from pyxl.toolstack import remus
+
+    return remus.primary_state(lambda: _ctx_of(reopen()), domid)
+
+
+def remus_apply_checkpoint(libxl: Libxl, domid: int, name: str, image) -> None:
+    """The backup's NAME--incoming becomes a complete checkpoint."""
+    from pyxl.toolstack import remus
+
+    remus.replace_incoming(libxl._ctx, domid, name, image)
+
+
+@contextmanager
+def existing_host(name: str | None, opener: Opener) -> Iterator[Libxl]:
+    """`opener()` on a host that must already be there: HostGone, rather than
+    a new host booted, once `host destroy` has removed it (its lock, held
+    shared meanwhile, keeps it from going while we use it)."""
+    from pyxl.state.db import host_lock
+    from pyxl.state.paths import db_path, host_dir
+    from pyxl.toolstack import hosts
+
+    name = hosts.current_host_name(name)
+    if not host_dir(name).is_dir():
+        raise HostGone(name)
+    with host_lock(name, exclusive=False):
+        if not db_path(name).exists():
+            raise HostGone(name)
+        with opener() as libxl:
+            yield libxl
+
+
+class HostGone(PyxlError):
+    """The host was destroyed under a command that was using it."""
 
 
 def wait_for_death(reopen: Opener, domid: int) -> None:
