@@ -164,3 +164,32 @@ def test_same_state_same_results(pyxl, write_cfg, tmp_path, monkeypatch):
         outputs.append([run(pyxl, c).out for c in ("list", "vcpu-list")]
                        + [run(pyxl, "top", "-b", "-i", "2", "-d", "1").out])
     assert outputs[0] == outputs[1]
+
+
+def test_sedf_extratime_set_on_a_running_vcpu_takes_effect(pyxl, write_cfg):
+    """sedf_adjust's extraq_check: a busy vCPU given extra time joins the
+    extra-time queue at once and takes the slack (the classic 20/100, 2/10,
+    5/10 with dom-c's extra time turned on after the start: 20/20/60%)."""
+    assert pyxl("host", "boot", "s", "--sched", "sedf", "--cpus", "1",
+                "--clock", "manual").code == 0
+    for n in "abc":
+        cfg = write_cfg(f'name = "dom-{n}"\ntype = "pv"\nkernel = "/k"\nmemory = 64\n'
+                        'workload = "busy"\n', f"{n}.cfg")
+        assert pyxl("--host", "s", "create", "-q", cfg).code == 0
+    pyxl("--host", "s", "clock", "advance", "3s")
+    for dom, p, s in (("dom-a", "100", "20"), ("dom-b", "10", "2"), ("dom-c", "10", "5")):
+        assert pyxl("--host", "s", "sched-sedf", "-d", dom, "-p", p, "-s", s, "-e", "0").code == 0
+
+    def times():
+        rows = pyxl("--host", "s", "list").out.splitlines()[2:]
+        return {r.split()[0]: float(r.split()[5]) for r in rows}
+
+    pyxl("--host", "s", "clock", "advance", "1s")
+    t0 = times()
+    pyxl("--host", "s", "clock", "advance", "10s")
+    t1 = times()
+    assert [round(t1[d] - t0[d], 1) for d in ("dom-a", "dom-b", "dom-c")] == [2.0, 2.0, 5.0]
+    assert pyxl("--host", "s", "sched-sedf", "-d", "dom-c", "-e", "1").code == 0
+    pyxl("--host", "s", "clock", "advance", "10s")
+    t2 = times()
+    assert [round(t2[d] - t1[d], 1) for d in ("dom-a", "dom-b", "dom-c")] == [2.0, 2.0, 6.0]

@@ -35,7 +35,7 @@ PEN, UTIL = 0, 1
 class SV:
     __slots__ = ("period", "slice", "extraweight", "aware", "deadl", "cputime",
                  "score", "want_pen", "lost", "onq", "exq", "run_extra",
-                 "sched_start", "block_abs", "home")
+                 "sched_start", "block_abs", "home", "was_aware")
 
     def __init__(self):
         self.period = WEIGHT_PERIOD
@@ -53,6 +53,7 @@ class SV:
         self.sched_start = 0
         self.block_abs: int | None = None
         self.home = 0
+        self.was_aware: bool | None = None  # as last saved: a change is an adjust
 
 
 def _begin(vs: VS) -> int:
@@ -482,6 +483,7 @@ class SedfEngine(Engine):
         s = SV()
         home = ss.get("home")
         s.home = home if home in vs.hard else None  # placed in load_pool
+        s.was_aware = ss.get("aware")
         if ss.get("deadl") is not None:
             s.deadl = absol(ss["deadl"], now)
             s.cputime = int(ss.get("cputime", 0))
@@ -546,12 +548,27 @@ class SedfEngine(Engine):
             if vs.key not in placed:
                 vs.s.run_extra = None
                 vs.s.onq = None
+        for vs in self.vss:
+            if vs.s.was_aware is not None and vs.s.was_aware != vs.s.aware:
+                self.extraq_check(vs)
         return placed
+
+    def extraq_check(self, vs: VS) -> None:
+        """What sedf_adjust does to each vCPU whose extratime flag it set: an
+        aware runnable vCPU joins the utilisation extra queue; one no longer
+        aware leaves it unless it is running extra time now."""
+        s = vs.s
+        if s.exq[UTIL]:
+            if not s.aware and s.run_extra is None:
+                self.ex_del(vs, UTIL)
+        elif s.aware and vs.state in ("runnable", RUNNING) and s.home is not None:
+            self.ex_add(vs, UTIL, 0)
 
     def dump_vcpu(self, vs: VS) -> dict:
         s = vs.s
         now = self.now
-        return {"home": s.home, "deadl": rel(s.deadl, now), "cputime": s.cputime,
+        return {"home": s.home, "aware": s.aware, "deadl": rel(s.deadl, now),
+                "cputime": s.cputime,
                 "score": list(s.score), "want_pen": s.want_pen, "lost": s.lost,
                 "run_extra": s.run_extra, "sched_start": rel(s.sched_start, now),
                 "block_abs": rel(s.block_abs, now),
