@@ -60,6 +60,13 @@ def full_help() -> str:
     return "".join(lines)
 
 
+def dumps(value) -> str:
+    """pyxl's --json output (docs/json.md): one indented document and a newline."""
+    import json
+
+    return json.dumps(value, indent=4) + "\n"
+
+
 def out(text: str) -> None:
     _write(sys.stdout, text)
 

@@ -11,26 +11,33 @@ from pyxl.errors import PyxlError
 
 @xl_command("cpupool-list")
 @click.option("-c", "--cpus", "show_cpus", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("pools", nargs=-1)
 @click.pass_context
-def cmd_cpupool_list(ctx, show_cpus, pools):
+def cmd_cpupool_list(ctx, show_cpus, as_json, pools):
     with session(ctx, write=False) as libxl:
         only = None
         if pools:
             only = libxl.name_to_cpupoolid(pools[0])
             if only is None:
                 raise PyxlError(f"Pool '{pools[0]}' does not exist")
-        lines = [f"{'Name':<19}" + ("CPU list" if show_cpus else
-                                    "CPUs   Sched     Active   Domain count")]
-        for p in libxl.list_cpupool():
-            if only is not None and p.poolid != only:
-                continue
-            if show_cpus:
-                lines.append(f"{p.name:<19}" + ",".join(str(c) for c in p.cpus))
-            else:
-                lines.append(f"{p.name:<19}{len(p.cpus):>3} {p.sched:>9}       y       "
-                             f"{p.n_dom:>4}")
-        out("\n".join(lines) + "\n")
+        listed = [p for p in libxl.list_cpupool() if only is None or p.poolid == only]
+    if as_json:
+        from pyxl.cli.base import dumps
+
+        out(dumps([{"name": p.name, "poolid": p.poolid, "cpus": list(p.cpus),
+                    "n_cpus": len(p.cpus), "sched": p.sched, "active": True,
+                    "n_dom": p.n_dom} for p in listed]))
+        return 0
+    lines = [f"{'Name':<19}" + ("CPU list" if show_cpus else
+                                "CPUs   Sched     Active   Domain count")]
+    for p in listed:
+        if show_cpus:
+            lines.append(f"{p.name:<19}" + ",".join(str(c) for c in p.cpus))
+        else:
+            lines.append(f"{p.name:<19}{len(p.cpus):>3} {p.sched:>9}       y       "
+                         f"{p.n_dom:>4}")
+    out("\n".join(lines) + "\n")
     return 0
 
 

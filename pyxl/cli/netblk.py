@@ -15,6 +15,25 @@ def _find_domain(libxl, qualifier: str) -> int:
     return libxl.domain_qualifier_to_domid(qualifier)
 
 
+def _json(rows: list) -> None:
+    from pyxl.cli.base import dumps
+
+    out(dumps(rows))
+
+
+def nic_fields(i) -> dict:
+    """One vif as libxl_nicinfo names it (docs/json.md)."""
+    return {"devid": i.devid, "backend_id": i.backend_id, "frontend_id": i.frontend_id,
+            "mac": i.mac, "state": i.state, "evtch": i.evtch, "rref_tx": i.rref,
+            "rref_rx": i.rref_rx, "backend": i.backend}
+
+
+def disk_fields(i) -> dict:
+    """One vbd as libxl_diskinfo names it (docs/json.md)."""
+    return {"devid": i.devid, "backend_id": i.backend_id, "frontend_id": i.frontend_id,
+            "state": i.state, "evtch": i.evtch, "rref": i.rref, "backend": i.backend}
+
+
 # --- vifs ---
 
 @xl_command("network-attach")
@@ -45,19 +64,28 @@ def cmd_network_attach(ctx, args):
 
 
 @xl_command("network-list")
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("args", nargs=-1)
 @click.pass_context
-def cmd_network_list(ctx, args):
+def cmd_network_list(ctx, as_json, args):
     need_args("network-list", args, 1)
-    out(f"{'Idx':<3} {'BE':<2} {'Mac Addr.':<17} {'handle':<6} {'state':<5} {'evt-ch':<6} "
-        f"{'tx-':>5}/{'rx-ring-ref':<5} {'BE-path':<30}\n")
+    if not as_json:
+        out(f"{'Idx':<3} {'BE':<2} {'Mac Addr.':<17} {'handle':<6} {'state':<5} "
+            f"{'evt-ch':<6} {'tx-':>5}/{'rx-ring-ref':<5} {'BE-path':<30}\n")
+    rows = []
     with session(ctx, write=True) as libxl:
         for qualifier in args:
             domid = _find_domain(libxl, qualifier)
+            nics = libxl.device_list(domid, "vif")
+            if as_json:
+                rows.extend(nic_fields(i) for i in nics)
+                continue
             out("".join(
                 f"{i.devid:<3d} {i.backend_id:<2d} {i.mac}{i.devid:6d} {i.state:5d} "
                 f"{i.evtch:6d} {i.rref:5d}/{i.rref_rx:<11d} {i.backend:<30}\n"
-                for i in libxl.device_list(domid, "vif")))
+                for i in nics))
+    if as_json:
+        _json(rows)
     return 0
 
 
@@ -119,22 +147,31 @@ def _qualifier_to_domid(libxl, qualifier: str) -> int | None:
 
 
 @xl_command("block-list")
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("args", nargs=-1)
 @click.pass_context
-def cmd_block_list(ctx, args):
+def cmd_block_list(ctx, as_json, args):
     need_args("block-list", args, 1)
-    out(f"{'Vdev':<5} {'BE':<3} {'handle':<6} {'state':<5} {'evt-ch':<6} {'ring-ref':<8} "
-        f"{'BE-path':<30}\n")
+    if not as_json:
+        out(f"{'Vdev':<5} {'BE':<3} {'handle':<6} {'state':<5} {'evt-ch':<6} "
+            f"{'ring-ref':<8} {'BE-path':<30}\n")
+    rows = []
     with session(ctx, write=True) as libxl:
         for qualifier in args:
             domid = _qualifier_to_domid(libxl, qualifier)
             if domid is None:
                 err(f"{qualifier} is an invalid domain identifier")
                 continue
+            disks = libxl.device_list(domid, "vbd")
+            if as_json:
+                rows.extend(disk_fields(i) for i in disks)
+                continue
             out("".join(
                 f"{i.devid:<5d} {i.backend_id:<3d} {i.frontend_id:<6d} {i.state:<5d} "
                 f"{i.evtch:<6d} {i.rref:<8d} {i.backend:<30}\n"
-                for i in libxl.device_list(domid, "vbd")))
+                for i in disks))
+    if as_json:
+        _json(rows)
     return 0
 
 
@@ -161,16 +198,20 @@ def cmd_block_detach(ctx, force, args):
 # --- channels ---
 
 @xl_command("channel-list")
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("args", nargs=-1)
 @click.pass_context
-def cmd_channel_list(ctx, args):
+def cmd_channel_list(ctx, as_json, args):
     """pyxl's domains have no channel= devices: the header, for each domain nothing."""
     need_args("channel-list", args, 1)
-    out(f"{'Idx':<3} {'BE':<2} {'state':<5} {'evt-ch':<6} {'ring-ref':>8} "
-        f"{'connection':<10} {'':<30}\n")
+    if not as_json:
+        out(f"{'Idx':<3} {'BE':<2} {'state':<5} {'evt-ch':<6} {'ring-ref':>8} "
+            f"{'connection':<10} {'':<30}\n")
     with session(ctx, write=False) as libxl:
         for qualifier in args:
             _find_domain(libxl, qualifier)
+    if as_json:
+        _json([])
     return 0
 
 

@@ -10,17 +10,26 @@ from pyxl.errors import ERROR_NOTFOUND, LibxlError, UsageError
 
 
 @xl_command("pci-list")
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("args", nargs=-1)
 @click.pass_context
-def cmd_pci_list(ctx, args):
+def cmd_pci_list(ctx, as_json, args):
     need_args("pci-list", args, 1)
     with session(ctx, write=False) as libxl:
         domid = libxl.domain_qualifier_to_domid(args[0])
         pcis = libxl.device_pci_list(domid)
-    if pcis:
-        out("Vdev Device\n" + "".join(
-            f"{(p.vdevfn >> 3) & 0x1F:02x}.{p.vdevfn & 7:01x} {p.bdf}\n" for p in pcis))
+    if as_json:
+        from pyxl.cli.base import dumps
+
+        out(dumps([{"vdev": _vdev(p), "vdevfn": p.vdevfn, "bdf": p.bdf} for p in pcis]))
+    elif pcis:
+        out("Vdev Device\n" + "".join(f"{_vdev(p)} {p.bdf}\n" for p in pcis))
     return 0
+
+
+def _vdev(p) -> str:
+    """The guest's slot.function, as pci-list prints it."""
+    return f"{(p.vdevfn >> 3) & 0x1F:02x}.{p.vdevfn & 7:01x}"
 
 
 def _spec(libxl, name: str, text: str):

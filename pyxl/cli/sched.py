@@ -26,18 +26,58 @@ def _pool_or_fail(libxl, name: str | None) -> int | None:
     return poolid
 
 
-def _listing(libxl, sched: str, pool: str | None, pool_line, header: str, row) -> None:
-    """sched_domain_output: each matching pool's line, the header, its domains."""
+def _listing(libxl, sched: str, pool: str | None, pool_params, pool_line, header: str,
+             fields, text, as_json: bool = False) -> None:
+    """sched_domain_output: each matching pool's line, the header, its domains.
+
+    `pool_params(poolid)` and `fields(domid)` (a list of rows) give the data,
+    `pool_line(name, params)` and `text(row)` the table; --json renders the
+    same data as a list of pools."""
     only = _pool_or_fail(libxl, pool)
+    pools = []
     for poolid, name, domids in libxl.cpupools_running(sched, only):
-        out(pool_line(poolid, name))
+        params = pool_params(poolid)
+        rows: list = []
+        pools.append({"cpupool": name, "poolid": poolid, "params": params, "domains": rows})
+        if not as_json:
+            out(pool_line(name, params))
+            out(header)
+        if not _pool_rows(domids, fields, text, rows, as_json):
+            break
+    if as_json:
+        _json(pools)
+
+
+def _pool_rows(domids, fields, text, rows: list, as_json: bool) -> bool:
+    """A pool's domains into `rows` or onto stdout; False when one could not
+    be read (its error is printed and the listing stops)."""
+    for domid in domids:
+        try:
+            got = fields(domid)
+        except PyxlError as e:
+            err(e.message)
+            return False
+        if as_json:
+            rows.extend(got)
+        else:
+            out("".join(text(r) for r in got))
+    return True
+
+
+def _json(value) -> None:
+    from pyxl.cli.base import dumps
+
+    out(dumps(value))
+
+
+def _domain_rows(header: str, fields, text, as_json: bool) -> None:
+    """One domain's rows from `fields()`: the header (printed before they are
+    asked for, as xl does) and the lines, or --json's list."""
+    if as_json:
+        _json(fields())
+    else:
         out(header)
-        for domid in domids:
-            try:
-                out(row(domid))
-            except PyxlError as e:
-                err(e.message)
-                return
+        out("".join(text(r) for r in fields()))
 
 
 # --- credit and credit2 -----------------------------------------------------------
@@ -45,27 +85,46 @@ def _listing(libxl, sched: str, pool: str | None, pool_line, header: str, row) -
 WEIGHT_HEADER = f"{'Name':<33} {'ID':>4} {'Weight':>6} {'Cap':>4}\n"
 
 
-def _weight_row(libxl, sched: str, domid: int) -> str:
+def _weight_fields(libxl, sched: str, domid: int) -> list[dict]:
     p = libxl.domain_sched_params_get(domid, sched)
-    name = libxl.domid_to_name(domid) or ""
-    return f"{name:<33} {domid:>4} {p['weight']:>6} {p['cap']:>4}\n"
+    return [{"name": libxl.domid_to_name(domid) or "", "domid": domid,
+             "weight": p["weight"], "cap": p["cap"]}]
 
 
-def _credit_pool_line(libxl, poolid: int, name: str) -> str:
-    p = libxl.sched_params_get(poolid, "credit")
+def _weight_text(r: dict) -> str:
+    return f"{r['name']:<33} {r['domid']:>4} {r['weight']:>6} {r['cap']:>4}\n"
+
+
+def _pool_params(libxl, poolid: int, sched: str) -> dict | None:
+    """A pool's scheduler parameters; None (and libxl's error) when unavailable."""
+    p = libxl.sched_params_get(poolid, sched)
     if p is None:
-        err("libxl_sched_credit_params_get failed.")
+        err(f"libxl_sched_{sched}_params_get failed.")
+    return p
+
+
+def _credit_pool_line(name: str, p: dict | None) -> str:
+    if p is None:
         return f"Cpupool {name}: [sched params unavailable]\n"
     return (f"Cpupool {name}: tslice={p['tslice_ms']}ms ratelimit={p['ratelimit_us']}us "
             f"migration-delay={p['migration_delay_us']}us\n")
 
 
-def _credit2_pool_line(libxl, poolid: int, name: str) -> str:
-    p = libxl.sched_params_get(poolid, "credit2")
+def _credit2_pool_line(name: str, p: dict | None) -> str:
     if p is None:
-        err("libxl_sched_credit2_params_get failed.")
         return f"Cpupool {name}: [sched params unavailable]\n"
     return f"Cpupool {name}: ratelimit={p['ratelimit_us']}us\n"
+
+
+def _pool_only(libxl, cpupool, sched: str, pool_line, as_json: bool) -> None:
+    """`-s` without values: the pool's parameters line, or its --json object."""
+    poolid = _pool_or_fail(libxl, cpupool) or 0
+    name = libxl.cpupoolid_to_name(poolid)
+    params = _pool_params(libxl, poolid, sched)
+    if as_json:
+        _json({"cpupool": name, "poolid": poolid, "params": params})
+    else:
+        out(pool_line(name, params))
 
 
 @xl_command("sched-credit")
@@ -77,10 +136,11 @@ def _credit2_pool_line(libxl, poolid: int, name: str) -> str:
 @click.option("-r", "--ratelimit_us", "ratelimit")
 @click.option("-m", "--migration_delay_us", "migrdelay")
 @click.option("-s", "--schedparam", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("ignored", nargs=-1)
 @click.pass_context
 def cmd_sched_credit(ctx, dom, weight, cap, cpupool, tslice, ratelimit, migrdelay,
-                     schedparam, ignored):
+                     schedparam, as_json, ignored):
     if (cpupool or schedparam) and (dom or weight is not None or cap is not None):
         raise PyxlError("Specifying a cpupool or schedparam is not allowed with domain "
                         "options.")
@@ -93,25 +153,26 @@ def cmd_sched_credit(ctx, dom, weight, cap, cpupool, tslice, ratelimit, migrdela
         raise PyxlError("Must specify schedparam to set schedule parameter values.")
     with session(ctx, write=True) as libxl:
         if schedparam:
-            poolid = _pool_or_fail(libxl, cpupool) or 0
             if not setting_pool:
-                out(_credit_pool_line(libxl, poolid, libxl.cpupoolid_to_name(poolid)))
+                _pool_only(libxl, cpupool, "credit", _credit_pool_line, as_json)
             else:
+                poolid = _pool_or_fail(libxl, cpupool) or 0
                 changes = {k: atoi(v) for k, v in pool_opts.items() if v is not None}
                 libxl.sched_params_set(poolid, "credit", changes)
         elif not dom:
-            _listing(libxl, "credit", cpupool, lambda i, n: _credit_pool_line(libxl, i, n),
-                     WEIGHT_HEADER, lambda d: _weight_row(libxl, "credit", d))
+            _listing(libxl, "credit", cpupool, lambda i: _pool_params(libxl, i, "credit"),
+                     _credit_pool_line, WEIGHT_HEADER,
+                     lambda d: _weight_fields(libxl, "credit", d), _weight_text, as_json)
         else:
-            _domain_weight(libxl, "credit", dom, weight, cap)
+            _domain_weight(libxl, "credit", dom, weight, cap, as_json)
     return 0
 
 
-def _domain_weight(libxl, sched: str, dom: str, weight, cap) -> None:
+def _domain_weight(libxl, sched: str, dom: str, weight, cap, as_json: bool) -> None:
     domid = libxl.domain_qualifier_to_domid(dom)
     if weight is None and cap is None:
-        out(WEIGHT_HEADER)
-        out(_weight_row(libxl, sched, domid))
+        _domain_rows(WEIGHT_HEADER, lambda: _weight_fields(libxl, sched, domid), _weight_text,
+                     as_json)
         return
     changes = {}
     if weight is not None:
@@ -128,25 +189,28 @@ def _domain_weight(libxl, sched: str, dom: str, weight, cap) -> None:
 @click.option("-p", "--cpupool")
 @click.option("-r", "--ratelimit_us", "ratelimit")
 @click.option("-s", "--schedparam", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("ignored", nargs=-1)
 @click.pass_context
-def cmd_sched_credit2(ctx, dom, weight, cap, cpupool, ratelimit, schedparam, ignored):
+def cmd_sched_credit2(ctx, dom, weight, cap, cpupool, ratelimit, schedparam, as_json,
+                      ignored):
     if cpupool and (dom or weight is not None or cap is not None):
         raise PyxlError("Specifying a cpupool is not allowed with other options.")
     if not dom and (weight is not None or cap is not None):
         raise PyxlError("Must specify a domain.")
     with session(ctx, write=True) as libxl:
         if schedparam:
-            poolid = _pool_or_fail(libxl, cpupool) or 0
             if ratelimit is None:
-                out(_credit2_pool_line(libxl, poolid, libxl.cpupoolid_to_name(poolid)))
+                _pool_only(libxl, cpupool, "credit2", _credit2_pool_line, as_json)
             else:
+                poolid = _pool_or_fail(libxl, cpupool) or 0
                 libxl.sched_params_set(poolid, "credit2", {"ratelimit_us": atoi(ratelimit)})
         elif not dom:
-            _listing(libxl, "credit2", cpupool, lambda i, n: _credit2_pool_line(libxl, i, n),
-                     WEIGHT_HEADER, lambda d: _weight_row(libxl, "credit2", d))
+            _listing(libxl, "credit2", cpupool, lambda i: _pool_params(libxl, i, "credit2"),
+                     _credit2_pool_line, WEIGHT_HEADER,
+                     lambda d: _weight_fields(libxl, "credit2", d), _weight_text, as_json)
         else:
-            _domain_weight(libxl, "credit2", dom, weight, cap)
+            _domain_weight(libxl, "credit2", dom, weight, cap, as_json)
     return 0
 
 
@@ -161,18 +225,28 @@ def _yes(flag) -> str:
     return "yes" if flag else "no"
 
 
-def _rtds_row(libxl, domid: int) -> str:
+def _rtds_fields(libxl, domid: int) -> list[dict]:
     p = libxl.domain_sched_params_get(domid, "rtds")
-    return (f"{libxl.domid_to_name(domid) or '':<33} {domid:>4} {p['period']:>9} "
-            f"{p['budget']:>9} {_yes(p.get('extratime')):>10}\n")
+    return [{"name": libxl.domid_to_name(domid) or "", "domid": domid,
+             "period_us": p["period"], "budget_us": p["budget"],
+             "extratime": bool(p.get("extratime"))}]
 
 
-def _rtds_vcpu_rows(libxl, domid: int, vcpuids: list[int] | None) -> str:
+def _rtds_text(r: dict) -> str:
+    return (f"{r['name']:<33} {r['domid']:>4} {r['period_us']:>9} {r['budget_us']:>9} "
+            f"{_yes(r['extratime']):>10}\n")
+
+
+def _rtds_vcpu_fields(libxl, domid: int, vcpuids: list[int] | None) -> list[dict]:
     name = libxl.domid_to_name(domid) or ""
-    return "".join(
-        f"{name:<33} {domid:>4} {v:>4} {p['period']:>9} {p['budget']:>9} "
-        f"{_yes(p.get('extratime')):>10}\n"
-        for v, p in libxl.vcpu_sched_params_get(domid, vcpuids))
+    return [{"name": name, "domid": domid, "vcpu": v, "period_us": p["period"],
+             "budget_us": p["budget"], "extratime": bool(p.get("extratime"))}
+            for v, p in libxl.vcpu_sched_params_get(domid, vcpuids)]
+
+
+def _rtds_vcpu_text(r: dict) -> str:
+    return (f"{r['name']:<33} {r['domid']:>4} {r['vcpu']:>4} {r['period_us']:>9} "
+            f"{r['budget_us']:>9} {_yes(r['extratime']):>10}\n")
 
 
 @xl_command("sched-rtds")
@@ -183,9 +257,11 @@ def _rtds_vcpu_rows(libxl, domid: int, vcpuids: list[int] | None) -> str:
 @click.option("-v", "--vcpuid", "vcpus", multiple=True)
 @click.option("-c", "broken_c", is_flag=True)  # xl declares -c without its argument
 @click.option("--cpupool")
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("ignored", nargs=-1)
 @click.pass_context
-def cmd_sched_rtds(ctx, dom, periods, budgets, extras, vcpus, broken_c, cpupool, ignored):
+def cmd_sched_rtds(ctx, dom, periods, budgets, extras, vcpus, broken_c, cpupool, as_json,
+                   ignored):
     for e in extras:
         if e not in ("0", "1"):
             raise PyxlError("Invalid extratime.")
@@ -206,18 +282,19 @@ def cmd_sched_rtds(ctx, dom, periods, budgets, extras, vcpus, broken_c, cpupool,
         raise PyxlError("Incorrect number of period, budget and extratime")
     with session(ctx, write=True) as libxl:
         if not dom:
-            row = (lambda d: _rtds_vcpu_rows(libxl, d, None)) if opt_all else \
-                (lambda d: _rtds_row(libxl, d))
-            _listing(libxl, "rtds", cpupool, lambda i, n: f"Cpupool {n}: sched=RTDS\n",
-                     RTDS_VCPU_HEADER if opt_all else RTDS_HEADER, row)
+            fields = (lambda d: _rtds_vcpu_fields(libxl, d, None)) if opt_all else \
+                (lambda d: _rtds_fields(libxl, d))
+            _listing(libxl, "rtds", cpupool, lambda i: None,
+                     lambda n, _p: f"Cpupool {n}: sched=RTDS\n",
+                     RTDS_VCPU_HEADER if opt_all else RTDS_HEADER, fields,
+                     _rtds_vcpu_text if opt_all else _rtds_text, as_json)
             return 0
         domid = libxl.domain_qualifier_to_domid(dom)
         if not opt_v and not opt_all:
-            out(RTDS_HEADER)
-            out(_rtds_row(libxl, domid))
+            _domain_rows(RTDS_HEADER, lambda: _rtds_fields(libxl, domid), _rtds_text, as_json)
         elif not periods:
-            out(RTDS_VCPU_HEADER)
-            out(_rtds_vcpu_rows(libxl, domid, ids if ids else None))
+            _domain_rows(RTDS_VCPU_HEADER, lambda: _rtds_vcpu_fields(libxl, domid, ids or None),
+                         _rtds_vcpu_text, as_json)
         else:
             def params(i):
                 return {"period": atoi(periods[i]), "budget": atoi(budgets[i]),
@@ -237,17 +314,22 @@ XM_SEDF_HEADER = (f"{'Name':<33} {'ID':>4} {'Period(ms)':<4} {'Slice(ms)':<4} "
                   f"{'Lat(ms)':<7} {'Extra':<5} {'Weight':<6}\n")
 
 
-def _sedf_row(libxl, domid: int) -> str:
+def _sedf_fields(libxl, domid: int) -> list[dict]:
     p = libxl.domain_sched_params_get(domid, "sedf")
-    return (f"{libxl.domid_to_name(domid) or '':<33} {domid:>4} {p['period']:>6} {p['slice']:>6} "
-            f"{p['latency']:>7} {p['extratime']:>5} {p['weight']:>6}\n")
+    return [{"name": libxl.domid_to_name(domid) or "", "domid": domid,
+             "period_ms": p["period"], "slice_ms": p["slice"], "latency_ms": p["latency"],
+             "extratime": p["extratime"], "weight": p["weight"]}]
 
 
-def _xm_sedf_row(libxl, domid: int) -> str:
-    p = libxl.domain_sched_params_get(domid, "sedf")
-    return (f"{libxl.domid_to_name(domid) or '':<32} {domid:>5} {float(p['period']):>9.1f} "
-            f"{float(p['slice']):>9.1f} {float(p['latency']):>7.1f} "
-            f"{p['extratime']:>6} {p['weight']:>6}\n")
+def _sedf_text(r: dict) -> str:
+    return (f"{r['name']:<33} {r['domid']:>4} {r['period_ms']:>6} {r['slice_ms']:>6} "
+            f"{r['latency_ms']:>7} {r['extratime']:>5} {r['weight']:>6}\n")
+
+
+def _xm_sedf_text(r: dict) -> str:
+    return (f"{r['name']:<32} {r['domid']:>5} {float(r['period_ms']):>9.1f} "
+            f"{float(r['slice_ms']):>9.1f} {float(r['latency_ms']):>7.1f} "
+            f"{r['extratime']:>6} {r['weight']:>6}\n")
 
 
 def _ms(text: str, ns: bool) -> int:
@@ -269,13 +351,14 @@ def _ms(text: str, ns: bool) -> int:
 @click.option("-e", "--extra", "--extratime", "extra")
 @click.option("-w", "--weight")
 @click.option("-c", "--cpupool")
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("args", nargs=-1)
 @click.pass_context
-def cmd_sched_sedf(ctx, dom, period, slice_, latency, extra, weight, cpupool, args):
+def cmd_sched_sedf(ctx, dom, period, slice_, latency, extra, weight, cpupool, as_json, args):
     opts = {"period": period, "slice": slice_, "latency": latency, "extratime": extra,
             "weight": weight}
     if args and not dom:
-        return _xm_sedf(ctx, args, opts)
+        return _xm_sedf(ctx, args, opts, as_json)
     setting = any(v is not None for v in opts.values())
     if cpupool and (dom or setting):
         raise PyxlError("Specifying a cpupool is not allowed with other options.")
@@ -285,13 +368,12 @@ def cmd_sched_sedf(ctx, dom, period, slice_, latency, extra, weight, cpupool, ar
         err("Specifying a weight AND period or slice is not allowed.")
     with session(ctx, write=True) as libxl:
         if not dom:
-            _listing(libxl, "sedf", cpupool, lambda i, n: f"Cpupool {n}:\n", SEDF_HEADER,
-                     lambda d: _sedf_row(libxl, d))
+            _listing(libxl, "sedf", cpupool, lambda i: None, lambda n, _p: f"Cpupool {n}:\n",
+                     SEDF_HEADER, lambda d: _sedf_fields(libxl, d), _sedf_text, as_json)
             return 0
         domid = libxl.domain_qualifier_to_domid(dom)
         if not setting:
-            out(SEDF_HEADER)
-            out(_sedf_row(libxl, domid))
+            _domain_rows(SEDF_HEADER, lambda: _sedf_fields(libxl, domid), _sedf_text, as_json)
             return 0
         changes = {}
         if period is not None:
@@ -308,7 +390,7 @@ def cmd_sched_sedf(ctx, dom, period, slice_, latency, extra, weight, cpupool, ar
     return 0
 
 
-def _xm_sedf(ctx, args, opts) -> int:
+def _xm_sedf(ctx, args, opts, as_json: bool = False) -> int:
     """xm sched-sedf: `DOM PERIOD SLICE LATENCY EXTRA WEIGHT` (ns) or `DOM [-p MS ...]`."""
     dom, rest = args[0], list(args[1:])
     changes = {}
@@ -328,8 +410,8 @@ def _xm_sedf(ctx, args, opts) -> int:
     with session(ctx, write=True) as libxl:
         domid = libxl.domain_qualifier_to_domid(dom)
         if not changes:
-            out(XM_SEDF_HEADER)
-            out(_xm_sedf_row(libxl, domid))
+            _domain_rows(XM_SEDF_HEADER, lambda: _sedf_fields(libxl, domid), _xm_sedf_text,
+                         as_json)
             return 0
         try:
             libxl.domain_sched_params_set(domid, "sedf", changes)

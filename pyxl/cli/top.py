@@ -126,6 +126,39 @@ def render_batch(s, prev, opts) -> str:
     return text
 
 
+def render_json(s, prev, opts) -> str:
+    """`top -b --json`: one iteration as one line of JSON (docs/json.md)."""
+    import json
+
+    from pyxl.toolstack import cpu_pct
+
+    doc = {"now_ns": s.now_ns, "tot_kb": s.tot_kb, "free_kb": s.free_kb,
+           "nr_cpus": s.nr_cpus, "cpu_mhz": s.cpu_mhz,
+           "domains": [domain_fields(d, cpu_pct(d, prev, s.now_ns), s.tot_kb)
+                       for d in _ordered(s.domains, opts["dom0_first"])]}
+    return json.dumps(doc) + "\n"
+
+
+NET_KEYS = ("rx_bytes", "rx_packets", "rx_errs", "rx_drop",
+            "tx_bytes", "tx_packets", "tx_errs", "tx_drop")
+VBD_KEYS = ("dev", "oo_reqs", "rd_reqs", "wr_reqs", "rd_sects", "wr_sects")
+
+
+def domain_fields(d, pct: float, tot_kb: int) -> dict:
+    """One domain's xentop line as numbers, unrounded (the table's k are bytes here)."""
+    return {"name": d.name, "domid": d.domid, "state": d.state, "cpu_ns": d.cpu_ns,
+            "cpu_pct": pct, "mem_kb": d.cur_kb, "mem_pct": 100.0 * d.cur_kb / tot_kb,
+            "maxmem_kb": d.max_kb,
+            "maxmem_pct": None if d.max_kb is None else 100.0 * d.max_kb / tot_kb,
+            "vcpus": d.vcpus, "nets": d.nets, "nettx_bytes": d.net_bytes(rx=False),
+            "netrx_bytes": d.net_bytes(rx=True), "vbds": d.vbds, "vbd_oo": d.vbd_total(1),
+            "vbd_rd": d.vbd_total(2), "vbd_wr": d.vbd_total(3),
+            "vbd_rsect": d.vbd_total(4), "vbd_wsect": d.vbd_total(5), "ssid": d.ssid,
+            "vcpu_ns": [{"vcpu": v, "cpu_ns": ns} for v, ns in d.vcpu_ns],
+            "networks": [dict(zip(NET_KEYS, n)) for n in d.networks],
+            "vbd_list": [dict(zip(VBD_KEYS, v)) for v in d.vbd_list]}
+
+
 def _take_sample(ctx, advance_ns: int):
     """A sample `advance_ns` after the last, and the clock's mode."""
     with session(ctx, write=advance_ns > 0) as libxl:
@@ -142,9 +175,10 @@ def _take_sample(ctx, advance_ns: int):
 @click.option("-z", "--dom0-first", "dom0_first", is_flag=True)
 @click.option("-n", "--networks", is_flag=True)
 @click.option("-x", "--vbds", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def cmd_top(ctx, delay, batch, iterations, vcpus, repeat_header, full_name, dom0_first,
-            networks, vbds):
+            networks, vbds, as_json):
     from pyxl.cnum import atoi, c_uint32
 
     # xentop keeps both in unsigned ints, from atoi; -i 0 counts down from
@@ -153,13 +187,14 @@ def cmd_top(ctx, delay, batch, iterations, vcpus, repeat_header, full_name, dom0
     count = (c_uint32(atoi(iterations)) or 1 << 32) if iterations is not None else None
     opts = dict(vcpus=vcpus, repeat_header=repeat_header, full_name=full_name,
                 dom0_first=dom0_first, networks=networks, vbds=vbds)
-    if not batch and sys.stdout.isatty():
+    if not batch and not as_json and sys.stdout.isatty():
         return _live(ctx, delay_s, count, opts)
+    render = render_json if as_json else render_batch
     prev = None
     n = 0
     while True:
         s, clock = _take_sample(ctx, 0 if prev is None else delay_s * 1_000_000_000)
-        out(render_batch(s, prev, opts))
+        out(render(s, prev, opts))
         sys.stdout.flush()
         prev = s
         n += 1

@@ -95,21 +95,38 @@ def cmd_usbdev_detach(ctx, args):
 
 
 @xl_command("usb-list")
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("args", nargs=-1)
 @click.pass_context
-def cmd_usb_list(ctx, args):
+def cmd_usb_list(ctx, as_json, args):
     need_args("usb-list", args, 1)
     with session(ctx, write=False) as libxl:
         domid = libxl.domain_qualifier_to_domid(args[0])
         if len(args) > 1:
             err("Invalid arguments.")
             return 255
-        for info, ports in libxl.device_usbctrl_list(domid):
-            out(f"{'Devid':<6} {'Type':<12} {'BE':<3} {'state':<5} {'usb-ver':<7} "
-                f"{'ports':<5}\n")
-            out(f"{info.devid:<6d} {info.type:<12} {info.backend_id:<3d} {info.state:<5d} "
-                f"{info.version:<7d} {info.ports:<5d}\n")
-            for port, dev in ports.items():
-                tail = f" Bus {dev.hostbus:03x} Device {dev.hostaddr:03x}" if dev else ""
-                out(f"  Port {port}:{tail}\n")
+        ctrls = libxl.device_usbctrl_list(domid)
+    if as_json:
+        from pyxl.cli.base import dumps
+
+        out(dumps([_usbctrl_fields(info, ports) for info, ports in ctrls]))
+        return 0
+    for info, ports in ctrls:
+        out(f"{'Devid':<6} {'Type':<12} {'BE':<3} {'state':<5} {'usb-ver':<7} "
+            f"{'ports':<5}\n")
+        out(f"{info.devid:<6d} {info.type:<12} {info.backend_id:<3d} {info.state:<5d} "
+            f"{info.version:<7d} {info.ports:<5d}\n")
+        for port, dev in ports.items():
+            tail = f" Bus {dev.hostbus:03x} Device {dev.hostaddr:03x}" if dev else ""
+            out(f"  Port {port}:{tail}\n")
     return 0
+
+
+def _usbctrl_fields(info, ports: dict) -> dict:
+    """One controller and its ports as docs/json.md names them."""
+    return {"devid": info.devid, "type": info.type, "backend_id": info.backend_id,
+            "state": info.state, "version": info.version, "ports": info.ports,
+            "devices": [{"port": port,
+                         "hostbus": dev.hostbus if dev else None,
+                         "hostaddr": dev.hostaddr if dev else None}
+                        for port, dev in ports.items()]}

@@ -23,23 +23,52 @@ def vcpu_row(name: str, v, nr_cpus: int) -> str:
 
 
 @xl_command("vcpu-list")
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("domains", nargs=-1)
 @click.pass_context
-def cmd_vcpu_list(ctx, domains):
+def cmd_vcpu_list(ctx, as_json, domains):
     with session(ctx, write=False) as libxl:
         nr_cpus = libxl.get_physinfo().max_cpu_id + 1
-        out(f"{'Name':<32} {'ID':>5} {'VCPU':>5} {'CPU':>5} {'State':>5} {'Time(s)':>9} "
-            "Affinity (Hard / Soft)\n")
-        if domains:
-            ids = [libxl.domain_qualifier_to_domid(q) for q in domains]
-        else:
-            ids = [i.domid for i in libxl.list_domain()]
-        for domid in ids:
-            vcpus = libxl.list_vcpu(domid)   # logs libxl's error for a missing domain
-            if vcpus:
-                name = libxl.domid_to_name(domid)
+        if not as_json:
+            out(f"{'Name':<32} {'ID':>5} {'VCPU':>5} {'CPU':>5} {'State':>5} {'Time(s)':>9} "
+                "Affinity (Hard / Soft)\n")
+        rows = []
+        for name, vcpus in vcpu_rows(libxl, domains):
+            if as_json:
+                rows.extend(vcpu_fields(name, v, nr_cpus) for v in vcpus)
+            else:
                 out("".join(vcpu_row(name, v, nr_cpus) + "\n" for v in vcpus))
+    if as_json:
+        from pyxl.cli.base import dumps
+
+        out(dumps(rows))
     return 0
+
+
+def vcpu_rows(libxl, domains):
+    """(name, [libxl_vcpuinfo]) of each domain asked for (all when none),
+    as xl walks them: a missing domain is libxl's logged error, then the next."""
+    if domains:
+        ids = [libxl.domain_qualifier_to_domid(q) for q in domains]
+    else:
+        ids = [i.domid for i in libxl.list_domain()]
+    for domid in ids:
+        vcpus = libxl.list_vcpu(domid)   # logs libxl's error for a missing domain
+        if vcpus:
+            yield libxl.domid_to_name(domid), vcpus
+
+
+def vcpu_fields(name: str, v, nr_cpus: int) -> dict:
+    """One vcpu-list row as docs/json.md names it."""
+    hard = None if v.cpumap is None else set(v.cpumap)
+    soft = None if v.cpumap_soft is None else set(v.cpumap_soft)
+    state = "--p" if not v.online else \
+        ("r" if v.running else "-") + ("b" if v.blocked else "-") + "-"
+    return {"name": name, "domid": v.domid, "vcpu": v.vcpuid,
+            "cpu": v.cpu if v.online else None, "online": bool(v.online), "state": state,
+            "cpu_time_ns": v.vcpu_time,
+            "affinity_hard": print_bitmap(hard, nr_cpus),
+            "affinity_soft": print_bitmap(soft, nr_cpus)}
 
 
 @xl_command("vcpu-pin")

@@ -76,9 +76,28 @@ def _detach(ctx, kind: str, args) -> int:
     return 0
 
 
+def _json(rows: list) -> None:
+    from pyxl.cli.base import dumps
+
+    out(dumps(rows))
+
+
 def _s(value) -> str:
     """printf's %s of a NULL string."""
     return "(null)" if value is None else value
+
+
+def _list_json(ctx, kind: str, domid_of, args) -> int:
+    """<kind>-list --json: the getinfo each table line is printed from, per
+    domain asked for (one that does not resolve is skipped as the table skips it)."""
+    rows = []
+    with session(ctx, write=True) as libxl:
+        for qualifier in args:
+            domid = domid_of(libxl, qualifier)
+            if domid is not None:
+                rows.extend(libxl.vdev_list(domid, kind))
+    _json(rows)
+    return 0
 
 
 # --- vkb ---
@@ -100,10 +119,13 @@ def cmd_vkb_attach(ctx, args):
 
 
 @xl_command("vkb-list")
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("args", nargs=-1)
 @click.pass_context
-def cmd_vkb_list(ctx, args):
+def cmd_vkb_list(ctx, as_json, args):
     need_args("vkb-list", args, 1)
+    if as_json:
+        return _list_json(ctx, "vkb", _find_domain, args)
     out(f"{'Idx':<3} {'BE':<2} {'handle':<6} {'state':<5} {'evt-ch':<6} {'ref':>6} "
         f"{'ID':<10} {'BE-type':<10} {'BE-path':<30}\n")
     with session(ctx, write=True) as libxl:
@@ -142,10 +164,13 @@ def cmd_vtpm_attach(ctx, args):
 
 
 @xl_command("vtpm-list")
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("args", nargs=-1)
 @click.pass_context
-def cmd_vtpm_list(ctx, args):
+def cmd_vtpm_list(ctx, as_json, args):
     need_args("vtpm-list", args, 1)
+    if as_json:
+        return _list_json(ctx, "vtpm", _checked_domid, args)
     out(f"{'Idx':<3} {'BE':<2} {'Uuid':<36} {'handle':<6} {'state':<5} {'evt-ch':<6} "
         f"{'ring-ref':<5} {'BE-path':<10}\n")
     with session(ctx, write=True) as libxl:
@@ -201,10 +226,13 @@ def cmd_vdispl_attach(ctx, args):
 
 
 @xl_command("vdispl-list")
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("args", nargs=-1)
 @click.pass_context
-def cmd_vdispl_list(ctx, args):
+def cmd_vdispl_list(ctx, as_json, args):
     need_args("vdispl-list", args, 1)
+    if as_json:
+        return _list_json(ctx, "vdispl", _checked_domid, args)
     with session(ctx, write=True) as libxl:
         for qualifier in args:
             domid = _checked_domid(libxl, qualifier)
@@ -285,10 +313,13 @@ def _vsnd_lines(i: dict) -> str:
 
 
 @xl_command("vsnd-list")
+@click.option("--json", "as_json", is_flag=True)
 @click.argument("args", nargs=-1)
 @click.pass_context
-def cmd_vsnd_list(ctx, args):
+def cmd_vsnd_list(ctx, as_json, args):
     need_args("vsnd-list", args, 1)
+    if as_json:
+        return _list_json(ctx, "vsnd", _checked_domid, args)
     with session(ctx, write=True) as libxl:
         for qualifier in args:
             domid = _checked_domid(libxl, qualifier)

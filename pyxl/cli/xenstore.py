@@ -30,7 +30,9 @@ USAGE = {"read": "[-h] [-p] [-R] key [...]", "write": "[-h] [-R] key value [...]
          "watch": "[-h] [-n NR] key"}
 ALLOWED = {"f": ("ls",), "p": ("read", "list", "ls"), "t": ("rm",), "u": ("chmod",),
            "r": ("chmod",), "n": ("watch",), "R": ("read", "write"), "d": ("watch",),
-           "s": None, "T": ("read", "write", "rm", "exists", "list", "ls", "chmod")}
+           "s": None, "T": ("read", "write", "rm", "exists", "list", "ls", "chmod"),
+           "j": ("ls",)}
+JSON_LONG = {"json": "j"}  # pyxl's ls --json, a long option only
 TAG_LEN = len(' = "..."')
 
 
@@ -57,6 +59,7 @@ def getopt(prog: str, mode: str, argv: list[str]) -> tuple[dict, list[str]]:
     """GNU getopt_long with permutation: options anywhere until `--`."""
     opts: dict = {}
     rest: list[str] = []
+    longs = {**LONG, **JSON_LONG} if mode == "ls" else LONG
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -65,14 +68,14 @@ def getopt(prog: str, mode: str, argv: list[str]) -> tuple[dict, list[str]]:
             break
         if a.startswith("--"):
             name, eq, val = a[2:].partition("=")
-            hits = [k for k in LONG if k.startswith(name)] if name else []
-            if name in LONG:
+            hits = [k for k in longs if k.startswith(name)] if name else []
+            if name in longs:
                 hits = [name]
             if len(hits) != 1:
                 _warnx(prog, f"{'unrecognized' if not hits else 'ambiguous'} option '{a}'")
                 i += 1
                 continue
-            letter = LONG[hits[0]]
+            letter = longs[hits[0]]
             if letter in WITH_ARG and not eq:
                 i += 1
                 if i >= len(argv):
@@ -397,6 +400,9 @@ def _width() -> int:
 
 
 def _ls_all(libxl, tx, prog, opts, paths) -> None:
+    if opts.get("j"):
+        _ls_json(libxl, tx, prog, paths)
+        return
     flat = bool(opts.get("f"))
     max_width = (2**31 - 1) // 2 if flat else _width()
     desired = 0 if flat else 60
@@ -407,16 +413,8 @@ def _ls_all(libxl, tx, prog, opts, paths) -> None:
 def _ls(libxl, tx, prog, path, show_perms, flat, max_width, desired) -> None:
     from pyxl.toolstack.xs import format_perms
 
-    try:
-        entries = libxl.xs_walk(path, tx)
-    except XenStoreError as e:
-        _errx(prog, f"xs_directory ({path}): {e.message}")
     w = sys.stdout.write
-    base_depth = {}
-    for e in entries:
-        parent_shown = path if e.depth == 0 else base_depth[e.depth - 1]
-        newpath = parent_shown + ("" if parent_shown.endswith("/") else "/") + e.name
-        base_depth[e.depth] = newpath
+    for newpath, e in ls_nodes(libxl, tx, prog, path):
         if flat:
             w(newpath)
             linewid = 0
@@ -451,6 +449,39 @@ def _ls(libxl, tx, prog, path, show_perms, flat, max_width, desired) -> None:
         if show_perms:
             w(f"  ({format_perms(e.perms)})")
         w("\n")
+
+
+def ls_nodes(libxl, tx, prog, path) -> list[tuple[str, object]]:
+    """(full path, node) of every node below `path`, in xenstore-ls order,
+    each path as `xenstore-ls -f` prints it."""
+    try:
+        entries = libxl.xs_walk(path, tx)
+    except XenStoreError as e:
+        _errx(prog, f"xs_directory ({path}): {e.message}")
+    base_depth: dict[int, str] = {}
+    nodes = []
+    for e in entries:
+        parent_shown = path if e.depth == 0 else base_depth[e.depth - 1]
+        newpath = parent_shown + ("" if parent_shown.endswith("/") else "/") + e.name
+        base_depth[e.depth] = newpath
+        nodes.append((newpath, e))
+    return nodes
+
+
+def _ls_json(libxl, tx, prog, paths) -> None:
+    """xenstore-ls --json: one object per node, its value escaped as ls
+    prints it (never cut to the terminal's width) and its permissions."""
+    from pyxl.cli.base import dumps
+    from pyxl.toolstack.xs import format_perms
+
+    rows = []
+    for path in paths:
+        for newpath, e in ls_nodes(libxl, tx, prog, path):
+            if e.value is None:
+                _errx(prog, f"xs_directory ({newpath}): Permission denied")
+            rows.append({"path": newpath, "value": sanitise(e.value),
+                         "perms": format_perms(e.perms).split(",")})
+    sys.stdout.write(dumps(rows))
 
 
 # --- watch --------------------------------------------------------------------
