@@ -16,6 +16,22 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "configs"
 
+# xl_cmdtable.c's 97 command names in its order (reference/xl-commands.md section 1;
+# dt-overlay is Arm's only, so an x86 xl has 96).
+XL_COMMAND_NAMES = """create config-update list destroy shutdown reboot pci-attach pci-detach pci-list
+pci-assignable-add pci-assignable-remove pci-assignable-list pause unpause console
+vncviewer save migrate restore migrate-receive suspend resume dump-core cd-insert cd-eject
+mem-max mem-set button-press vcpu-list vcpu-pin vcpu-set vm-list info sharing sched-credit
+sched-credit2 sched-rtds domid domname rename trigger sysrq debug-keys
+set-parameters dmesg top network-attach network-list network-detach channel-list
+block-attach block-list block-detach vtpm-attach vtpm-list vtpm-detach vkb-attach vkb-list
+vkb-detach vdispl-attach vdispl-list vdispl-detach vsnd-attach vsnd-list vsnd-detach uptime
+claims cpupool-create cpupool-list cpupool-destroy cpupool-rename cpupool-cpu-add
+cpupool-cpu-remove cpupool-migrate cpupool-numa-split getenforce setenforce loadpolicy remus
+devd psr-hwinfo psr-cmt-attach psr-cmt-detach psr-cmt-show psr-cat-set psr-cat-show
+psr-mba-set psr-mba-show usbctrl-attach usbctrl-detach usbdev-attach usbdev-detach usb-list
+qemu-monitor-command dt-overlay xenstore-quota-get xenstore-quota-set""".split()
+
 # Warnings xl_parse.c prints for xm-era keys, as several tests expect them.
 DEVICE_MODEL = (
     "WARNING: ignoring device_model directive.",

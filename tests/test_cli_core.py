@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pyxl.cli.cmdtable import CMD_TABLE, lookup
 
+from conftest import XL_COMMAND_NAMES
+
 LIST_HEADER = "Name                                        ID   Mem VCPUs\tState\tTime(s)\n"
 
 
@@ -103,21 +105,9 @@ def test_python_m_pyxl_works():
     assert p.stdout.startswith(LIST_HEADER)
 
 
-# xl_cmdtable.c's order (Xen 4.x HEAD): `xl help` lists the commands in it, and
-# pyxl's own (4.5's sched-sedf among them) come after them.
-XL_ORDER = """create config-update list destroy shutdown reboot pci-attach pci-detach pci-list
-pci-assignable-add pci-assignable-remove pci-assignable-list pause unpause console
-vncviewer save migrate restore migrate-receive suspend resume dump-core cd-insert cd-eject
-mem-max mem-set button-press vcpu-list vcpu-pin vcpu-set vm-list info sharing sched-credit
-sched-credit2 sched-rtds domid domname rename trigger sysrq debug-keys
-set-parameters dmesg top network-attach network-list network-detach channel-list
-block-attach block-list block-detach vtpm-attach vtpm-list vtpm-detach vkb-attach vkb-list
-vkb-detach vdispl-attach vdispl-list vdispl-detach vsnd-attach vsnd-list vsnd-detach uptime
-claims cpupool-create cpupool-list cpupool-destroy cpupool-rename cpupool-cpu-add
-cpupool-cpu-remove cpupool-migrate cpupool-numa-split getenforce setenforce loadpolicy remus
-devd psr-hwinfo psr-cmt-attach psr-cmt-detach psr-cmt-show psr-cat-set psr-cat-show
-psr-mba-set psr-mba-show usbctrl-attach usbctrl-detach usbdev-attach usbdev-detach usb-list
-qemu-monitor-command dt-overlay xenstore-quota-get xenstore-quota-set""".split()
+# xl_cmdtable.c's order: `xl help` lists the commands in it, and pyxl's own
+# (4.5's sched-sedf among them) come after them.
+XL_ORDER = XL_COMMAND_NAMES
 
 
 def test_help_lists_xls_commands_in_xls_order(pyxl):

@@ -8,20 +8,10 @@ from __future__ import annotations
 
 import struct
 
-# xl_cmdtable.c's x86 order (the reference's section 1, dt-overlay being Arm's).
-XL_ORDER = """create config-update list destroy shutdown reboot pci-attach pci-detach pci-list
-pci-assignable-add pci-assignable-remove pci-assignable-list pause unpause console
-vncviewer save migrate restore migrate-receive suspend resume dump-core cd-insert cd-eject
-mem-max mem-set button-press vcpu-list vcpu-pin vcpu-set vm-list info sharing sched-credit
-sched-credit2 sched-rtds domid domname rename trigger sysrq debug-keys
-set-parameters dmesg top network-attach network-list network-detach channel-list
-block-attach block-list block-detach vtpm-attach vtpm-list vtpm-detach vkb-attach vkb-list
-vkb-detach vdispl-attach vdispl-list vdispl-detach vsnd-attach vsnd-list vsnd-detach uptime
-claims cpupool-create cpupool-list cpupool-destroy cpupool-rename cpupool-cpu-add
-cpupool-cpu-remove cpupool-migrate cpupool-numa-split getenforce setenforce loadpolicy remus
-devd psr-hwinfo psr-cmt-attach psr-cmt-detach psr-cmt-show psr-cat-set psr-cat-show
-psr-mba-set psr-mba-show usbctrl-attach usbctrl-detach usbdev-attach usbdev-detach usb-list
-qemu-monitor-command xenstore-quota-get xenstore-quota-set""".split()
+from conftest import XL_COMMAND_NAMES
+
+# xl_cmdtable.c's x86 order (dt-overlay is Arm's).
+XL_ORDER = [name for name in XL_COMMAND_NAMES if name != "dt-overlay"]
 
 # Each entry's cmd_desc, as xl_cmdtable.c has it.
 XL_DESCRIPTIONS = {

@@ -74,12 +74,35 @@ def cmd_migrate(ctx, config_file, preserve_domid, foreground, no_monitor, paused
     return migrate_domain(ctx, domid, name, preserve_domid, command, config_file)
 
 
+def open_stream(command: str, data: bytes):
+    """xl's migrate preamble (migrate and remus): run the receiver, wait for
+    its banner, send the save-file header. The receiver, or None once its
+    failure is reported."""
+    from pyxl.toolstack import migrate as mig
+    from pyxl.toolstack.stream import encode_save_header, save_header
+
+    child = mig.Child(command, err)
+    try:
+        _expect(child, mig.RECEIVER_BANNER, "banner")
+    except _Failed:
+        child.close_send()
+        _child_report(child)
+        return None
+    header = save_header(data)
+    try:
+        child.send.write(encode_save_header(header))
+        child.send.flush()
+    except OSError:
+        pass  # the stream's write that follows fails the same way, and says so
+    err(f"Saving to migration stream new xl format (info {header.info})")
+    return child
+
+
 def migrate_domain(ctx, domid: int, name: str | None, preserve_domid: bool, command: str,
                    config_file: str | None) -> int:
     """xl's migrate_domain: preamble, suspend into the pipe, then the handshake."""
     from pyxl.cli.saverestore import save_config
     from pyxl.toolstack import migrate as mig
-    from pyxl.toolstack.stream import encode_save_header, save_header
 
     with session(ctx, write=False) as libxl:
         try:
@@ -89,20 +112,9 @@ def migrate_domain(ctx, domid: int, name: str | None, preserve_domid: bool, comm
                 raise PyxlError("No config file stored for running domain and none supplied"
                                 " - cannot migrate.") from None
             raise e
-    child = mig.Child(command, err)
-    try:
-        _expect(child, mig.RECEIVER_BANNER, "banner")
-    except _Failed:
-        child.close_send()
-        _child_report(child)
+    child = open_stream(command, data)
+    if child is None:
         return 1
-    header = save_header(data)
-    try:
-        child.send.write(encode_save_header(header))
-        child.send.flush()
-    except OSError:
-        pass  # the stream's write below fails the same way, and says so
-    err(f"Saving to migration stream new xl format (info {header.info})")
     rc, figures = _save_live(ctx, domid, child.send, config, config_file is not None)
     try:
         if rc:

@@ -123,10 +123,8 @@ def _blackhole(ctx, domid: int, allow_unsafe: bool) -> int:
 
 def _remus(ctx, domid: int, rune: str, interval_ms: int, colo: bool, unsafe: bool) -> int:
     """The preamble (banner, save header), then libxl_domain_remus_start."""
-    from pyxl.cli.migrate import _child_report, _expect, _Failed
+    from pyxl.cli.migrate import open_stream
     from pyxl.cli.saverestore import save_config
-    from pyxl.toolstack import migrate as mig
-    from pyxl.toolstack.stream import encode_save_header, save_header
 
     with session(ctx, write=False) as libxl:
         try:
@@ -134,20 +132,9 @@ def _remus(ctx, domid: int, rune: str, interval_ms: int, colo: bool, unsafe: boo
         except PyxlError:
             raise PyxlError("No config file stored for running domain and none supplied"
                             " - cannot start remus.") from None
-    child = mig.Child(rune, err)
-    try:
-        _expect(child, mig.RECEIVER_BANNER, "banner")
-    except _Failed:
-        child.close_send()
-        _child_report(child)
+    child = open_stream(rune, data)
+    if child is None:
         return 1
-    header = save_header(data)
-    try:
-        child.send.write(encode_save_header(header))
-        child.send.flush()
-    except OSError:
-        pass
-    err(f"Saving to migration stream new xl format (info {header.info})")
     try:
         rc = _start(ctx, domid, child.send, config, interval_ms, colo=colo, unsafe=unsafe)
     except _HostGone:
