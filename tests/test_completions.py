@@ -14,16 +14,17 @@ from conftest import REPO
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
-def complete(words: list[str], tmp_path) -> list[str]:
+def complete(words: list[str], tmp_path, prog: str = "pyxl",
+             module: str = "pyxl") -> list[str]:
     shim = tmp_path / "bin"
     shim.mkdir(exist_ok=True)
-    (shim / "pyxl").write_text(f"#!/bin/sh\nexec {sys.executable} -m pyxl \"$@\"\n")
-    (shim / "pyxl").chmod(0o755)
+    (shim / prog).write_text(f"#!/bin/sh\nexec {sys.executable} -m {module} \"$@\"\n")
+    (shim / prog).chmod(0o755)
     script = f"""
-source {REPO / 'completions' / 'pyxl.bash'}
+source {REPO / 'completions' / f'{prog}.bash'}
 COMP_WORDS=({' '.join(repr(w) for w in words)})
 COMP_CWORD={len(words) - 1}
-_pyxl
+_{prog}
 printf '%s\\n' "${{COMPREPLY[@]}}"
 """
     env = dict(os.environ, PATH=f"{shim}:{os.environ['PATH']}")
@@ -43,3 +44,21 @@ def test_completes_domain_names_after_global_options(tmp_path):
     assert spawn("create", "-q", "/dev/null", 'name="web1"', 'kernel="/k"').returncode == 0
     assert complete(["pyxl", "-v", "pause", "we"], tmp_path) == ["web1"]
     assert complete(["pyxl", "--host", "localhost", "destroy", "Dom"], tmp_path) == ["Domain-0"]
+
+
+def test_pyxm_completes_xm_commands_and_managed_domains(tmp_path, write_cfg):
+    from conftest import spawn
+
+    def pyxm(*words: str) -> list[str]:
+        return complete(["pyxm", *words], tmp_path, "pyxm", "pyxl.cli.xm")
+
+    assert pyxm("sus") == ["suspend"]
+    assert set(pyxm("re")) == {"reboot", "restore", "resume"}
+    cfg = write_cfg('name = "kept"\nkernel = "/boot/vmlinuz"\nmemory = 64\n', "kept.py")
+    p = subprocess.run([sys.executable, "-m", "pyxl.cli.xm", "new", cfg], capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr
+    assert spawn("create", "-q", "/dev/null", 'name="web1"', 'kernel="/k"').returncode == 0
+    assert pyxm("start", "ke") == ["kept"]
+    assert pyxm("--host", "localhost", "pause", "we") == ["web1"]
+    assert pyxm("start", "-") == ["-p", "-c", "--paused", "--console_autoconnect"]

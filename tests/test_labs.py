@@ -140,8 +140,11 @@ def test_start_boots_a_fresh_host_with_the_lessons_options(pyxl, write_cfg):
 def test_an_unknown_lab_is_one_line_and_boots_nothing(pyxl):
     r = pyxl("lab", "start", "nosuch")
     assert r.code == 1 and r.out == ""
-    assert r.err == ("pyxl: no lab named 'nosuch' (the labs: lifecycle, xenstore, credit, "
-                     "sedf, devices)\n")
+    from pyxl.toolstack.labs import LESSONS
+
+    names = ", ".join(x.name for x in LESSONS)
+    assert r.err == f"pyxl: no lab named 'nosuch' (the labs: {names})\n"
+    assert names.startswith("lifecycle, xenstore, credit, sedf, devices, pages, migration")
     assert "nosuch" not in pyxl("host", "list").out
 
 
@@ -203,3 +206,11 @@ def _update(path: Path) -> None:
 if __name__ == "__main__":
     for arg in sys.argv[1:]:
         _update(Path(arg).resolve())
+
+
+def test_start_clears_the_other_hosts_a_lesson_boots(pyxl):
+    """Lab 7 boots `dest` itself: taking it again starts without the old one."""
+    assert pyxl("host", "boot", "dest", "--clock", "manual").code == 0
+    assert pyxl("lab", "start", "migration").code == 0
+    hosts = pyxl("host", "list").out
+    assert "migration" in hosts and "dest" not in hosts

@@ -17,6 +17,8 @@ READ_ONLY = {("memory_op", "maximum_ram_page"), ("memory_op", "current_reservati
              ("vcpu_op", "is_up"), ("vcpu_op", "get_runstate_info")}
 
 
+DOMID_SELF = 0x7FF0
+
 def issue(ctx: Ctx, qualifier: str, op: str, sub: str | None, args: dict) -> dict:
     """Run the call as the domain `qualifier`; PyxlError for no such domain."""
     domid = find_domain(ctx, qualifier)
@@ -54,14 +56,18 @@ def _evtchn(hv, domid: int, sub: str, a: dict):
     """EVTCHNOP_*, through pyxl/hv/evtchn.py."""
     from pyxl.hv import guestcall
 
+    # DOMID_SELF as the remote end is the caller (evtchn_alloc_unbound,
+    # evtchn_bind_interdomain)
+    remote = domid if a.get("remote_dom") == DOMID_SELF else a.get("remote_dom")
+
     def run(d, c):
         if sub == "alloc_unbound":
             port = hv.evtchn_op_alloc_unbound(domid, a["dom"], a["remote_dom"])
-            c.ok(f"port {port} allocated, unbound, for d{a['remote_dom']} to bind")
+            c.ok(f"port {port} allocated, unbound, for d{remote} to bind")
             return {"port": port}
         if sub == "bind_interdomain":
             port = hv.evtchn_op_bind_interdomain(domid, a["remote_dom"], a["remote_port"])
-            c.ok(f"d{a['remote_dom']} port {a['remote_port']} is unbound and offered to "
+            c.ok(f"d{remote} port {a['remote_port']} is unbound and offered to "
                  f"d{domid}: bound to local port {port}, set pending")
             return {"port": port}
         if sub == "status":

@@ -29,6 +29,7 @@ class Lesson:
     title: str
     file: str  # under docs/labs/
     boot: dict = field(default_factory=dict)  # boot_host's keywords beyond the defaults
+    others: tuple[str, ...] = ()  # hosts the lesson boots itself: gone at `lab start`
 
     @property
     def path(self) -> Path:
@@ -46,6 +47,10 @@ LESSONS = (
            {"cpus": 1, "sched": "sedf"}),
     Lesson("devices", 5, "Split devices and their rings", "5-devices.md",
            {"cpus": 2, "memory_mib": 4096}),
+    Lesson("pages", 6, "shared_info and time", "6-pages.md",
+           {"cpus": 2, "memory_mib": 4096}),
+    Lesson("migration", 7, "Live migration", "7-migration.md",
+           {"cpus": 2, "memory_mib": 4096}, others=("dest",)),
 )
 _BOOT_DEFAULTS = {"cpus": 8, "nodes": 1, "memory_mib": 16384, "sched": "credit"}
 
@@ -84,8 +89,9 @@ def start(name: str):
     from pyxl.toolstack.libxl import boot_host, destroy_host
 
     found = lesson(name)
-    if found.name in list_hosts():
-        destroy_host(found.name)
+    for host in (found.name, *found.others):
+        if host in list_hosts():
+            destroy_host(host)
     _booted, opts = boot_host(found.name, **boot_options(found))
     return opts, first_step(found)
 

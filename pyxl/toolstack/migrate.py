@@ -13,10 +13,12 @@ go, report and status byte.
 
 from __future__ import annotations
 
+import os
+import select
 import shlex
 import subprocess
 import sys
-import threading
+import time
 from dataclasses import dataclass
 
 RECEIVER_BANNER = b"xl migration receiver ready, send binary domain data.\n"  # no NUL
@@ -72,20 +74,19 @@ def local_rune(host: str, flags: ReceiverFlags) -> str:
 class Child:
     """The transport process: `sh -c RUNE`, its stdin our stream to it, its
     stdout the receiver's answers; its stderr handed line by line to `relay`
-    (ssh would pass the far side's messages through to our terminal)."""
+    (ssh would pass the far side's messages through to our terminal).
+
+    The receiver's messages are passed on as we read its answers, on this
+    thread: what it wrote to stderr before an answer is printed before we act
+    on the answer, so the same migration prints the same lines in the same
+    order every time (a thread copying stderr as it came would not)."""
 
     def __init__(self, command: str, relay):
         self.command = command
         self.proc = subprocess.Popen(["sh", "-c", command], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.send = self.proc.stdin
-        self.recv = self.proc.stdout
-        self._relay = threading.Thread(target=self._pass_on, args=(relay,), daemon=True)
-        self._relay.start()
-
-    def _pass_on(self, relay) -> None:
-        for line in self.proc.stderr:
-            relay(line.decode("utf-8", "replace").rstrip("\n"))
+        self.recv = _Answers(self.proc.stdout.fileno(), self.proc.stderr.fileno(), relay)
 
     @property
     def pid(self) -> int:
@@ -100,12 +101,61 @@ class Child:
     def finish(self, timeout: float = 2.0) -> int | None:
         """migration_child_report: wait (2 s) for it; its exit status, or None."""
         self.close_send()
-        try:
-            status = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
-        self._relay.join(timeout=timeout)
-        return status
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.recv.pass_on(min(left, 0.05))
+        self.recv.pass_on(0, to_end=True)
+        return self.proc.returncode
+
+
+class _Answers:
+    """The receiver's stdout, read while its stderr is passed on first."""
+
+    def __init__(self, out_fd: int, err_fd: int, relay):
+        self.out_fd, self.err_fd, self.relay = out_fd, err_fd, relay
+        self._partial = b""
+        self._err_open = True
+
+    def pass_on(self, wait: float, to_end: bool = False) -> None:
+        """Relay the complete stderr lines there are (waiting up to `wait`
+        for some); `to_end`: everything, up to the end of the stream."""
+        while self._err_open:
+            ready, _, _ = select.select([self.err_fd], [], [], wait)
+            if not ready:
+                return
+            chunk = os.read(self.err_fd, 65536)
+            if not chunk:
+                self._err_open = False
+                break
+            self._emit(chunk)
+            wait = 0
+        if to_end and self._partial:
+            self._emit(b"\n")
+
+    def _emit(self, chunk: bytes) -> None:
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        for line in lines:
+            self.relay(line.decode("utf-8", "replace"))
+
+    def read(self, n: int) -> bytes:
+        """Up to n octets of the receiver's answers; b"" at their end. Its
+        messages written before them are relayed first."""
+        got = bytearray()
+        while len(got) < n:
+            fds = [self.out_fd] + ([self.err_fd] if self._err_open else [])
+            ready, _, _ = select.select(fds, [], [])
+            if self.err_fd in ready:
+                self.pass_on(0)
+                continue
+            chunk = os.read(self.out_fd, n - len(got))
+            if not chunk:
+                break
+            got += chunk
+        self.pass_on(0)
+        return bytes(got)
 
 
 def read_exactly(f, n: int) -> bytes:

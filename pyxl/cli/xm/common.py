@@ -30,7 +30,8 @@ def find_domain(libxl, qualifier: str, managed=None) -> int:
     """A running domain by name or id (xend's lookup), else xm's error."""
     domid = libxl.name_to_domid(qualifier)
     if domid is None and qualifier.isascii() and qualifier.isdigit() and len(qualifier) < 6:
-        if libxl.domain_info(int(qualifier)) is not None:
+        # xend looked the id up among its domains: no libxl log line for one it lacks
+        if any(i.domid == int(qualifier) for i in libxl.list_domain()):
             domid = int(qualifier)
     if domid is None:
         raise NoSuchDomain(qualifier)
@@ -74,3 +75,40 @@ def xm_state(i) -> str:
     crashed = bool(i.shutdown) and i.shutdown_reason == CRASH
     flags = (i.running, i.blocked, i.paused, i.shutdown and not crashed, crashed, i.dying)
     return "".join(letter if on else "-" for letter, on in zip("rbpscd", flags))
+
+
+def read_xm_config(args: list[str], command: str) -> tuple[dict, str, str]:
+    """create.py's parseCommandLine, for `xm create` and `xm new`: the
+    options, the config file and the xl.cfg text its Python became."""
+    from pyxl.toolstack.xm_config import xm_config_to_xl
+
+    options, params = getopt(args, command, "cpnqf:F:",
+                             ["console_autoconnect", "paused", "dryrun", "quiet",
+                              "defconfig=", "config="])
+    opts = dict(options)
+    config_file = opts.get("-f") or opts.get("--defconfig")
+    variables: dict[str, str] = {}
+    for param in params:
+        name, eq, value = param.partition("=")
+        if eq and name.isidentifier():
+            variables[name] = value
+        elif config_file is None:
+            config_file = param
+        else:
+            from pyxl.cli.xm.main import XmUsage
+
+            raise XmUsage(f"Invalid argument: {param}", command)
+    if config_file is None:
+        raise PyxlError("Unable to open config file: /etc/xen/xmdefconfig")
+    text = _read(config_file)
+    if "-q" not in opts and "--quiet" not in opts:
+        sys.stdout.write(f'Using config file "{config_file}".\n')
+    return opts, config_file, xm_config_to_xl(text, config_file, variables)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", errors="surrogateescape")
+    except OSError:
+        raise PyxlError(f"Unable to open config file: {path}") from None

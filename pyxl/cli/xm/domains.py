@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from pyxl.cli.xm.common import arg_check, find_domain, getopt, session, xl, xm_state
+from pyxl.cli.xm.common import (arg_check, find_domain, getopt, read_xm_config, session, xl,
+                                xm_state)
 from pyxl.errors import PyxlError
 
 LIST_HEADER = f"{'Name':<40} {'ID':>5} {'Mem':>5} {'VCPUs':>5} {'State':>10} {'Time(s)':>9}\n"
@@ -22,10 +23,15 @@ def list_row(name: str, i) -> str:
             f"{xm_state(i):>10} {i.cpu_time_ns / 1e9:8.1f}\n")
 
 
-def _domains(libxl, params: list[str]) -> list:
+def _domains(libxl, params: list[str]) -> tuple[list, list]:
+    """The running domains `params` name (all without), and the halted
+    managed definitions (pyxl/cli/xm/managed.py)."""
+    from pyxl.cli.xm.managed import halted
+
     if not params:
-        return libxl.list_domain()
-    return [libxl.domain_info(find_domain(libxl, q)) for q in params]
+        return libxl.list_domain(), halted(libxl, params)[0]
+    dormant, rest = halted(libxl, params)
+    return [libxl.domain_info(find_domain(libxl, q)) for q in rest], dormant
 
 
 def xm_list(host, args):
@@ -43,16 +49,21 @@ def xm_list(host, args):
         sys.stderr.write("xm list -v is deprecated.  Please use xm vcpu-list.\n")
         return xm_vcpu_list(host, params)
     with session(host, write=False) as libxl:
-        infos = _domains(libxl, params)
+        infos, dormant = _domains(libxl, params)
         if state != "all":
             infos = [i for i in infos if xm_state(i)[STATE_NAMES[state]] != "-"]
+            dormant = []
         if long_form:
+            from pyxl.cli.xm.managed import managed_sxp
             from pyxl.cli.xm.sxp import domain_sxp, pretty
 
-            out("".join(pretty(domain_sxp(libxl, i)) for i in infos))
+            out("".join(pretty(domain_sxp(libxl, i)) for i in infos)
+                + "".join(pretty(managed_sxp(m)) for m in dormant))
             return 0
         rows = [list_row(libxl.domid_to_name(i.domid) or "", i) for i in infos]
-    out(LIST_HEADER + "".join(rows))
+    from pyxl.cli.xm.managed import list_row as halted_row
+
+    out(LIST_HEADER + "".join(rows) + "".join(halted_row(m) for m in dormant))
     return 0
 
 
@@ -277,31 +288,8 @@ def xm_top(host, args):
 
 def xm_create(host, args):
     """xm create FILE [name=value ...]: a Python-syntax config, read safely."""
-    from pyxl.toolstack.xm_config import xm_config_to_xl
-
-    options, params = getopt(args, "create", "cpnqf:F:",
-                             ["console_autoconnect", "paused", "dryrun", "quiet",
-                              "defconfig=", "config="])
-    opts = dict(options)
-    config_file = opts.get("-f") or opts.get("--defconfig")
-    variables: dict[str, str] = {}
-    for param in params:
-        name, eq, value = param.partition("=")
-        if eq and name.isidentifier():
-            variables[name] = value
-        elif config_file is None:
-            config_file = param
-        else:
-            from pyxl.cli.xm.main import XmUsage
-
-            raise XmUsage(f"Invalid argument: {param}", "create")
-    if config_file is None:
-        raise PyxlError("Unable to open config file: /etc/xen/xmdefconfig")
-    text = _read(config_file)
+    opts, config_file, xl_text = read_xm_config(args, "create")
     quiet = "-q" in opts or "--quiet" in opts
-    if not quiet:
-        out(f'Using config file "{config_file}".\n')
-    xl_text = xm_config_to_xl(text, config_file, variables)
     with session(host, write=not _has(opts, "-n", "--dryrun")) as libxl:
         loaded = libxl.parse_config(xl_text, config_file)
         for warning in loaded.warnings:
@@ -321,11 +309,3 @@ def xm_create(host, args):
 
 def _has(opts: dict, *names: str) -> bool:
     return any(n in opts for n in names)
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", errors="surrogateescape")
-    except OSError:
-        raise PyxlError(f"Unable to open config file: {path}") from None

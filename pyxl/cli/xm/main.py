@@ -21,16 +21,17 @@ USAGE_FOOTER = ("<Domain> can either be the Domain Name or Id.\n"
                 "For more help on 'xm' see the xm(1) man page.\n"
                 "For more help on 'xm create' see the xmdomain.cfg(5)  man page.\n")
 
+# `xm create` and `xm new` read a config the same way.
+CREATE_OPTIONS = (("-c", "--console_autoconnect", "Connect to the console after the domain "
+                   "is created"),
+                  ("-p", "--paused", "Leave the domain paused after it is created"),
+                  ("-n", "--dryrun", "Dry run - prints the resulting configuration"),
+                  ("-q", "--quiet", "Quiet"),
+                  ("-f FILE", "--defconfig=FILE", "Use the given Python configuration script"))
 # name: (module, usage, description, options as (short, long, text))
 COMMANDS: dict[str, tuple[str, str, str, tuple]] = {
     "create": ("domains", "<ConfigFile> [options] [vars]",
-               "Create a domain based on <ConfigFile>.",
-               (("-c", "--console_autoconnect", "Connect to the console after the domain "
-                 "is created"),
-                ("-p", "--paused", "Leave the domain paused after it is created"),
-                ("-n", "--dryrun", "Dry run - prints the resulting configuration"),
-                ("-q", "--quiet", "Quiet"),
-                ("-f FILE", "--defconfig=FILE", "Use the given Python configuration script"))),
+               "Create a domain based on <ConfigFile>.", CREATE_OPTIONS),
     "destroy": ("domains", "<Domain>", "Terminate a domain immediately.", ()),
     "domid": ("domains", "<DomainName>", "Convert a domain name to domain id.", ()),
     "domname": ("domains", "<DomId>", "Convert a domain id to domain name.", ()),
@@ -73,6 +74,19 @@ COMMANDS: dict[str, tuple[str, str, str, tuple]] = {
     "vcpu-list": ("domains", "[Domain, ...]", "List the VCPUs for all/some domains.", ()),
     "vcpu-set": ("domains", "<Domain> <vCPUs>",
                  "Set the number of active VCPUs allowed for the domain.", ()),
+    "new": ("managed", "<ConfigFile> [options] [vars]",
+            "Adds a domain to Xend domain management", CREATE_OPTIONS[2:]),
+    "delete": ("managed", "<DomainName>", "Remove a domain from Xend domain management.", ()),
+    "start": ("managed", "<DomainName>", "Start a Xend managed domain",
+              (("-p", "--paused", "Do not unpause domain after starting it"),
+               ("-c", "--console_autoconnect", "Connect to the console after the domain "
+                "is created"),
+               ("", "--vncviewer", "Connect to display via VNC after the domain is created"),
+               ("", "--vncviewer-autopass", "Pass VNC password to viewer via stdin and "
+                "-autopass"))),
+    "resume": ("managed", "<DomainName>", "Resume a Xend managed domain",
+               (("-p", "--paused", "Do not unpause domain after resuming it"),)),
+    "suspend": ("managed", "<DomainName>", "Suspend a Xend managed domain", ()),
     "block-list": ("devices", "<Domain> [--long]", "List virtual block devices for a domain.",
                    ()),
     "network-list": ("devices", "<Domain> [--long]",
@@ -81,11 +95,12 @@ COMMANDS: dict[str, tuple[str, str, str, tuple]] = {
 }
 ALIASES = {"balloon": "mem-set", "set-vcpus": "vcpu-set", "vif-list": "network-list",
            "vbd-list": "block-list"}
-COMMON = ("create", "destroy", "help", "list", "mem-set", "migrate", "pause", "reboot",
-          "restore", "save", "shutdown", "top", "unpause", "uptime", "vcpu-set")
-ORDER = ("create", "destroy", "domid", "domname", "list", "mem-set", "migrate", "pause",
-         "reboot", "restore", "save", "shutdown", "top", "unpause", "uptime", "vcpu-list",
-         "vcpu-set", "info",
+COMMON = ("create", "new", "delete", "destroy", "help", "list", "mem-set", "migrate", "pause",
+          "reboot", "restore", "resume", "save", "shutdown", "start", "suspend", "top",
+          "unpause", "uptime", "vcpu-set")
+ORDER = ("create", "new", "delete", "destroy", "domid", "domname", "list", "mem-set", "migrate",
+         "pause", "reboot", "restore", "resume", "save", "shutdown", "start", "suspend", "top",
+         "unpause", "uptime", "vcpu-list", "vcpu-set", "info",
          "sched-credit", "sched-sedf", "block-list", "network-list")
 
 
