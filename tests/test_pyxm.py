@@ -197,3 +197,199 @@ def test_network_and_block_list_columns(pyxm, pyxl, write_cfg):
     blk = pyxm("vbd-list", "d").out.splitlines()
     assert blk[0] == "Vdev  BE handle state evt-ch ring-ref BE-path"
     assert blk[1].split()[0] == "51712"
+
+
+# --- shutdown/reboot, save/restore, migrate, top: xm's words over the toolstack ---
+
+def _ids(_pyxl, host: str | None = None) -> dict[str, str]:
+    """name -> ID, read as munin read `xm list`."""
+    from conftest import run_pyxm
+
+    args = ("--host", host, "list") if host else ("list",)
+    return {f[0]: f[1] for f in _munin_rows(run_pyxm(*args).out)}
+
+
+def test_shutdown_wait_says_terminated_as_xm_did(pyxm, pyxl, guest_cfg):
+    pyxl("create", guest_cfg("web"))
+    r = pyxm("shutdown", "-w", "web")
+    assert (r.code, r.out, r.err) == (0, "Domain web terminated\nAll domains terminated\n", "")
+    assert "web" not in _ids(pyxl)
+
+
+def test_shutdown_returns_once_asked_as_xend_did(pyxm, pyxl, guest_cfg):
+    pyxl("create", guest_cfg("web"))
+    r = pyxm("shutdown", "web")
+    assert (r.code, r.out, r.err) == (0, "", "")
+    assert "web" in _ids(pyxl)  # the guest has not run since it was asked
+    pyxl("clock", "advance", "5s")
+    assert "web" not in _ids(pyxl)
+
+
+def test_shutdown_all_and_reboot_wait(pyxm, pyxl, guest_cfg):
+    pyxl("create", guest_cfg("a"))
+    pyxl("create", guest_cfg("b"))
+    r = pyxm("reboot", "-w", "a")
+    assert (r.code, r.out, r.err) == (0, "Domain a rebooted\nAll domains rebooted\n", "")
+    assert _ids(pyxl)["a"] not in ("1", "2")  # xl's monitor made it again
+    r = pyxm("shutdown", "-a", "-w")
+    assert r.code == 0 and r.err == ""
+    assert sorted(r.out.splitlines()) == ["All domains terminated", "Domain a terminated",
+                                          "Domain b terminated"]
+    assert r.out.splitlines()[-1] == "All domains terminated"
+    assert list(_ids(pyxl)) == ["Domain-0"]
+
+
+SHUTDOWN_USAGE = "Usage: xm shutdown <Domain> [-waRH]\n\nShutdown a domain.\n"
+
+
+@pytest.mark.parametrize("args,code,err,out", [
+    ((), 1, "Error: 'xm shutdown' requires between 1 and 4 arguments.\n\n", SHUTDOWN_USAGE),
+    (("-w",), 1, "Error: No domain parameter given\n", ""),
+    (("web", "db"), 1, "Error: No multiple domain parameters allowed\n", ""),
+    (("-H", "-R", "web"), 1, "Error: Can't specify halt and reboot\n", ""),
+    (("-x", "web"), 1, "Error: option -x not recognized\n",
+     SHUTDOWN_USAGE + "[options] [DOM]\n\nShutdown one or more domains gracefully.\n\n"),
+    (("nosuch",), 3, "Error: Domain 'nosuch' does not exist.\n", ""),
+    (("0",), 1, "Error: Domain 0 cannot be shutdown\n", SHUTDOWN_USAGE),
+])
+def test_shutdown_errors_are_xms(pyxm, pyxl, guest_cfg, args, code, err, out):
+    pyxl("create", guest_cfg("web"))
+    r = pyxm("shutdown", *args)
+    assert (r.code, r.err, r.out) == (code, err, out)
+    assert _ids(pyxl)["web"] == "1"
+
+
+def test_reboot_usage_and_halt(pyxm, pyxl, guest_cfg):
+    pyxl("create", guest_cfg("web", extra='on_poweroff = "preserve"\n'))
+    r = pyxm("reboot", "-H", "web")
+    assert (r.code, r.err) == (1, "Error: Can't specify halt and reboot\n")
+    r = pyxm("reboot", "a", "b", "c", "d")
+    assert (r.code, r.err) == (1, "Error: 'xm reboot' requires between 1 and 3 arguments.\n\n")
+    assert r.out.startswith("Usage: xm reboot <Domain> [-wa]\n")
+    assert pyxl("shutdown", "-w", "web").code == 0  # kept, shut down
+    r = pyxm("shutdown", "web")
+    assert (r.code, r.err) == (1, "Error: Domain cannot be shutdown\n")
+
+
+def test_save_then_restore_round_trip(pyxm, pyxl, guest_cfg, tmp_path):
+    pyxl("create", guest_cfg("web", memory=256))
+    pyxl("clock", "advance", "2s")
+    image = tmp_path / "web.chk"
+    r = pyxm("save", "web", str(image))
+    assert (r.code, r.out, r.err) == (0, "", "")
+    assert image.stat().st_size > 0 and "web" not in _ids(pyxl)
+    r = pyxm("restore", "-p", str(image))
+    assert (r.code, r.out, r.err) == (0, "", "")
+    row = [f for f in _munin_rows(pyxm("list").out) if f[0] == "web"][0]
+    assert row[2] == "256" and row[4][2] == "p"
+    r = pyxm("restore", str(image))  # the name is taken now
+    assert (r.code, r.err) == (1, f"Error: Domain 'web' already exists with ID '{row[1]}'\n")
+    assert r.out.startswith("Usage: xm restore <CheckpointFile> [-p]\n")
+    pyxm("unpause", "web")
+    assert pyxm("save", "-c", "web", str(tmp_path / "ck")).code == 0
+    assert _ids(pyxl)["web"] == row[1]  # -c: still running
+    assert pyxl("destroy", "web").code == 0
+    assert pyxl("restore", str(tmp_path / "ck")).code == 0  # an ordinary xl save file
+    assert "web" in _ids(pyxl)
+
+
+SAVE_USAGE = "Usage: xm save [-c] <Domain> <CheckpointFile>\n"
+
+
+@pytest.mark.parametrize("args,code,err,usage", [
+    (("web",), 1, "Error: 'xm save' requires between 2 and 3 arguments.\n\n", True),
+    (("-c", "web"), 1, "Error: Wrong number of parameters\n", True),
+    (("web", "/nonexistent/dir/f"), 1,
+     "Error: xm save: Unable to create file /nonexistent/dir/f\n", False),
+    (("nosuch", "{tmp}/f"), 3, "Error: Domain 'nosuch' does not exist.\n", False),
+    (("0", "{tmp}/f"), 1, "Error: Cannot save privileged domain 0\n", True),
+    (("-x", "web", "{tmp}/f"), 1, "Error: option -x not recognized\n", True),
+])
+def test_save_errors_are_xms(pyxm, pyxl, guest_cfg, tmp_path, args, code, err, usage):
+    pyxl("create", guest_cfg("web"))
+    r = pyxm("save", *(a.format(tmp=tmp_path) for a in args))
+    assert (r.code, r.err) == (code, err)
+    assert r.out.startswith(SAVE_USAGE) == usage
+    assert _ids(pyxl)["web"] == "1" and not (tmp_path / "f").exists()
+
+
+def test_save_of_a_paused_domain_is_refused(pyxm, pyxl, guest_cfg, tmp_path):
+    pyxl("create", "-p", guest_cfg("web"))
+    r = pyxm("save", "web", str(tmp_path / "f"))
+    assert (r.code, r.err) == (1, "Error: Domain is not running\n")
+    assert not (tmp_path / "f").exists() and _ids(pyxl)["web"] == "1"
+
+
+@pytest.mark.parametrize("content,err", [
+    (b"short", "Error: not a valid guest state file: signature read\n"),
+    (b"LinuxGuestRecord and more", "Error: not a valid guest state file: found "
+     "'LinuxGuestRecord'\n"),
+])
+def test_restore_errors_are_xms(pyxm, pyxl, tmp_path, content, err):
+    bad = tmp_path / "bad"
+    bad.write_bytes(content)
+    r = pyxm("restore", str(bad))
+    assert (r.code, r.err) == (1, err)
+    assert r.out.startswith("Usage: xm restore <CheckpointFile> [-p]\n")
+    r = pyxm("restore", str(tmp_path / "missing"))
+    assert (r.code, r.err, r.out) == (
+        1, f"Error: xm restore: Unable to read file {tmp_path / 'missing'}\n", "")
+    r = pyxm("restore", str(tmp_path))
+    assert (r.code, r.err) == (1, f"Error: can't read guest state file {tmp_path}: "
+                                  "Is a directory\n")
+    assert list(_ids(pyxl)) == ["Domain-0"]
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_migrate_to_a_second_local_host(pyxm, pyxl, guest_cfg, live):
+    pyxl("create", guest_cfg("web", memory=256))
+    pyxl("clock", "advance", "2s")
+    pyxl("--host", "h2", "list")  # boots h2
+    r = pyxm("migrate", *(["--live"] if live else []), "web", "h2")
+    assert (r.code, r.out, r.err) == (0, "", "")
+    assert "web" not in _ids(pyxl)
+    row = [f for f in _munin_rows(pyxm("--host", "h2", "list").out) if f[0] == "web"][0]
+    assert row[2] == "256"
+    assert pyxm("--host", "h2", "migrate", "-l", "web", "localhost").code == 0
+    assert "web" in _ids(pyxl) and "web" not in _ids(pyxl, "h2")
+
+
+MIGRATE_USAGE = "Usage: xm migrate <Domain> <Host>\n\nMigrate a domain to another machine.\n"
+
+
+@pytest.mark.parametrize("args,code,err", [
+    (("web",), 1, "Error: Invalid number of arguments\n"),
+    (("web", "nohost"), 1, "Error: can't connect: [Errno -2] Name or service not known\n"),
+    (("-p", "x", "web", "h2"), 1, "Error: Invalid value: x\n"),
+    (("--frob", "web", "h2"), 1, "Error: option --frob not recognized\n"),
+    (("nosuch", "h2"), 3, "Error: Domain 'nosuch' does not exist.\n"),
+    (("0", "h2"), 1, "Error: Cannot migrate privileged domain 0\n"),
+    (("-c", "web", "h2"), 1, "Error: Domain is not a managed domain\n"),
+])
+def test_migrate_errors_are_xms(pyxm, pyxl, guest_cfg, args, code, err):
+    pyxl("create", guest_cfg("web"))
+    pyxl("--host", "h2", "list")
+    r = pyxm("migrate", *args)
+    assert (r.code, r.err) == (code, err)
+    assert _ids(pyxl)["web"] == "1" and "web" not in _ids(pyxl, "h2")
+
+
+def test_migrate_help_is_its_modules(pyxm):
+    r = pyxm("migrate", "-h")
+    assert r.code == 1 and r.out.startswith(MIGRATE_USAGE + "\nOptions:\n\n")
+    assert "-p=portnum, --port=portnum\n                     Use specified port" in r.out
+    assert "-l, --live           Use live migration.\n" in r.out
+    r = pyxm("migrate", "--frob", "w", "h")
+    assert r.out.endswith("\n[options] DOM HOST\n\nMigrate domain DOM to host HOST.\n"
+                          "Xend must be running on the local host and on HOST.\n\n")
+
+
+def test_top_takes_no_arguments_but_xentops_options(pyxm, pyxl, guest_cfg):
+    pyxl("create", guest_cfg("web"))
+    r = pyxm("top", "web")
+    assert (r.code, r.err) == (1, "Error: 'xm top' requires 0 arguments.\n\n")
+    assert r.out.startswith("Usage: xm top \n")
+    r = pyxm("top", "-b", "-i", "1")
+    assert r.code == 0 and "web" in r.out and "NAME" in r.out.splitlines()[0]
+    r = pyxm("top", "-q")
+    assert (r.code, r.err) == (1, "Error: option -q not recognized\n")

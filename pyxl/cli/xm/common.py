@@ -26,6 +26,18 @@ def session(host: str | None, *, write: bool):
     return open_libxl(host, write=write, logger=lambda line: sys.stderr.write(line + "\n"))
 
 
+def quiet_session(host: str | None):
+    """A write session whose libxc progress lines go where xend's did (its
+    log), not to the terminal: xm's save, restore and migrate print nothing."""
+    from pyxl.toolstack import open_libxl
+
+    def logger(line: str) -> None:
+        if not line.startswith("xc: info: "):
+            sys.stderr.write(line + "\n")
+
+    return open_libxl(host, write=True, logger=logger)
+
+
 def find_domain(libxl, qualifier: str, managed=None) -> int:
     """A running domain by name or id (xend's lookup), else xm's error."""
     domid = libxl.name_to_domid(qualifier)

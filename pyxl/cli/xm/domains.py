@@ -1,5 +1,6 @@
 """xm's domain and host commands: list, info, uptime, vcpu-list, create,
-the lifecycle verbs, memory and vCPUs, save/restore/migrate and top."""
+pause/unpause/destroy, memory and vCPUs, and top (shutdown.py has
+shutdown and reboot, saverestore.py save, restore and migrate)."""
 
 from __future__ import annotations
 
@@ -233,56 +234,14 @@ def xm_domname(host, args):
     return 0
 
 
-def _shutdown(host, args, name: str, reboot: bool) -> int:
-    """xm shutdown [-w] [-a] [-R|-H] / xm reboot: xl's shutdown on the same host."""
-    options, params = getopt(args, name, "waRH", ["wait", "all", "reboot", "halt"])
-    flags = {k for k, _ in options}
-    reboot = reboot or bool(flags & {"-R", "--reboot"})
-    everything = bool(flags & {"-a", "--all"})
-    if not everything:
-        arg_check(params, name, 1)
-        with session(host, write=False) as libxl:
-            find_domain(libxl, params[0])
-    argv = ["reboot" if reboot else "shutdown"]
-    argv += ["-w"] if flags & {"-w", "--wait"} else []
-    argv += ["-a"] if everything else params[:1]
-    return xl(host, argv)
-
-
-def xm_shutdown(host, args):
-    return _shutdown(host, args, "shutdown", False)
-
-
-def xm_reboot(host, args):
-    return _shutdown(host, args, "reboot", True)
-
-
-def xm_save(host, args):
-    options, params = getopt(args, "save", "c", ["checkpoint"])
-    arg_check(params, "save", 2)
-    with session(host, write=False) as libxl:
-        find_domain(libxl, params[0])
-    return xl(host, ["save"] + (["-c"] if options else []) + params)
-
-
-def xm_restore(host, args):
-    options, params = getopt(args, "restore", "p", ["paused"])
-    arg_check(params, "restore", 1)
-    return xl(host, ["restore"] + (["-p"] if options else []) + params)
-
-
-def xm_migrate(host, args):
-    """xm migrate DOM HOST [-l|--live]: pyxl migrates live always, as xl does."""
-    _options, params = getopt(args, "migrate", "lp:r:c",
-                              ["live", "port=", "resource=", "ssl", "node=", "change_home_server"])
-    arg_check(params, "migrate", 2)
-    with session(host, write=False) as libxl:
-        find_domain(libxl, params[0])
-    return xl(host, ["migrate"] + params)
-
-
 def xm_top(host, args):
-    """`xm top` ran xentop; pyxm runs pyxl's top with the same arguments."""
+    """`xm top` ran xentop; pyxm runs pyxl's top (xentop's options, read as
+    xm reads options: a bad one is xm's error and the usage)."""
+    _options, params = getopt(args, "top", "bd:fi:nrvxz",
+                              ["batch", "delay=", "full-name", "iterations=", "networks",
+                               "repeat-header", "vcpus", "vbds", "dom0-first"])
+    if params:
+        arg_check(params, "top", 0)
     return xl(host, ["top"] + list(args))
 
 

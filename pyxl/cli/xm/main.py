@@ -28,7 +28,20 @@ CREATE_OPTIONS = (("-c", "--console_autoconnect", "Connect to the console after 
                   ("-n", "--dryrun", "Dry run - prints the resulting configuration"),
                   ("-q", "--quiet", "Quiet"),
                   ("-f FILE", "--defconfig=FILE", "Use the given Python configuration script"))
-# name: (module, usage, description, options as (short, long, text))
+# migrate.py's options as its help showed them (an imported command: its
+# own Opts text, not xm's option table).
+MIGRATE_HELP = ("\nOptions:\n\n"
+                "-h, --help           Print this help.\n"
+                "-l, --live           Use live migration.\n"
+                "-p=portnum, --port=portnum\n"
+                "                     Use specified port for migration.\n"
+                "-n=nodenum, --node=nodenum\n"
+                "                     Use specified NUMA node on target.\n"
+                "-s, --ssl            Use ssl connection for migration.\n"
+                "-c, --change_home_server\n"
+                "                     Change home server for managed domains.\n\n")
+# name: (module, usage, description, options as (short, long, text), or the
+# help text of a command xm imported)
 COMMANDS: dict[str, tuple[str, str, str, tuple]] = {
     "create": ("domains", "<ConfigFile> [options] [vars]",
                "Create a domain based on <ConfigFile>.", CREATE_OPTIONS),
@@ -43,13 +56,13 @@ COMMANDS: dict[str, tuple[str, str, str, tuple]] = {
              (("-l", "--long", "Output all VM details in SXP"),
               ("", "--state=<state>", "Select only VMs with the specified state"))),
     "mem-set": ("domains", "<Domain> <Mem>", "Set the current memory usage for a domain.", ()),
-    "migrate": ("domains", "<Domain> <Host>", "Migrate a domain to another machine.",
-                (("-l", "--live", "Use live migration."),)),
+    "migrate": ("saverestore", "<Domain> <Host>", "Migrate a domain to another machine.",
+                MIGRATE_HELP),
     "pause": ("domains", "<Domain>", "Pause execution of a domain.", ()),
-    "reboot": ("domains", "<Domain> [-wa]", "Reboot a domain.", ()),
-    "restore": ("domains", "<CheckpointFile> [-p]", "Restore a domain from a saved state.",
+    "reboot": ("shutdown", "<Domain> [-wa]", "Reboot a domain.", ()),
+    "restore": ("saverestore", "<CheckpointFile> [-p]", "Restore a domain from a saved state.",
                 (("-p", "--paused", "Do not unpause domain after restoring it"),)),
-    "save": ("domains", "[-c] <Domain> <CheckpointFile>",
+    "save": ("saverestore", "[-c] <Domain> <CheckpointFile>",
              "Save a domain state to restore later.",
              (("-c", "--checkpoint", "Leave domain running after creating snapshot"),)),
     "sched-credit": ("sched", "[-d <Domain> [-w[=WEIGHT]|-c[=CAP]]]",
@@ -67,7 +80,7 @@ COMMANDS: dict[str, tuple[str, str, str, tuple]] = {
                      "run in extra time."),
                     ("-w [FLOAT]", "--weight[=FLOAT]", "CPU Period/slice (do not set with "
                      "--period/--slice)"))),
-    "shutdown": ("domains", "<Domain> [-waRH]", "Shutdown a domain.", ()),
+    "shutdown": ("shutdown", "<Domain> [-waRH]", "Shutdown a domain.", ()),
     "top": ("domains", "", "Monitor a host and the domains in real time.", ()),
     "unpause": ("domains", "<Domain>", "Unpause a paused domain.", ()),
     "uptime": ("domains", "[-s] [Domain, ...]", "Print uptime for all/some domains.", ()),
@@ -107,9 +120,10 @@ ORDER = ("create", "new", "delete", "destroy", "domid", "domname", "list", "mem-
 class XmUsage(PyxlError):
     """Bad arguments: xm's `Error: ...` line, then the command's usage, exit 1."""
 
-    def __init__(self, message: str, command: str):
+    def __init__(self, message: str, command: str, extra: str = ""):
         super().__init__(message, 1)
         self.command = command
+        self.extra = extra  # an imported command's own usage text, after the help
 
 
 def lookup(word: str) -> str | None:
@@ -154,6 +168,8 @@ def command_help(name: str) -> str:
     """`xm help CMD`, `xm CMD -h`: its usage line, description and options."""
     _module, usage, desc, opts = COMMANDS[name]
     text = f"Usage: xm {name} {usage}\n\n{desc}\n"
+    if isinstance(opts, str):
+        return text + opts
     if opts:
         for short, long, what in opts:
             optdesc = ", ".join(o for o in (short, long) if o)
@@ -198,7 +214,7 @@ def run(argv: list[str]) -> int:
         return command(host, rest) or 0
     except XmUsage as e:
         _err(e.message)
-        sys.stdout.write(command_help(e.command))
+        sys.stdout.write(command_help(e.command) + e.extra)
         return 1
 
 

@@ -25,15 +25,10 @@ def _fault(message: str, command: str):
 
 
 def _quiet_session(host):
-    """A write session whose libxc progress lines go where xend's did (its
-    log), not to the terminal: xm suspend and resume print nothing."""
-    from pyxl.toolstack import open_libxl
+    """xm suspend and resume print nothing (common.quiet_session)."""
+    from pyxl.cli.xm.common import quiet_session
 
-    def logger(line: str) -> None:
-        if not line.startswith("xc: info: "):
-            sys.stderr.write(line + "\n")
-
-    return open_libxl(host, write=True, logger=logger)
+    return quiet_session(host)
 
 
 def _invalid_domain(qualifier: str) -> str:
