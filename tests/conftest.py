@@ -66,10 +66,7 @@ def state_dir(tmp_path, monkeypatch):
     return state
 
 
-def run_pyxl(*args: str) -> Result:
-    """Run the real CLI entry point in this process."""
-    from pyxl.cli.main import main
-
+def _in_process(main, args) -> Result:
     out, err = io.StringIO(), io.StringIO()
     code = 0
     with redirect_stdout(out), redirect_stderr(err):
@@ -78,6 +75,13 @@ def run_pyxl(*args: str) -> Result:
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 1
     return Result(code, out.getvalue(), err.getvalue())
+
+
+def run_pyxl(*args: str) -> Result:
+    """Run the real CLI entry point in this process."""
+    from pyxl.cli.main import main
+
+    return _in_process(main, args)
 
 
 @pytest.fixture
@@ -89,14 +93,7 @@ def run_pyxm(*args: str) -> Result:
     """Run pyxm, xm's front end, in this process."""
     from pyxl.cli.xm.main import main
 
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            main(list(args))
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-    return Result(code, out.getvalue(), err.getvalue())
+    return _in_process(main, args)
 
 
 @pytest.fixture

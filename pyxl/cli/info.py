@@ -48,13 +48,7 @@ def cmd_list(ctx, details, verbose, context, cpupool, numa, as_json, domains):
         out(render([(i.name, i, i.pool_name) for i in listed]))
         return 0
     with session(ctx, write=False) as libxl:
-        if domains:
-            info = libxl.domain_info(libxl.domain_qualifier_to_domid(domains[0]))
-            if info is None:
-                raise PyxlError(f"Error: Domain '{domains[0]}' does not exist.")
-            infos = [info]
-        else:
-            infos = libxl.list_domain()
+        infos = _infos(libxl, domains)
         if details:
             out(libxl.list_long_json([i.domid for i in infos]))
             return 0
@@ -75,6 +69,16 @@ def list_fields(name: str, i) -> dict:
 
 def _list_json(rows) -> str:
     return dumps([dict(list_fields(name, i), cpupool=pool) for name, i, pool in rows])
+
+
+def _infos(libxl, domains) -> list:
+    """The one domain named (xl's error if it does not exist), else all of them."""
+    if not domains:
+        return libxl.list_domain()
+    info = libxl.domain_info(libxl.domain_qualifier_to_domid(domains[0]))
+    if info is None:
+        raise PyxlError(f"Error: Domain '{domains[0]}' does not exist.")
+    return [info]
 
 
 def _peek_list(ctx, qualifier: str | None) -> list | None:
@@ -325,13 +329,7 @@ def cmd_sharing(ctx, as_json, domains):
     if len(domains) > 1:
         return print_help_and_fail("sharing")
     with session(ctx, write=False) as libxl:
-        if domains:
-            info = libxl.domain_info(libxl.domain_qualifier_to_domid(domains[0]))
-            if info is None:
-                raise PyxlError(f"Error: Domain '{domains[0]}' does not exist.")
-            infos = [info]
-        else:
-            infos = libxl.list_domain()
+        infos = _infos(libxl, domains)
         rows = [(libxl.domid_to_name(i.domid) or "", i) for i in infos]
     if as_json:
         out(dumps([{"name": name, "domid": i.domid, "memory_kb": i.current_memkb,
