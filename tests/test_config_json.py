@@ -306,7 +306,7 @@ def test_round_trip_json_dict():
     dc, _ = dom('name="a"\nvcpus=2\ncpus="0-1"\ndisk=["/x,raw,xvda,w"]\nvif=["mac=00:16:3e:01:02:03"]\n'
                 'workload=["busy"]\nkernel="/k"\n')
     again = DomainConfig.from_json_dict(json.loads(json.dumps(dc.to_json_dict())))
-    assert again == dc
+    assert vars(again) == vars(dc)   # field by field (a config is no value to compare)
     assert dryrun_json(again) == dryrun_json(dc)
 
 

@@ -41,7 +41,7 @@ class HostInfo:
         return node_cpus(self.nr_cpus, self.nr_nodes)
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, eq=False)
 class DomainConfig:
     """libxl_domain_config as xl builds it, typed where the simulation uses it.
 
