@@ -3,6 +3,8 @@
 The cases are the ones Xen checks xl against (tools/xl/check-xl-disk-parse):
 each group is one libxl_device_disk JSON text and the argument lists that
 must all produce it, byte for byte. Several arguments describe one disk.
+Xen's CD image lives under /root; here under /srv (a path is only copied
+through, and the suite names no home directory).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ VOLUME_RW = """disk: {
 """
 
 ISO_CDROM = """disk: {
-    "pdev_path": "/root/image.iso",
+    "pdev_path": "/srv/image.iso",
     "vdev": "hdc",
     "format": "raw",
     "removable": 1,
@@ -124,12 +126,12 @@ GOOD = [
         ["raw:/dev/vg/guest-volume,hda,w"],
     ]),
     (ISO_CDROM, [
-        ["/root/image.iso,,hdc,cdrom"],
-        ["/root/image.iso,,hdc,,cdrom"],
-        ["/root/image.iso,raw,hdc,devtype=cdrom"],
-        ["format=raw, vdev=hdc, access=ro, devtype=cdrom, target=/root/image.iso"],
-        ["format=raw", "vdev=hdc", "access=ro", "devtype=cdrom", "target=/root/image.iso"],
-        ["raw:/root/image.iso,hdc:cdrom,ro"],
+        ["/srv/image.iso,,hdc,cdrom"],
+        ["/srv/image.iso,,hdc,,cdrom"],
+        ["/srv/image.iso,raw,hdc,devtype=cdrom"],
+        ["format=raw, vdev=hdc, access=ro, devtype=cdrom, target=/srv/image.iso"],
+        ["format=raw", "vdev=hdc", "access=ro", "devtype=cdrom", "target=/srv/image.iso"],
+        ["raw:/srv/image.iso,hdc:cdrom,ro"],
     ]),
     (PHY_BACKEND, [
         ["backendtype=phy,vdev=xvdb,access=w,target=/dev/vg/guest-volume"],
