@@ -157,6 +157,17 @@ def _ends(xs, domid: int, kind: str, devid: str) -> tuple[str, str | None, bool]
     return fpath, bpath, up
 
 
+def _first_connected(xs, domid: int, kind: str) -> tuple[str, str, str] | None:
+    """(devid, frontend path, backend path) of the guest's first device of the
+    kind, when both its ends are Connected; None otherwise (a guest's stack
+    drops what it has no ring for)."""
+    devid = _first(xs, domid, kind)
+    if devid is None:
+        return None
+    fpath, bpath, up = _ends(xs, domid, kind, devid)
+    return (devid, fpath, bpath) if up else None
+
+
 def _bridge(xs, bpath: str | None) -> str:
     return (_read(xs, f"{bpath}/bridge") if bpath else None) or DEFAULT_BRIDGE
 
@@ -166,12 +177,10 @@ def _net(host, state, d, net: dict, t0, t1, sending, trace) -> None:
     if not sending or n == 0:
         return
     xs = host.xs()
-    devid = _first(xs, d.domid, "vif")
-    if devid is None:
+    dev = _first_connected(xs, d.domid, "vif")
+    if dev is None:
         return
-    fpath, bpath, up = _ends(xs, d.domid, "vif", devid)
-    if not up:
-        return  # netfront has no ring: the guest's stack drops them
+    devid, fpath, bpath = dev
     vifs = state.setdefault("vif", {})
     size = net["size"]
     src = vifs.setdefault(f"{d.domid}.{devid}", [0] * 8)
@@ -215,12 +224,10 @@ def _io(host, state, d, io: dict, t0, t1, sending, trace) -> None:
     if not sending or reads + writes == 0:
         return
     xs = host.xs()
-    devid = _first(xs, d.domid, "vbd")
-    if devid is None:
+    dev = _first_connected(xs, d.domid, "vbd")
+    if dev is None:
         return
-    fpath, _bpath, up = _ends(xs, d.domid, "vbd", devid)
-    if not up:
-        return
+    devid, fpath, _bpath = dev
     sects = io["size"] // SECTOR
     c = state.setdefault("vbd", {}).setdefault(f"{d.domid}.{devid}", [0] * 5)
     c[RD_REQ] += reads
