@@ -1,5 +1,5 @@
 """`python -m pyxl` is the same as the `pyxl` command."""
 
-from pyxl.cli.main import main
+from pyxl.launch import pyxl
 
-main()
+pyxl()

@@ -11,12 +11,13 @@ import uuid
 
 from conftest import spawn
 
-# The real entry point, then the modules it loaded on stdout's last line.
+# What the entry point runs (pyxl.launch, which leaves with os._exit), then
+# the modules it loaded on stdout's last line.
 RUN_AND_LIST = (
-    "import runpy, sys\n"
-    "sys.argv = ['pyxl'] + sys.argv[1:]\n"
+    "import sys\n"
+    "from pyxl.cli.main import main\n"
     "try:\n"
-    "    runpy.run_module('pyxl', run_name='__main__')\n"
+    "    main(sys.argv[1:])\n"
     "except SystemExit as e:\n"
     "    assert not e.code, e.code\n"
     "print(' '.join(sorted(sys.modules)))\n")

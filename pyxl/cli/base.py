@@ -9,7 +9,6 @@ arguments" rule. The command callback returns the exit status.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 import click
 
@@ -17,18 +16,21 @@ from pyxl.cli.cmdtable import CmdSpec, lookup
 from pyxl.errors import UsageError
 
 
-@dataclass(repr=False, eq=False)
 class Globals:
-    """xl's global options (-v -N -f -t -T) and pyxl's own (--host, --as-domid)."""
+    """xl's global options (-v -N -f -t -T) and pyxl's own (--host, --as-domid).
+    A plain class, as CmdSpec (cmdtable.py)."""
 
-    verbose: int = 0
-    dryrun: bool = False
-    force: bool = False
-    progress_cr: bool = False
-    timestamps: bool = False
-    host: str | None = None
-    as_domid: int = 0
-    trace: bool = False  # --trace: show each hypercall the command makes
+    def __init__(self, verbose: int = 0, dryrun: bool = False, force: bool = False,
+                 progress_cr: bool = False, timestamps: bool = False,
+                 host: str | None = None, as_domid: int = 0, trace: bool = False):
+        self.verbose = verbose
+        self.dryrun = dryrun
+        self.force = force
+        self.progress_cr = progress_cr
+        self.timestamps = timestamps
+        self.host = host
+        self.as_domid = as_domid
+        self.trace = trace  # --trace: show each hypercall the command makes
 
 
 def help_text(spec: CmdSpec) -> str:
@@ -122,6 +124,16 @@ class XlCommand(click.Command):
             ["-h", "--help"], is_flag=True, expose_value=False, is_eager=True,
             callback=_show_help))
 
+    def make_parser(self, ctx: click.Context):
+        """click tries each `-x` as a long option first, and its failure
+        builds a NoSuchOption (difflib's suggestions, gettext's catalogue
+        search: ~3 ms on a command's first option) before the short-option
+        lookup. _getopt_long hands click one `-x` token per option, so the
+        letters are found by the first lookup."""
+        parser = super().make_parser(ctx)
+        parser._long_opt.update(parser._short_opt)
+        return parser
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         args = _getopt_long(self.params, args)
         try:
@@ -142,7 +154,8 @@ class _GetoptFailed(Exception):
 
 def _getopt_long(params: list[click.Parameter], args: list[str]) -> list[str]:
     """Walk `args` as glibc's getopt_long walks argv for xl's def_getopt and
-    return them with long options spelled out, for click to parse.
+    return them for click to parse: long options spelled out, a cluster
+    `-abc` (or `-dVALUE`) as one token per option (and one for the value).
 
     What glibc accepts (unambiguous long-option prefixes, `--opt=value`) is
     made plain; what makes it return '?' is xl's ``option `c' not supported.``
@@ -150,13 +163,15 @@ def _getopt_long(params: list[click.Parameter], args: list[str]) -> list[str]:
     option. `-h`/`--help` reached before any error is help, exit 0.
     """
     shorts, longs = _option_table(params)
-    spelled = list(args)
+    spelled: list[str] = []
     i = 0
     try:
         while i < len(args):
             arg = args[i]
             if arg == "--":
+                spelled.extend(args[i:])
                 break
+            takes_next = False
             if arg.startswith("--"):
                 name, has_value, _ = arg[2:].partition("=")
                 full, takes_arg, letter = _long_option(longs, name)
@@ -164,13 +179,19 @@ def _getopt_long(params: list[click.Parameter], args: list[str]) -> list[str]:
                     return ["--help"]
                 if has_value and not takes_arg:
                     raise _GetoptFailed(letter)
-                spelled[i] = "--" + full + arg[2 + len(name):]
-                if takes_arg and not has_value:
-                    if i + 1 >= len(args):
-                        raise _GetoptFailed(letter)
-                    i += 1
+                spelled.append("--" + full + arg[2 + len(name):])
+                takes_next = takes_arg and not has_value
             elif arg.startswith("-") and arg != "-":
-                i += _short_options(shorts, arg, i + 1 < len(args))
+                tokens, takes_next = _short_options(shorts, arg)
+                spelled.extend(tokens)
+                letter = arg[-1]  # when the next argument is its value
+            else:
+                spelled.append(arg)
+            if takes_next:
+                if i + 1 >= len(args):
+                    raise _GetoptFailed(letter)
+                i += 1
+                spelled.append(args[i])
             i += 1
     except _GetoptFailed as e:
         if e.optopt == "h":
@@ -212,21 +233,23 @@ def _long_option(longs: dict, name: str) -> tuple[str, bool, str]:
     return next(iter(found.values()))
 
 
-def _short_options(shorts: dict[str, bool], arg: str, more: bool) -> int:
-    """One `-abc` cluster; returns 1 when the next argument is its value."""
+def _short_options(shorts: dict[str, bool], arg: str) -> tuple[list[str], bool]:
+    """One `-abc` cluster as one `-x` token per letter (a value attached to
+    the last letter its own token); True when the next argument is its value."""
+    tokens = []
     for j, letter in enumerate(arg[1:], 1):
         takes_arg = shorts.get(letter)
         if takes_arg is None:
             raise _GetoptFailed(letter)
         if letter == "h":
             raise _GetoptFailed("h")     # help, whatever follows (xl exits 0)
+        tokens.append("-" + letter)
         if takes_arg:
             if j + 1 < len(arg):
-                return 0
-            if not more:
-                raise _GetoptFailed(letter)
-            return 1
-    return 0
+                tokens.append(arg[j + 1:])
+                return tokens, False
+            return tokens, True
+    return tokens, False
 
 
 def _letter(option: str) -> str:

@@ -10,21 +10,23 @@ xl's own commands come first, in xl's order; pyxl's extensions follow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-
-@dataclass(repr=False, eq=False)
+# A plain class, not a dataclass: every command defines it at start-up, and
+# a dataclass costs ~30 times more to define.
 class CmdSpec:
     """One xl_cmdtable.c entry, plus the pyxl module that implements it."""
 
-    name: str
-    module: str  # pyxl.cli.<module> defines a click command named `cmd_<name>`
-    can_dryrun: bool
-    modifies: bool
-    description: str
-    usage: str
-    options: str | None = None
-    extension: bool = False  # pyxl-only: not in xl
+    def __init__(self, name: str, module: str, can_dryrun: bool, modifies: bool,
+                 description: str, usage: str, options: str | None = None,
+                 extension: bool = False):
+        self.name = name
+        self.module = module  # pyxl.cli.<module> defines a click command named `cmd_<name>`
+        self.can_dryrun = can_dryrun
+        self.modifies = modifies
+        self.description = description
+        self.usage = usage
+        self.options = options
+        self.extension = extension  # pyxl-only: not in xl
 
     @property
     def func_name(self) -> str:

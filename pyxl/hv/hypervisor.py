@@ -23,7 +23,6 @@ back before the host writes the model, so that only what changed is written.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pyxl.hv.domains import Domains
@@ -45,16 +44,19 @@ if TYPE_CHECKING:
 TOOLSTACK_DOMID = 0
 
 
-@dataclass(repr=False, eq=False)
+# Plain classes, not dataclasses: every command defines them at start-up,
+# where a dataclass costs ~30 times more to define.
 class PhysInfo:
     """What XEN_SYSCTL_physinfo reports about the machine."""
 
-    nr_cpus: int
-    threads_per_core: int
-    cores_per_socket: int
-    nr_nodes: int
-    cpu_khz: int
-    total_kb: int
+    def __init__(self, nr_cpus: int, threads_per_core: int, cores_per_socket: int,
+                 nr_nodes: int, cpu_khz: int, total_kb: int):
+        self.nr_cpus = nr_cpus
+        self.threads_per_core = threads_per_core
+        self.cores_per_socket = cores_per_socket
+        self.nr_nodes = nr_nodes
+        self.cpu_khz = cpu_khz
+        self.total_kb = total_kb
 
     @property
     def max_cpu_id(self) -> int:
@@ -70,25 +72,28 @@ class PhysInfo:
         return (cpu % (self.nr_cpus // self.nr_nodes)) // self.threads_per_core
 
 
-@dataclass(repr=False, eq=False)
 class DomainInfo:
     """XEN_DOMCTL_getdomaininfo's answer, the way libxl_dominfo carries it."""
 
-    domid: int
-    uuid: str
-    running: bool
-    blocked: bool
-    paused: bool
-    shutdown: bool
-    shutdown_reason: int | None
-    dying: bool
-    current_memkb: int
-    max_memkb: int
-    cpu_time_ns: int
-    vcpu_max_id: int
-    vcpu_online: int
-    cpupool: int
-    ssidref: int
+    def __init__(self, domid: int, uuid: str, running: bool, blocked: bool, paused: bool,
+                 shutdown: bool, shutdown_reason: int | None, dying: bool,
+                 current_memkb: int, max_memkb: int, cpu_time_ns: int, vcpu_max_id: int,
+                 vcpu_online: int, cpupool: int, ssidref: int):
+        self.domid = domid
+        self.uuid = uuid
+        self.running = running
+        self.blocked = blocked
+        self.paused = paused
+        self.shutdown = shutdown
+        self.shutdown_reason = shutdown_reason
+        self.dying = dying
+        self.current_memkb = current_memkb
+        self.max_memkb = max_memkb
+        self.cpu_time_ns = cpu_time_ns
+        self.vcpu_max_id = vcpu_max_id
+        self.vcpu_online = vcpu_online
+        self.cpupool = cpupool
+        self.ssidref = ssidref
 
 
 class Hypervisor:

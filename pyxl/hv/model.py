@@ -8,8 +8,6 @@ pyxl/hv changes them in between. Times are simulated nanoseconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from pyxl.hv.runstate import RUNNABLE, RUNNING, RUNSTATES
 
 # Shutdown reasons (SHUTDOWN_* in xen/include/public/sched.h).
@@ -36,7 +34,8 @@ SPARSE_FIELDS = frozenset({"evtchn", "evtchn_upcall", "gnttab", "max_evtchn_port
                            "page_types", "build"})
 
 
-@dataclass(repr=False, eq=False)
+# Plain classes, not dataclasses: every command defines them at start-up,
+# where a dataclass costs ~30 times more to define.
 class Vcpu:
     """One virtual CPU.
 
@@ -46,18 +45,25 @@ class Vcpu:
     scheduler; `sched_params` holds per-vCPU parameters (RTDS period/budget).
     """
 
-    domid: int
-    vcpuid: int
-    online: bool = True
-    runstate: str = RUNNABLE
-    cpu: int = 0
-    hard_affinity: list[int] | None = None  # None: every pCPU
-    soft_affinity: list[int] | None = None
-    time: dict[str, int] = field(default_factory=lambda: {s: 0 for s in RUNSTATES})
-    workload: str = "idle"
-    wl_state: dict = field(default_factory=dict)
-    sched_state: dict = field(default_factory=dict)
-    sched_params: dict = field(default_factory=dict)
+    def __init__(self, domid: int, vcpuid: int, online: bool = True,
+                 runstate: str = RUNNABLE, cpu: int = 0,
+                 hard_affinity: list[int] | None = None,  # None: every pCPU
+                 soft_affinity: list[int] | None = None,
+                 time: dict[str, int] | None = None,  # None: a fresh one, all zero
+                 workload: str = "idle", wl_state: dict | None = None,
+                 sched_state: dict | None = None, sched_params: dict | None = None):
+        self.domid = domid
+        self.vcpuid = vcpuid
+        self.online = online
+        self.runstate = runstate
+        self.cpu = cpu
+        self.hard_affinity = hard_affinity
+        self.soft_affinity = soft_affinity
+        self.time = {s: 0 for s in RUNSTATES} if time is None else time
+        self.workload = workload
+        self.wl_state = {} if wl_state is None else wl_state
+        self.sched_state = {} if sched_state is None else sched_state
+        self.sched_params = {} if sched_params is None else sched_params
 
     @property
     def cpu_time(self) -> int:
@@ -65,41 +71,57 @@ class Vcpu:
         return self.time[RUNNING]
 
 
-@dataclass(repr=False, eq=False)
 class Domain:
     """One domain, as `struct domain` and getdomaininfo describe it."""
 
-    domid: int
-    name: str
-    uuid: str
-    type: str = "pv"  # pv | hvm | pvh
-    vcpus: list[Vcpu] = field(default_factory=list)
-    poolid: int = 0
-    pause_count: int = 0
-    shutdown: bool = False
-    shutdown_reason: int | None = None
-    dying: bool = False
-    max_memkb: int = 0  # Xen's max_pages, in KiB
-    tot_memkb: int = 0  # pages currently allocated, in KiB
-    sched_params: dict = field(default_factory=dict)
-    created_ns: int = 0
-    ssidref: int = 0
-    # HVM_PARAM_* values the guest has set (HVMOP_set_param), by name.
-    hvm_params: dict[str, int] = field(default_factory=dict)
-    # Event channels and grant table in use (pyxl/hv/evtchn.py, gnttab.py);
-    # stored only while non-empty (SPARSE_FIELDS).
-    evtchn: dict[str, list] = field(default_factory=dict)
-    evtchn_upcall: dict[str, list] = field(default_factory=dict)
-    gnttab: dict = field(default_factory=dict)
-    # Machine frames (pyxl/hv/mm.py), stored only while non-empty: the P2M
-    # as [pfn, mfn, count] runs and the frames typed other than writable.
-    p2m: list[list[int]] = field(default_factory=list)
-    page_types: list[list[int]] = field(default_factory=list)
-    # What the PV domain builder laid out ({"nr_pages", "ramdisk"}): the
-    # layout and start_info follow from it (pyxl/toolstack/pvbuild.py).
-    build: dict = field(default_factory=dict)
-    # createdomain's max_evtchn_port (xl.cfg max_event_channels); None: libxl's 1023
-    max_evtchn_port: int | None = None
+    def __init__(self, domid: int, name: str, uuid: str,
+                 type: str = "pv",  # pv | hvm | pvh
+                 vcpus: list[Vcpu] | None = None,
+                 poolid: int = 0, pause_count: int = 0, shutdown: bool = False,
+                 shutdown_reason: int | None = None, dying: bool = False,
+                 max_memkb: int = 0,  # Xen's max_pages, in KiB
+                 tot_memkb: int = 0,  # pages currently allocated, in KiB
+                 sched_params: dict | None = None, created_ns: int = 0, ssidref: int = 0,
+                 # HVM_PARAM_* values the guest has set (HVMOP_set_param), by name.
+                 hvm_params: dict[str, int] | None = None,
+                 # Event channels and grant table in use (pyxl/hv/evtchn.py, gnttab.py);
+                 # stored only while non-empty (SPARSE_FIELDS).
+                 evtchn: dict[str, list] | None = None,
+                 evtchn_upcall: dict[str, list] | None = None,
+                 gnttab: dict | None = None,
+                 # Machine frames (pyxl/hv/mm.py), stored only while non-empty: the P2M
+                 # as [pfn, mfn, count] runs and the frames typed other than writable.
+                 p2m: list[list[int]] | None = None,
+                 page_types: list[list[int]] | None = None,
+                 # What the PV domain builder laid out ({"nr_pages", "ramdisk"}): the
+                 # layout and start_info follow from it (pyxl/toolstack/pvbuild.py).
+                 build: dict | None = None,
+                 # createdomain's max_evtchn_port (xl.cfg max_event_channels); None: libxl's 1023
+                 max_evtchn_port: int | None = None):
+        # (None for a list or dict: a fresh empty one)
+        self.domid = domid
+        self.name = name
+        self.uuid = uuid
+        self.type = type
+        self.vcpus = [] if vcpus is None else vcpus
+        self.poolid = poolid
+        self.pause_count = pause_count
+        self.shutdown = shutdown
+        self.shutdown_reason = shutdown_reason
+        self.dying = dying
+        self.max_memkb = max_memkb
+        self.tot_memkb = tot_memkb
+        self.sched_params = {} if sched_params is None else sched_params
+        self.created_ns = created_ns
+        self.ssidref = ssidref
+        self.hvm_params = {} if hvm_params is None else hvm_params
+        self.evtchn = {} if evtchn is None else evtchn
+        self.evtchn_upcall = {} if evtchn_upcall is None else evtchn_upcall
+        self.gnttab = {} if gnttab is None else gnttab
+        self.p2m = [] if p2m is None else p2m
+        self.page_types = [] if page_types is None else page_types
+        self.build = {} if build is None else build
+        self.max_evtchn_port = max_evtchn_port
 
     @property
     def paused(self) -> bool:
@@ -119,7 +141,6 @@ class Domain:
         return sum(1 for v in self.vcpus if v.online)
 
 
-@dataclass(repr=False, eq=False)
 class CpuPool:
     """A cpupool: a set of pCPUs with one scheduler instance.
 
@@ -128,9 +149,11 @@ class CpuPool:
     is private to the scheduler (timers, accounting phase, runqueues).
     """
 
-    poolid: int
-    name: str
-    sched: str
-    cpus: list[int] = field(default_factory=list)
-    params: dict = field(default_factory=dict)
-    sched_state: dict = field(default_factory=dict)
+    def __init__(self, poolid: int, name: str, sched: str, cpus: list[int] | None = None,
+                 params: dict | None = None, sched_state: dict | None = None):
+        self.poolid = poolid
+        self.name = name
+        self.sched = sched
+        self.cpus = [] if cpus is None else cpus
+        self.params = {} if params is None else params
+        self.sched_state = {} if sched_state is None else sched_state

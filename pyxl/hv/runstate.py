@@ -1,6 +1,6 @@
 """A vCPU's runstates, as in xen/include/public/vcpu.h (RUNSTATE_running = 0 ...).
 
-Kept apart from the model's dataclasses so that a reader of stored rows
+Kept apart from the model's classes so that a reader of stored rows
 (pyxl/hv/steady.py, `pyxl list` at a thousand domains) need not import them.
 """
 

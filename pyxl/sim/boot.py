@@ -13,7 +13,6 @@ import json
 import os
 import sqlite3
 import time
-from dataclasses import asdict, dataclass, fields
 
 from pyxl.errors import PyxlError, StateError
 from pyxl.hv.hypervisor import PhysInfo
@@ -61,21 +60,31 @@ DEFAULT_USB = (
 DEFAULT_DOM0_MEM = "1024M,max:1024M"
 
 
-@dataclass(repr=False, eq=False)
+# A plain class, not a dataclass: every command defines it at start-up,
+# where a dataclass costs ~30 times more to define.
 class BootOptions:
     """The analogue of Xen's boot parameters, fixed when the host boots."""
 
-    cpus: int = 8
-    nodes: int = 1
-    memory_mib: int = 16384
-    dom0_mem: str = DEFAULT_DOM0_MEM  # Xen's dom0_mem= (pyxl/sim/dom0mem.py)
-    sched: str = "credit"
-    clock: str = "realtime"
-    pci: tuple = DEFAULT_PCI  # "BDF=description" for each PCI device the machine has
-    usb: tuple = DEFAULT_USB  # "BUS:DEV=description" for each USB device plugged in
-    flask: str = "disabled"  # Xen's flask=: enforcing, permissive, or disabled (no XSM)
-    psr: str = ""  # what Xen's psr= turns on: "" (none), or some of cmt,cat,cdp,mba
-    link_mbps: int = 1000  # the network link migrations leave by, Mbit/s
+    def __init__(self, cpus: int = 8, nodes: int = 1, memory_mib: int = 16384,
+                 dom0_mem: str = DEFAULT_DOM0_MEM,  # Xen's dom0_mem= (pyxl/sim/dom0mem.py)
+                 sched: str = "credit", clock: str = "realtime",
+                 pci: tuple = DEFAULT_PCI,  # "BDF=description" for each PCI device the machine has
+                 usb: tuple = DEFAULT_USB,  # "BUS:DEV=description" for each USB device plugged in
+                 # Xen's flask=: enforcing, permissive, or disabled (no XSM)
+                 flask: str = "disabled",
+                 psr: str = "",  # what Xen's psr= turns on: "" (none), or some of cmt,cat,cdp,mba
+                 link_mbps: int = 1000):  # the network link migrations leave by, Mbit/s
+        self.cpus = cpus
+        self.nodes = nodes
+        self.memory_mib = memory_mib
+        self.dom0_mem = dom0_mem
+        self.sched = sched
+        self.clock = clock
+        self.pci = pci
+        self.usb = usb
+        self.flask = flask
+        self.psr = psr
+        self.link_mbps = link_mbps
 
     def validate(self, full: bool = True) -> "BootOptions":
         """Refuse a machine Xen could not run on: 1-512 CPUs, at most 64 NUMA
@@ -196,7 +205,7 @@ def boot_options(table: object, full: bool = True) -> BootOptions:
         mib = table["dom0_mem_mib"]
         table = {k: v for k, v in table.items() if k != "dom0_mem_mib"}
         table["dom0_mem"] = f"{mib}M,max:{mib}M" if type(mib) is int else mib
-    known = {f.name: type(f.default) for f in fields(BootOptions)}
+    known = {k: type(v) for k, v in BootOptions().__dict__.items()}  # each option's type
     for key in ("pci", "usb"):
         if isinstance(table.get(key), list):
             table = {**table, key: tuple(table[key])}
@@ -258,7 +267,7 @@ def _write_boot_file(name: str, opts: BootOptions) -> None:
     path = host_path(name, BOOT_NAME)
     tmp = host_path(name, f".{BOOT_NAME}.{os.getpid()}.tmp")
     text = ("# pyxl host: its boot options, which `pyxl host reset` reuses\n"
-            + tomli_w.dumps({"boot": asdict(opts)}))
+            + tomli_w.dumps({"boot": dict(opts.__dict__)}))
     try:
         tmp.unlink(missing_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
@@ -301,7 +310,7 @@ def _init_host(conn: sqlite3.Connection, opts: BootOptions, wall: float) -> None
 
     epoch = MANUAL_EPOCH if opts.clock == "manual" else int(wall)
     meta = {
-        "boot": json.dumps(asdict(opts)),
+        "boot": json.dumps(opts.__dict__),
         "now_ns": "0",
         "wall_anchor": repr(wall),
         "epoch": str(epoch),

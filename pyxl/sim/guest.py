@@ -26,7 +26,6 @@ command rebuilds the queue. A guest sees its host through `Machine`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pyxl.sim.wake import WAKE_NEVER, WAKE_STARVED
@@ -83,56 +82,85 @@ SHUTDOWN_COMMANDS = ("poweroff", "halt", "reboot", "suspend")
 RELEASE = "6.1.0-pyxl-amd64"
 
 
-@dataclass(repr=False, eq=False)
+# Plain classes, not dataclasses: every command defines them at start-up,
+# where a dataclass costs ~30 times more to define.
 class GuestInfo:
     """What the guest kernel knows about itself at boot (from the domain config)."""
 
-    name: str
-    type: str
-    vcpus: int
-    memory_mib: int
-    cmdline: str = ""
-    kernel: str = ""
-    workload: list[str] = field(default_factory=lambda: ["idle"])
+    def __init__(self, name: str, type: str, vcpus: int, memory_mib: int, cmdline: str = "",
+                 kernel: str = "", workload: list[str] | None = None):  # None: ["idle"]
+        self.name = name
+        self.type = type
+        self.vcpus = vcpus
+        self.memory_mib = memory_mib
+        self.cmdline = cmdline
+        self.kernel = kernel
+        self.workload = ["idle"] if workload is None else workload
 
 
-@dataclass(repr=False)
 class Reaction:
     """Something the guest does at `due_ns`: a watch handler ("watch:TOKEN",
     with the path), "shutdown" (how), "vcpu" ([id, online]) or "s3" (enter/resume)."""
 
-    due_ns: int
-    what: str
-    arg: object = None
+    def __init__(self, due_ns: int, what: str, arg: object = None):
+        self.due_ns = due_ns
+        self.what = what
+        self.arg = arg
+
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.due_ns, self.what, self.arg) == (other.due_ns, other.what, other.arg)
+        return NotImplemented
+
+    __hash__ = None  # mutable, compared by value: unhashable
 
 
-@dataclass(repr=False, eq=False)
 class Balloon:
     """The balloon driver while it moves the domain's memory to a target."""
 
-    target_kb: int = 0
-    diff_kb: int = 0  # HVM: the target as the toolstack writes it lacks the video RAM
-    next_ns: int | None = None  # its next step (None: at the target, or starved)
-    starved_ns: int | None = None  # its last try that found no memory (None: not starved)
+    def __init__(self, target_kb: int = 0,
+                 diff_kb: int = 0,  # HVM: the target as the toolstack writes it lacks the video RAM
+                 next_ns: int | None = None,  # its next step (None: at the target, or starved)
+                 # its last try that found no memory (None: not starved)
+                 starved_ns: int | None = None):
+        self.target_kb = target_kb
+        self.diff_kb = diff_kb
+        self.next_ns = next_ns
+        self.starved_ns = starved_ns
 
 
-@dataclass(repr=False, eq=False)
 class GuestState:
     """A guest kernel's life: where it is in it, and what it has still to do."""
 
-    phase: str = "created"  # never run yet | "booting" | "up" | "s3" (suspended to RAM)
-    info: GuestInfo | None = None
-    workload: list[str] = field(default_factory=list)  # per vCPU, once up
-    boot_ns: int = 0  # when the kernel started
-    ready_ns: int | None = None  # when it reaches its login prompt
-    pv: bool = False  # has PV drivers
-    drivers_ns: int | None = None  # when xenbus comes up
-    drivers_up: bool = False
-    xs_seq: int = 0  # the last XenStore change this guest has looked at
-    xs_notified: bool = False  # xenstored signalled events for its watches since
-    pending: list[Reaction] = field(default_factory=list)
-    balloon: Balloon | None = None
-    backend: dict = field(default_factory=dict)  # its netback/blkback counters (sim/traffic.py)
+    def __init__(self,
+                 # never run yet | "booting" | "up" | "s3" (suspended to RAM)
+                 phase: str = "created",
+                 info: GuestInfo | None = None,
+                 workload: list[str] | None = None,  # per vCPU, once up (None: [])
+                 boot_ns: int = 0,  # when the kernel started
+                 ready_ns: int | None = None,  # when it reaches its login prompt
+                 pv: bool = False,  # has PV drivers
+                 drivers_ns: int | None = None,  # when xenbus comes up
+                 drivers_up: bool = False,
+                 xs_seq: int = 0,  # the last XenStore change this guest has looked at
+                 xs_notified: bool = False,  # xenstored signalled events for its watches since
+                 pending: list[Reaction] | None = None,  # (None: [])
+                 balloon: Balloon | None = None,
+                 # its netback/blkback counters (sim/traffic.py) (None: {})
+                 backend: dict | None = None):
+        self.phase = phase
+        self.info = info
+        self.workload = [] if workload is None else workload
+        self.boot_ns = boot_ns
+        self.ready_ns = ready_ns
+        self.pv = pv
+        self.drivers_ns = drivers_ns
+        self.drivers_up = drivers_up
+        self.xs_seq = xs_seq
+        self.xs_notified = xs_notified
+        self.pending = [] if pending is None else pending
+        self.balloon = balloon
+        self.backend = {} if backend is None else backend
 
 
 def new_state(info: GuestInfo) -> GuestState:

@@ -1,6 +1,6 @@
 """Domains, vCPUs and cpupools as rows of the host database.
 
-One row per domain and per vCPU, their fields as JSON, so that the dataclasses
+One row per domain and per vCPU, their fields as JSON, so that the classes
 of pyxl/hv/model.py can grow without a schema migration for every field; the
 guest OS's `GuestState` (pyxl/sim/guest.py) is JSON in its domain's row too.
 Decoding is where a damaged database shows: a row that does not decode is a

@@ -1,6 +1,6 @@
 """The host database's tables, and how to migrate old ones.
 
-One row per domain and per vCPU (their fields as JSON, so the dataclasses in
+One row per domain and per vCPU (their fields as JSON, so the classes in
 pyxl/hv/model.py can grow without a migration for every field), one row per
 XenStore node (pyxl/xenstore/schema.py), the console logs and Xen's console
 ring. `meta` holds the host-wide scalars: boot options, clock, domid rover.

@@ -12,7 +12,6 @@ database transaction, so a failure at any step leaves nothing behind.
 from __future__ import annotations
 
 import uuid as uuidlib
-from dataclasses import dataclass
 
 from pyxl.errors import ERROR_FAIL, ERROR_INVAL, ErrorFail, ErrorInval, LibxlError, PyxlError
 from pyxl.hv.hypervisor import HypercallError
@@ -32,11 +31,13 @@ LIBXL_MAXMEM_CONSTANT = 1024  # KiB Xen may give a domain beyond its target
 KERNEL_IMAGE_KB = 4096
 
 
-@dataclass(repr=False, eq=False)
+# A plain class, not a dataclass: every command defines it at start-up,
+# where a dataclass costs ~30 times more to define.
 class LoadedConfig:
-    config: DomainConfig
-    warnings: list[str]
-    source: str
+    def __init__(self, config: DomainConfig, warnings: list[str], source: str) -> None:
+        self.config = config
+        self.warnings = warnings
+        self.source = source
 
 
 def read_config_text(path: str) -> str:

@@ -9,7 +9,6 @@ interface is not there, as in a real domU.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pyxl.cnum import domid_from_digits
@@ -26,14 +25,22 @@ LEVELS = {"debug": 1, "verbose": 2, "detail": 3, "progress": 4, "info": 5,
           "notice": 6, "warning": 7, "error": 8, "critical": 9}
 
 
-@dataclass(repr=False, eq=False)
+# A plain class, not a dataclass: every command defines it at start-up,
+# where a dataclass costs ~30 times more to define.
 class Ctx:
     """libxl_ctx: the open host and who is asking."""
 
-    host: Host
-    caller: int = 0  # the domid this command runs in
-    logger: LogFn | None = field(default=None, repr=False)
-    min_level: int = LEVELS["progress"]
+    def __init__(
+        self,
+        host: Host,
+        caller: int = 0,  # the domid this command runs in
+        logger: LogFn | None = None,
+        min_level: int = LEVELS["progress"],
+    ) -> None:
+        self.host = host
+        self.caller = caller
+        self.logger = logger
+        self.min_level = min_level
 
     def log(self, level: str, where: str, message: str, domid: int | None = None,
             errno: str | None = None, context: str = "libxl") -> None:

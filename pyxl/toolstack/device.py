@@ -12,8 +12,6 @@ there. Everything here reads only the one domain's directories.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pyxl.errors import PyxlError
 from pyxl.toolstack.ctx import Ctx
 from pyxl.xenstore.perms import Perm
@@ -31,20 +29,34 @@ class DeviceError(PyxlError):
         super().__init__(message, 1)
 
 
-@dataclass(repr=False, eq=False)
+# A plain class, not a dataclass: every command defines it at start-up,
+# where a dataclass costs ~30 times more to define.
 class DeviceInfo:
     """libxl_nicinfo / libxl_diskinfo: what the *-list commands show."""
 
-    kind: str
-    devid: int
-    backend_id: int
-    frontend_id: int
-    state: int
-    evtch: int
-    rref: int  # ring-ref (vbd) or tx-ring-ref (vif)
-    rref_rx: int
-    backend: str
-    mac: str = ""
+    def __init__(
+        self,
+        kind: str,
+        devid: int,
+        backend_id: int,
+        frontend_id: int,
+        state: int,
+        evtch: int,
+        rref: int,  # ring-ref (vbd) or tx-ring-ref (vif)
+        rref_rx: int,
+        backend: str,
+        mac: str = "",
+    ) -> None:
+        self.kind = kind
+        self.devid = devid
+        self.backend_id = backend_id
+        self.frontend_id = frontend_id
+        self.state = state
+        self.evtch = evtch
+        self.rref = rref
+        self.rref_rx = rref_rx
+        self.backend = backend
+        self.mac = mac
 
 
 def frontend_path(domid: int, kind: str, devid: int) -> str:

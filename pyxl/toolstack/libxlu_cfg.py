@@ -19,7 +19,6 @@ Quirks copied on purpose (scripts and students see them on real xl):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from errno import EINVAL, ESRCH
 
 from pyxl.cnum import LONG_MAX, LONG_MIN, strtol
@@ -51,15 +50,16 @@ class CfgSyntaxError(PyxlError):
         self.likely_python = likely_python
 
 
-@dataclass(repr=False, eq=False)
+# Plain classes, not dataclasses: every command defines them at start-up,
+# where a dataclass costs ~30 times more to define.
 class CfgSetting:
-    name: str
-    value: CfgValue
-    op: str
-    lineno: int
+    def __init__(self, name: str, value: CfgValue, op: str, lineno: int) -> None:
+        self.name = name
+        self.value = value
+        self.op = op
+        self.lineno = lineno
 
 
-@dataclass(repr=False, eq=False)
 class CfgFile:
     """The settings of one parsed file, with libxlutil's lookup semantics.
 
@@ -67,10 +67,17 @@ class CfgFile:
     (xl passes stderr as libxlutil's report stream); callers slice it.
     """
 
-    source: str
-    settings: dict[str, CfgSetting] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
-    report: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        source: str,
+        settings: dict[str, CfgSetting] | None = None,
+        order: list[str] | None = None,
+        report: list[str] | None = None,
+    ) -> None:
+        self.source = source
+        self.settings = {} if settings is None else settings
+        self.order = [] if order is None else order
+        self.report = [] if report is None else report
 
     # -- raw access ---------------------------------------------------------
     def __contains__(self, name: str) -> bool:
@@ -198,12 +205,18 @@ _PYTHONISH = set("+-.():")
 _PUNCT = {",": COMMA, "[": LBRACK, "]": RBRACK, "=": EQ, ";": SEMI}
 
 
-@dataclass(repr=False, eq=False)
 class _Tok:
-    kind: str
-    text: str         # yytext, as the error messages show it
-    line: int         # yylloc.first_line
-    value: str | None = None
+    def __init__(
+        self,
+        kind: str,
+        text: str,  # yytext, as the error messages show it
+        line: int,  # yylloc.first_line
+        value: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.text = text
+        self.line = line
+        self.value = value
 
 
 class _Ctx:

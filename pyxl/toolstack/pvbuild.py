@@ -17,8 +17,6 @@ its image and initrd have fixed sizes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 LEVELS = 4  # x86_64 page tables
@@ -43,42 +41,59 @@ class LayoutError(Exception):
         self.segment, self.pages, self.total, self.used = name, pages, total, used
 
 
-@dataclass(repr=False, eq=False)
+# Plain classes, not dataclasses: every command defines them at start-up,
+# where a dataclass costs ~30 times more to define.
 class Segment:
-    name: str
-    pfn: int
-    pages: int
-    vstart: int  # virtual address (0: not mapped)
+    def __init__(
+        self,
+        name: str,
+        pfn: int,
+        pages: int,
+        vstart: int,  # virtual address (0: not mapped)
+    ) -> None:
+        self.name = name
+        self.pfn = pfn
+        self.pages = pages
+        self.vstart = vstart
 
 
-@dataclass(repr=False, eq=False)
 class _Level:
-    frm: int = 0
-    to: int = 0
-    pfn: int = 0
-    pgtables: int = 0
+    def __init__(self, frm: int = 0, to: int = 0, pfn: int = 0, pgtables: int = 0) -> None:
+        self.frm = frm
+        self.to = to
+        self.pfn = pfn
+        self.pgtables = pgtables
 
 
-@dataclass(repr=False, eq=False)
 class _Mapping:
-    frm: int
-    to: int
-    pgtables: int = 0
-    lvls: list[_Level] = field(default_factory=lambda: [_Level() for _ in range(LEVELS)])
+    def __init__(self, frm: int, to: int, pgtables: int = 0,
+                 lvls: list[_Level] | None = None) -> None:
+        self.frm = frm
+        self.to = to
+        self.pgtables = pgtables
+        self.lvls = [_Level() for _ in range(LEVELS)] if lvls is None else lvls
 
 
-@dataclass(repr=False, eq=False)
 class PvLayout:
     """Where the builder put each part of a PV guest (pfns and virtual addresses)."""
 
-    nr_pages: int
-    segments: tuple[Segment, ...]
-    nr_pt_frames: int
-    # (level 1-4, first pfn, count) of every bootstrap page table,
-    # those mapping the P2M list included
-    tables: tuple[tuple[int, int, int], ...]
-    virt_pgtab_end: int
-    ramdisk: bool
+    def __init__(
+        self,
+        nr_pages: int,
+        segments: tuple[Segment, ...],
+        nr_pt_frames: int,
+        # (level 1-4, first pfn, count) of every bootstrap page table,
+        # those mapping the P2M list included
+        tables: tuple[tuple[int, int, int], ...],
+        virt_pgtab_end: int,
+        ramdisk: bool,
+    ) -> None:
+        self.nr_pages = nr_pages
+        self.segments = segments
+        self.nr_pt_frames = nr_pt_frames
+        self.tables = tables
+        self.virt_pgtab_end = virt_pgtab_end
+        self.ramdisk = ramdisk
 
     def seg(self, name: str) -> Segment:
         return next(s for s in self.segments if s.name == name)

@@ -6,7 +6,6 @@ module knows which keys xl reads from it and their defaults.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from errno import ESRCH
 
 from pyxl.cnum import INT_MAX
@@ -14,31 +13,56 @@ from pyxl.errors import PyxlError
 from pyxl.toolstack.libxlu_cfg import parse_cfg
 
 
-@dataclass(repr=False, eq=False)
+# A plain class, not a dataclass: every command defines it at start-up,
+# where a dataclass costs ~30 times more to define.
 class GlobalConfig:
     """The xl.conf keys xl reads (xl.c parse_global_config), with defaults."""
 
-    autoballoon: str = "auto"            # "on" | "off" | "auto"
-    run_hotplug_scripts: int = 1
-    lockfile: str = "/var/lock/xl"
-    vif_default_script: str | None = None
-    vif_default_bridge: str | None = None
-    vif_default_gatewaydev: str | None = None
-    vif_default_backend: str | None = None
-    output_format: str = "json"
-    blkdev_start: str | None = None
-    claim_mode: int = 1
-    remus_default_netbufscript: str | None = None
-    colo_default_proxyscript: str | None = None
-    max_grant_frames: int | None = None
-    max_maptrack_frames: int | None = None
-    max_grant_version: int | None = None
-    vm_cpumask: str | None = None
-    vm_hvm_cpumask: str | None = None
-    vm_pv_cpumask: str | None = None
-    domid_policy: str = "xen"
-    bootloader_restrict: bool | None = None
-    warnings: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        autoballoon: str = "auto",  # "on" | "off" | "auto"
+        run_hotplug_scripts: int = 1,
+        lockfile: str = "/var/lock/xl",
+        vif_default_script: str | None = None,
+        vif_default_bridge: str | None = None,
+        vif_default_gatewaydev: str | None = None,
+        vif_default_backend: str | None = None,
+        output_format: str = "json",
+        blkdev_start: str | None = None,
+        claim_mode: int = 1,
+        remus_default_netbufscript: str | None = None,
+        colo_default_proxyscript: str | None = None,
+        max_grant_frames: int | None = None,
+        max_maptrack_frames: int | None = None,
+        max_grant_version: int | None = None,
+        vm_cpumask: str | None = None,
+        vm_hvm_cpumask: str | None = None,
+        vm_pv_cpumask: str | None = None,
+        domid_policy: str = "xen",
+        bootloader_restrict: bool | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.autoballoon = autoballoon
+        self.run_hotplug_scripts = run_hotplug_scripts
+        self.lockfile = lockfile
+        self.vif_default_script = vif_default_script
+        self.vif_default_bridge = vif_default_bridge
+        self.vif_default_gatewaydev = vif_default_gatewaydev
+        self.vif_default_backend = vif_default_backend
+        self.output_format = output_format
+        self.blkdev_start = blkdev_start
+        self.claim_mode = claim_mode
+        self.remus_default_netbufscript = remus_default_netbufscript
+        self.colo_default_proxyscript = colo_default_proxyscript
+        self.max_grant_frames = max_grant_frames
+        self.max_maptrack_frames = max_maptrack_frames
+        self.max_grant_version = max_grant_version
+        self.vm_cpumask = vm_cpumask
+        self.vm_hvm_cpumask = vm_hvm_cpumask
+        self.vm_pv_cpumask = vm_pv_cpumask
+        self.domid_policy = domid_policy
+        self.bootloader_restrict = bootloader_restrict
+        self.warnings = [] if warnings is None else warnings
 
 
 def parse_global_config(text: str, source: str) -> GlobalConfig:

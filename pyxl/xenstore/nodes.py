@@ -7,8 +7,6 @@ works on a private copy kept in xs_tx_node, as xenstored keeps
 per-transaction copies of the nodes a transaction accessed.
 """
 
-from dataclasses import dataclass
-
 from . import paths, quota
 from .errors import XenStoreError
 from .perms import Perm, decode_perms, encode_perms
@@ -17,17 +15,25 @@ NODE_HDR_SIZE = 16     # struct node_hdr
 PERM_ENTRY_SIZE = 8    # struct xs_permissions
 
 
-@dataclass(repr=False, eq=False)
+# A plain class, not a dataclass: every command defines it at start-up,
+# where a dataclass costs ~30 times more to define.
 class Node:
     """One XenStore node as stored: its value, permissions and place in the tree."""
 
-    path: str
-    parent: str | None       # None for '/' and the special @ nodes
-    seq: int                 # creation order among siblings
-    value: bytes
-    perms: tuple[Perm, ...]
-    generation: int | None
-    childlen: int = 0        # bytes of the NUL-separated child-name list
+    def __init__(self, path: str,
+                 parent: str | None,       # None for '/' and the special @ nodes
+                 seq: int,                 # creation order among siblings
+                 value: bytes,
+                 perms: tuple[Perm, ...],
+                 generation: int | None,
+                 childlen: int = 0):       # bytes of the NUL-separated child-name list
+        self.path = path
+        self.parent = parent
+        self.seq = seq
+        self.value = value
+        self.perms = perms
+        self.generation = generation
+        self.childlen = childlen
 
     @property
     def owner(self) -> int:

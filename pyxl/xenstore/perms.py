@@ -6,8 +6,6 @@ gone are kept but marked ``ignore`` (shown, never matched), as xenstored
 marks them XS_PERM_IGNORE.
 """
 
-from dataclasses import dataclass
-
 from .errors import XenStoreError
 
 PERM_NONE = 0x00
@@ -43,13 +41,25 @@ def _strtol0(text: str) -> int:
     return (-val) % (1 << 32) if neg else val
 
 
-@dataclass(frozen=True, repr=False)
+# A plain class, not a dataclass: every command defines it at start-up,
+# where a dataclass costs ~30 times more to define.
 class Perm:
     """One permission entry, e.g. ``Perm(5, "r")`` printed as ``r5``."""
 
-    domid: int
-    letter: str
-    ignore: bool = False
+    def __init__(self, domid: int, letter: str, ignore: bool = False):
+        # never assigned to afterwards: a Perm is a value (equal, hashed)
+        self.domid = domid
+        self.letter = letter
+        self.ignore = ignore
+
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.domid, self.letter, self.ignore) == \
+                (other.domid, other.letter, other.ignore)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.domid, self.letter, self.ignore))
 
     @classmethod
     def parse(cls, text: str) -> "Perm":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from . import conns, memory, paths, quota
@@ -32,7 +31,8 @@ TXID_MAX = 0xFFFFFFFF          # the wire's tx_id is a u32
 DEPTH_MAX = 0x7FFFFFFF         # xenstored reads a watch depth with atoi
 
 
-@dataclass(repr=False, eq=False)
+# A plain class, not a dataclass: every command defines it at start-up,
+# where a dataclass costs ~30 times more to define.
 class WalkEntry:
     """One node below the listed path, in xenstore-ls order.
 
@@ -41,12 +41,14 @@ class WalkEntry:
     a node's children are not listed.
     """
 
-    path: str
-    name: str
-    depth: int
-    value: bytes | None
-    perms: tuple[Perm, ...] | None
-    error: str | None = None
+    def __init__(self, path: str, name: str, depth: int, value: bytes | None,
+                 perms: tuple[Perm, ...] | None, error: str | None = None):
+        self.path = path
+        self.name = name
+        self.depth = depth
+        self.value = value
+        self.perms = perms
+        self.error = error
 
 
 def _enc(perms) -> str | None:
@@ -287,7 +289,8 @@ class XenStore:
             parent = view.get(paths.get_parent(missing[-1]))
         gen = self._next_gen(len(missing) + 1)
         old_parent = parent
-        parent = replace(parent)
+        parent = Node(parent.path, parent.parent, parent.seq, parent.value, parent.perms,
+                      parent.generation, parent.childlen)   # a copy
         chain = []   # new nodes, top-down
         above = parent
         for i, path in enumerate(reversed(missing)):
@@ -331,7 +334,9 @@ class XenStore:
             elif watched is None or n.path in watched:
                 self._fire(view, n.path, "exact", n, parent_perms=by_path[n.parent].perms)
         old_parent = parent
-        parent = replace(parent, childlen=parent.childlen - len(paths.basename(node.path)) - 1)
+        parent = Node(parent.path, parent.parent, parent.seq, parent.value, parent.perms,
+                      parent.generation,
+                      parent.childlen - len(paths.basename(node.path)) - 1)
         self._write_node(view, parent, old_parent, check_size=False)
 
     # ------------------------------------------------------------- requests
@@ -370,7 +375,9 @@ class XenStore:
             if node is None:
                 node = self._create(view, name, value)
             else:
-                node = self._write_node(view, replace(node, value=value), node)
+                new = Node(node.path, node.parent, node.seq, value, node.perms, node.generation,
+                           node.childlen)
+                node = self._write_node(view, new, node)
             self._fire(view, name, "subtree", node)
 
     def mkdir(self, path: str, tx: int = 0) -> None:
@@ -416,7 +423,9 @@ class XenStore:
             node = self._checked(view, name, PERM_WRITE | PERM_OWNER)
             if not self.privileged and perms[0].domid != node.owner:
                 raise XenStoreError("EPERM")
-            new = self._write_node(view, replace(node, perms=tuple(perms)), node)
+            new = Node(node.path, node.parent, node.seq, node.value, tuple(perms),
+                       node.generation, node.childlen)
+            new = self._write_node(view, new, node)
             self._fire(view, name, "subtree", new, old_perms=node.perms)
 
     def walk(self, path: str, tx: int = 0) -> list[WalkEntry]:
@@ -721,7 +730,8 @@ class XenStore:
             if node is None:
                 continue
             kept = (node.perms[0],) + tuple(p for p in node.perms[1:] if p.domid != domid)
-            self._glob.put(replace(node, perms=kept), node)
+            self._glob.put(Node(node.path, node.parent, node.seq, node.value, kept,
+                                node.generation, node.childlen), node)
 
     # --------------------------------------------------------------- quotas
     def quota_names(self) -> list[str]:

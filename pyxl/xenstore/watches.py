@@ -14,8 +14,6 @@ looked up by those paths (xs_watch is indexed by path), and the cost follows
 the changes and the watches they hit, not connections x changes.
 """
 
-from dataclasses import dataclass
-
 from . import paths
 from .perms import PERM_READ, decode_perms, perm_for
 
@@ -24,29 +22,42 @@ CHANGE_LOG_KEEP = 10000
 _PRUNE_EVERY = 256
 
 
-@dataclass(frozen=True, repr=False)
+# Plain classes, not dataclasses: every command defines them at start-up,
+# where a dataclass costs ~30 times more to define.
 class WatchEvent:
     """One event: ``path`` as the watcher sees it, ``token`` of its watch.
 
     ``changes_since`` returns raw changes, with ``token`` None.
     """
 
-    seq: int
-    path: str
-    token: str | None = None
+    def __init__(self, seq: int, path: str, token: str | None = None):
+        # never assigned to afterwards: an event is a value (equal, hashed)
+        self.seq = seq
+        self.path = path
+        self.token = token
+
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return (self.seq, self.path, self.token) == (other.seq, other.path, other.token)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.seq, self.path, self.token))
 
 
-@dataclass(repr=False, eq=False)
 class Watch:
     """One registered watch, as its row in the watches table holds it."""
 
-    conn_id: str
-    path: str          # canonical absolute (or @special) path
-    token: str
-    domid: int
-    depth: int | None
-    relative: bool
-    reg_seq: int
+    def __init__(self, conn_id: str,
+                 path: str,          # canonical absolute (or @special) path
+                 token: str, domid: int, depth: int | None, relative: bool, reg_seq: int):
+        self.conn_id = conn_id
+        self.path = path
+        self.token = token
+        self.domid = domid
+        self.depth = depth
+        self.relative = relative
+        self.reg_seq = reg_seq
 
     def epath(self, path: str) -> str:
         """Event path as reported: relative watches get relative paths."""

@@ -1,5 +1,5 @@
 """`python -m pyxl.cli.xm`: the pyxm console script."""
 
-from pyxl.cli.xm.main import main
+from pyxl.launch import pyxm
 
-main()
+pyxm()
