@@ -11,6 +11,7 @@ import time
 import pytest
 
 from pyxl.sim.guest import WAKE_NEVER
+from pyxl.sim.schema import SCHEMA_VERSION
 
 GUEST = 'name = "{name}"\ntype = "pv"\nkernel = "/k"\nmemory = 64\n'
 
@@ -173,6 +174,8 @@ def test_the_migration_from_version_3_fills_the_wake_index(pyxl, write_cfg, stat
     conn = _db(state_dir)
     conn.execute("DROP INDEX domains_wake")
     conn.execute("ALTER TABLE domains DROP COLUMN wake_ns")
+    conn.execute("DROP INDEX domains_memkb")
+    conn.execute("ALTER TABLE domains DROP COLUMN memkb")
     conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     conn.close()
 
@@ -180,10 +183,40 @@ def test_the_migration_from_version_3_fills_the_wake_index(pyxl, write_cfg, stat
     assert _wakes(state_dir) == {0: WAKE_NEVER, 1: WAKE_NEVER, 2: now + 150_000_000}
     conn = _db(state_dir)
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() \
-        == ("4",)
+        == (str(SCHEMA_VERSION),)
     conn.close()
     _ok(pyxl("clock", "advance", "5s"))
     assert _ok(pyxl("xenstore-read", "/local/domain/2/control/feature-poweroff")).out == "1\n"
+
+
+def _memkb(state_dir) -> dict[int, object]:
+    conn = _db(state_dir)
+    rows = dict(conn.execute("SELECT domid, memkb FROM domains"))
+    conn.close()
+    return rows
+
+
+def test_the_memory_index_follows_each_domain_and_the_migration_fills_it(
+        pyxl, write_cfg, state_dir):
+    _create(pyxl, write_cfg, "idle")
+    free = _ok(pyxl("info")).out
+    assert _memkb(state_dir)[1] == 64 * 1024
+    _ok(pyxl("mem-set", "idle", "32m"))
+    _ok(pyxl("clock", "advance", "5s"))  # the balloon gives the pages back
+    assert _memkb(state_dir)[1] == 32 * 1024
+    conn = _db(state_dir)
+    conn.execute("DROP INDEX domains_memkb")
+    conn.execute("ALTER TABLE domains DROP COLUMN memkb")
+    conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    conn.close()
+    after = _ok(pyxl("info")).out  # migrates
+    assert after != free and "free_memory" in after
+    rows = _memkb(state_dir)
+    conn = _db(state_dir)
+    stored = {domid: json.loads(data)["tot_memkb"]
+              for domid, data in conn.execute("SELECT domid, data FROM domains")}
+    conn.close()
+    assert rows == stored and set(rows) == {0, 1}
 
 
 def test_a_starved_balloon_keeps_a_host_quiet_only_while_it_is_on_the_waiter_list(

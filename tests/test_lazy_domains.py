@@ -138,13 +138,17 @@ def test_a_damaged_row_of_another_domain_does_not_stop_create_or_destroy(pyxl, s
     assert r.code != 0 and len(r.err.splitlines()) == 1 and "is unreadable (" in r.err
 
 
-def test_create_needs_every_domains_memory_so_a_row_that_is_not_json_stops_it(
+def test_create_counts_memory_from_the_index_and_a_row_it_must_read_stops_it(
         pyxl, state_dir):
-    # free memory is what no domain holds: with one domain's row unreadable
-    # it is unknown, so create says the host is unreadable; destroy needs no
-    # such sum and goes ahead
+    # free memory is what no domain holds, summed from the memory index: a
+    # row that is not JSON does not stop create while the index has its
+    # size; where the index has none, the row is read, and create says the
+    # host is unreadable; destroy needs no such sum and goes ahead
     _host(pyxl)
     _sql(state_dir, "UPDATE domains SET data = 'nope' WHERE domid = 1")
+    _ok(_create(pyxl, "vm5"))
+    _ok(pyxl("destroy", "vm5"))
+    _sql(state_dir, "UPDATE domains SET memkb = NULL WHERE domid = 1")
     r = _create(pyxl, "vm5")
     assert r.code != 0 and len(r.err.splitlines()) == 1 and "is unreadable (" in r.err
     _ok(pyxl("destroy", "vm2"))

@@ -488,8 +488,8 @@ class Host:
                     continue
                 data = domain_data(d)
                 if data != self._domain_rows.get(domid):
-                    conn.execute("UPDATE domains SET name = ?, data = ? WHERE domid = ?",
-                                 (d.name, data, domid))
+                    conn.execute("UPDATE domains SET name = ?, data = ?, memkb = ? "
+                                 "WHERE domid = ?", (d.name, data, d.tot_memkb, domid))
                     self._domain_rows[domid] = data
                 for v in d.vcpus:  # only the rows whose bytes changed
                     data = vcpu_data(v)

@@ -74,7 +74,7 @@ class DomainTable(Domains):
     """The host's domains, each decoded from its rows (domain and vCPUs) the
     first time it is looked up, and all of them only when they are iterated
     by value. Which domids exist, and their names, come from one query over
-    the name index; the memory in use, from one pass over the rows. Iteration
+    the name index; the memory in use, from the memory index. Iteration
     follows the rows' domid order, then the domains created since, as the
     dict of every domain it replaces.
 
@@ -135,7 +135,7 @@ class DomainTable(Domains):
         used = sum(d.tot_memkb for d in self._loaded.values())
         for domid, kb in self._stored_memory().items():
             if domid in self._names and domid not in self._loaded:
-                # a value JSON gives Python as an int is exact; else decode the row
+                # the index's integer is the row's; else decode the row
                 used += kb if type(kb) is int else self[domid].tot_memkb
         return used
 
@@ -159,25 +159,13 @@ class DomainTable(Domains):
     # --- reading rows ---
 
     def _stored_memory(self) -> dict[int, object]:
-        """Each stored row's tot_memkb as SQLite reads its JSON (None where
-        the row is not JSON), in one pass; rows not decoded do not change
+        """Each stored row's tot_memkb from the memory index (None where the
+        index has no integer), in one pass; rows not decoded do not change
         during the command."""
         if self._stored_memkb is None:
-            query = "SELECT domid, json_extract(data, '$.tot_memkb') FROM domains"
-            try:
-                rows = self.conn.execute(query).fetchall()
-            except sqlite3.OperationalError:  # a row that is not JSON, or no JSON1
-                rows = self._stored_memory_slowly()
-            self._stored_memkb = dict(rows)
+            self._stored_memkb = dict(
+                self.conn.execute("SELECT domid, memkb FROM domains").fetchall())
         return self._stored_memkb
-
-    def _stored_memory_slowly(self) -> list[tuple[int, object]]:
-        try:
-            return self.conn.execute(
-                "SELECT domid, CASE WHEN json_valid(data) THEN json_extract(data, '$.tot_memkb') "
-                "END FROM domains").fetchall()
-        except sqlite3.OperationalError:  # no JSON functions: every row decoded
-            return [(domid, d.tot_memkb) for domid, d in self.items()]
 
     def _load(self, domid: int) -> Domain:
         vcpus = [self._vcpu(domid, vcpuid, data) for vcpuid, data in self.conn.execute(
@@ -256,10 +244,10 @@ def domain_data(d: Domain) -> str:
 def save_domain(conn: sqlite3.Connection, d: Domain, config: dict | None,
                 guest: GuestState) -> None:
     conn.execute(
-        "INSERT INTO domains(domid, name, data, config, guest, wake_ns) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO domains(domid, name, data, config, guest, wake_ns, memkb) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (d.domid, d.name, domain_data(d), json.dumps(config) if config is not None else None,
-         guest_json(guest), wake_ns(d, guest)),
+         guest_json(guest), wake_ns(d, guest), d.tot_memkb),
     )
     save_vcpus(conn, d)
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Which guests a command must load to run time forward: those due (pyxl/sim/host.py).
 WAKE_INDEX = "CREATE INDEX IF NOT EXISTS domains_wake ON domains (wake_ns)"
+# Each domain's memory beside its row: the host's free memory is a scan of
+# this small index, not of every row (pyxl/sim/rows.py).
+MEMKB_INDEX = "CREATE INDEX IF NOT EXISTS domains_memkb ON domains (memkb)"
 
 CORE_SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -25,10 +28,12 @@ CORE_SCHEMA = [
         data TEXT NOT NULL,          -- hv.model.Domain without its vcpus
         config TEXT,                 -- the domain's xl config, as JSON
         guest TEXT NOT NULL DEFAULT '{}',  -- the simulated guest OS's state
-        wake_ns INTEGER              -- wake index: the guest does nothing on its own
+        wake_ns INTEGER,             -- wake index: the guest does nothing on its own
                                      -- before this (NULL or not an integer: look)
+        memkb INTEGER                -- data's tot_memkb (NULL or not an integer: look)
     )""",
     WAKE_INDEX,
+    MEMKB_INDEX,
     """CREATE TABLE vcpus (
         domid INTEGER NOT NULL,
         vcpuid INTEGER NOT NULL,
@@ -122,7 +127,25 @@ class _DomainFlags:
         self.paused = type(count) is int and count > 0
 
 
+def _v5_memkb_index(conn: sqlite3.Connection) -> None:
+    """The memory index, filled from each stored domain; a row that does not
+    decode keeps NULL, and is read (and reported damaged) when it counts."""
+    if "memkb" not in {row[1] for row in conn.execute("PRAGMA table_info(domains)")}:
+        conn.execute("ALTER TABLE domains ADD COLUMN memkb INTEGER")
+    conn.execute(MEMKB_INDEX)
+    sizes = []
+    for domid, data in conn.execute("SELECT domid, data FROM domains").fetchall():
+        try:
+            dom = json.loads(data)
+        except (TypeError, ValueError, RecursionError):
+            continue
+        if isinstance(dom, dict) and type(dom.get("tot_memkb")) is int:
+            sizes.append((dom["tot_memkb"], domid))
+    conn.executemany("UPDATE domains SET memkb = ? WHERE domid = ?", sizes)
+
+
 # schema version -> function bringing a database from version-1 to version.
 MIGRATIONS: dict[int, "callable[[sqlite3.Connection], None]"] = {2: _v2_xs_conn,
                                                                   3: _v3_guest_state,
-                                                                  4: _v4_wake_index}
+                                                                  4: _v4_wake_index,
+                                                                  5: _v5_memkb_index}
