@@ -144,6 +144,41 @@ class XlCommand(click.Command):
             raise UsageError(f"option `{_letter(e.option_name)}' not supported.") from None
 
 
+def _print_help(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(ctx.get_help(), color=ctx.color)
+        ctx.exit()
+
+
+class _PlainHelp:
+    """click's `--help` for pyxl's own commands (host, clock, lab), its text
+    given here: click's own asks gettext for a translation, which searches
+    the locale catalogues at every start (~3 ms) for a text pyxl never
+    translates."""
+
+    _plain_help = None
+
+    def get_help_option(self, ctx: click.Context):
+        names = self.get_help_option_names(ctx)
+        if not names or not self.add_help_option:
+            return None
+        if self._plain_help is None:  # one object: click orders callbacks by identity
+            self._plain_help = click.Option(
+                names, is_flag=True, is_eager=True, expose_value=False,
+                callback=_print_help, help="Show this message and exit.")
+        return self._plain_help
+
+
+class OwnCommand(_PlainHelp, click.Command):
+    """One of pyxl's own subcommands (not xl's: click's parsing and help)."""
+
+
+class OwnGroup(_PlainHelp, click.Group):
+    """A group of pyxl's own subcommands (`pyxl host boot`, `pyxl clock advance`)."""
+
+    command_class = OwnCommand
+
+
 class _GetoptFailed(Exception):
     """getopt_long returned '?': ``optopt`` is the letter xl prints."""
 

@@ -8,13 +8,13 @@ import time
 import click
 
 from pyxl import toolstack
-from pyxl.cli.base import err, globals_of, out, show_hypercall
+from pyxl.cli.base import OwnGroup, err, globals_of, out, show_hypercall
 from pyxl.units import format_duration_ns, parse_duration_ns
 
 _CTX = {"help_option_names": ["-h", "--help"]}
 
 
-@click.group("host", context_settings=_CTX)
+@click.group("host", cls=OwnGroup, context_settings=_CTX)
 def cmd_host():
     """Boot, list, reset or destroy simulated hosts."""
 
@@ -99,7 +99,7 @@ def host_destroy(ctx, name):
     toolstack.destroy_host(name or globals_of(ctx).host)
 
 
-@click.group("clock", context_settings=_CTX)
+@click.group("clock", cls=OwnGroup, context_settings=_CTX)
 def cmd_clock():
     """Show or advance the host's simulated clock."""
 

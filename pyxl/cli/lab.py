@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from pyxl.cli.base import out
+from pyxl.cli.base import OwnGroup, out
 
 _CTX = {"help_option_names": ["-h", "--help"]}
 
 
-@click.group("lab", context_settings=_CTX)
+@click.group("lab", cls=OwnGroup, context_settings=_CTX)
 def cmd_lab():
     """List the lessons, or boot a fresh host for one."""
 

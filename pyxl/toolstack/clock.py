@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pyxl.errors import PyxlError
 from pyxl.toolstack.ctx import Ctx
 
 
-@dataclass
 class ClockInfo:
-    mode: str     # "realtime" (tied to the wall clock) or "manual"
-    now_ns: int   # simulated time since the host booted
-    wall: float   # the host's calendar time now
+    """The host's clock, as `clock` shows it."""
+
+    def __init__(self, mode: str, now_ns: int, wall: float):
+        self.mode = mode      # "realtime" (tied to the wall clock) or "manual"
+        self.now_ns = now_ns  # simulated time since the host booted
+        self.wall = wall      # the host's calendar time now
 
 
 def clock(ctx: Ctx) -> ClockInfo:

@@ -9,8 +9,6 @@ sees the host before or after, never half of it.
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass
 
 from pyxl.errors import PyxlError, StateError
 from pyxl.sim.boot import (BootOptions, boot, default_boot_options, meta_boot_options,
@@ -23,16 +21,22 @@ from pyxl.state.db import Database, StateDamaged, host_lock
 from pyxl.state.paths import BOOT_NAME, db_path, host_dir, list_hosts
 
 
-@dataclass
+# Plain classes, not dataclasses: the clock commands define them at start-up,
+# where a dataclass costs ~30 times more to define.
 class HostSummary:
-    name: str
-    cpus: int | None
-    memory_mib: int | None
-    sched: str | None
-    clock: str | None
-    domains: int | None
-    error: str | None = None
-    damaged: bool = False  # the way out is `host reset`
+    """One line of `host list`."""
+
+    def __init__(self, name: str, cpus: int | None, memory_mib: int | None,
+                 sched: str | None, clock: str | None, domains: int | None,
+                 error: str | None = None, damaged: bool = False):
+        self.name = name
+        self.cpus = cpus
+        self.memory_mib = memory_mib
+        self.sched = sched
+        self.clock = clock
+        self.domains = domains
+        self.error = error
+        self.damaged = damaged  # the way out is `host reset`
 
 
 def boot_host(name: str | None, opts: BootOptions) -> str:
@@ -77,11 +81,13 @@ def _read_boot(name: str) -> BootOptions:
     return opts
 
 
-@dataclass
 class Reset:
-    name: str
-    opts: BootOptions
-    defaults: bool  # the boot options were lost: booted with the defaults
+    """What `host reset` did."""
+
+    def __init__(self, name: str, opts: BootOptions, defaults: bool):
+        self.name = name
+        self.opts = opts
+        self.defaults = defaults  # the boot options were lost: booted with the defaults
 
 
 def reset_host(name: str | None) -> Reset:
@@ -128,6 +134,8 @@ def destroy_host(name: str | None) -> str:
         if not folder.is_dir():
             raise PyxlError(f"host '{name}' does not exist")
         with host_lock(name, exclusive=True):
+            import shutil
+
             shutil.rmtree(folder)
     except OSError as e:
         raise StateError(f"pyxl: cannot remove {folder}: {e.strerror or e}") from None

@@ -48,6 +48,19 @@ If t1 - t0 <= W the whole interval is simulated. Otherwise:
    this is a relabelling, not a recomputation.
 
 The trace gets one record with reason "extrapolated" for the skipped gap.
+
+A gap after a gap (the kept sample). When something contends, step 2's
+proportions (each vCPU's runstate times over the sampled half) are kept in
+the pool's state with the moment the pool was left at (t1) and a digest of
+what they depend on besides time: the scheduler, its pCPUs and parameters,
+and each vCPU's eligibility, workload, affinities and parameters. The next
+long gap that starts at that very moment, with the same digest, is
+extrapolated from them at once, without simulating a window: nothing has
+run since that could have moved the pool away from the state the sample
+describes. Anything that runs the scheduler or saves it (a shorter advance,
+a create, a pause, new parameters) drops the sample, and the next long gap
+samples afresh. So a script that advances a busy host by minutes at a time
+pays for one window, not one per command. Not while tracing.
 """
 
 from __future__ import annotations
@@ -126,6 +139,17 @@ def run_engine(eng: Engine, t1: int) -> bool:
     if t1 - t0 <= window:
         eng.run(t1)
         return True
+    # Contended (cycle 0), not traced: the sample may be kept for the next gap.
+    inputs = _inputs(eng) if not cycle and trace is None else None
+    shares = _kept_shares(eng, inputs)
+    if shares is not None:
+        eng.run(t0)  # what is due at t0, as at the start of any run
+        eng.save()
+        for vs in eng.vss:
+            _extrapolate(vs.v, shares[vs.key], t1 - t0)
+        pool.sched_state["t"] = t1
+        pool.sched_state["sample"] = {"at": t1, "inputs": inputs, "shares": shares}
+        return False
     eng.run(t0 + window // 2)
     before = {vs.key: _flushed_times(vs, eng.now) for vs in eng.vss}
     eng.run(t0 + window)
@@ -135,14 +159,17 @@ def run_engine(eng: Engine, t1: int) -> bool:
     # part of a cycle that remains (below), so the times stay exact.
     rest = gap % cycle if cycle else 0
     gap -= rest
+    shares = {}
     for vs in eng.vss:
         v = vs.v
         delta = [v.time[r] - before[vs.key][r] for r in RUNSTATES]
         if sum(delta) <= 0:
             delta[RUNSTATES.index(vs.state)] = 1
-        for r, add in zip(RUNSTATES, apportion(delta, gap)):
-            v.time[r] += add
+        _extrapolate(v, delta, gap)
+        shares[vs.key] = delta
     pool.sched_state["t"] = t1 - rest
+    if inputs is not None:
+        pool.sched_state["sample"] = {"at": t1, "inputs": inputs, "shares": shares}
     if trace is not None:
         trace({"time": t0 + window, "pcpu": None, "vcpu": None, "prev": None,
                "reason": "extrapolated", "sched": pool.sched, "gap": gap,
@@ -153,6 +180,52 @@ def run_engine(eng: Engine, t1: int) -> bool:
         tail.run(t1)
         tail.save()
     return False
+
+
+def _extrapolate(v, shares: list[int], gap: int) -> None:
+    """Add `gap` ns to v's runstate times in the proportions `shares`."""
+    for r, add in zip(RUNSTATES, apportion(shares, gap)):
+        v.time[r] += add
+
+
+def _inputs(eng: Engine) -> str:
+    """A digest of what a pool's long-run shares depend on besides time:
+    the scheduler, its pCPUs and parameters, and each vCPU's eligibility,
+    workload, affinities and parameters (the domain's and its own)."""
+    import json
+    import zlib
+
+    pool = eng.pool
+    parts = [pool.sched, sorted(pool.cpus), pool.params]
+    for vs in eng.vss:
+        v = vs.v
+        parts.append([vs.key, vs.eligible, v.workload, vs.hard, vs.soft, v.sched_params,
+                      vs.dom.sched_params])
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
+    # the length and two checksums: a change that keeps all three is
+    # vanishingly unlikely (hashlib would load OpenSSL, ~4 ms, for this)
+    return f"{len(text)}:{zlib.crc32(text):08x}:{zlib.adler32(text):08x}"
+
+
+def _kept_shares(eng: Engine, inputs: str | None) -> dict[str, list[int]] | None:
+    """The shares sampled by the previous long gap, if the pool was left
+    there (nothing ran or changed it since) and its inputs are the same;
+    None otherwise (then a window is simulated afresh)."""
+    if inputs is None:
+        return None
+    kept = eng.pool.sched_state.get("sample")
+    if not isinstance(kept, dict) or kept.get("at") != eng.now \
+            or kept.get("inputs") != inputs or not isinstance(kept.get("shares"), dict):
+        return None
+    shares = {}
+    for vs in eng.vss:
+        got = kept["shares"].get(vs.key)
+        if not isinstance(got, list) or len(got) != len(RUNSTATES) or sum(
+                x for x in got if type(x) is int) <= 0 or any(
+                type(x) is not int or x < 0 for x in got):
+            return None
+        shares[vs.key] = got
+    return shares
 
 
 def window_ns(eng: Engine) -> int:
