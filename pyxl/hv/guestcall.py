@@ -9,8 +9,6 @@ the memory, scheduler and vCPU operations of a guest are here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from pyxl.hv.errors import HypercallError
 from pyxl.hv.mmu import Checks
 
@@ -21,14 +19,16 @@ RUNSTATES = {"running": 0, "runnable": 1, "blocked": 2, "offline": 3}
 MAX_POLL_PORTS = 128
 
 
-@dataclass(repr=False, eq=False)
 class Outcome:
-    """A hypercall's result: `rc` an int (0, a count) or "-ENAME"."""
+    """A hypercall's result: `rc` an int (0, a count) or "-ENAME". A plain
+    class, as the model's (pyxl/hv/model.py)."""
 
-    op: str
-    checks: list[tuple[str, bool]]
-    rc: int | str
-    value: dict = field(default_factory=dict)
+    def __init__(self, op: str, checks: list[tuple[str, bool]], rc: int | str,
+                 value: dict | None = None):
+        self.op = op
+        self.checks = checks
+        self.rc = rc
+        self.value = {} if value is None else value
 
     @property
     def ok(self) -> bool:
