@@ -220,10 +220,9 @@ def _kept_shares(eng: Engine, inputs: str | None) -> dict[str, list[int]] | None
     shares = {}
     for vs in eng.vss:
         got = kept["shares"].get(vs.key)
-        if not isinstance(got, list) or len(got) != len(RUNSTATES) or sum(
-                x for x in got if type(x) is int) <= 0 or any(
-                type(x) is not int or x < 0 for x in got):
-            return None
+        if not (isinstance(got, list) and len(got) == len(RUNSTATES)
+                and all(type(x) is int and x >= 0 for x in got) and sum(got) > 0):
+            return None  # damaged: sample afresh
         shares[vs.key] = got
     return shares
 
